@@ -1,0 +1,128 @@
+# osbuilder-ts: the front door, with the upstream osbuilder targets.
+MK_DIR         := $(shell dirname $(realpath $(lastword $(MAKEFILE_LIST))))
+TSX            := $(MK_DIR)/node_modules/.bin/tsx
+ROOTFS_BUILDER := $(TSX) $(MK_DIR)/rootfs.ts
+IMAGE_BUILDER  := $(TSX) $(MK_DIR)/image.ts
+INITRD_BUILDER := $(TSX) $(MK_DIR)/initrd.ts
+TEST_RUNNER    := $(TSX) $(MK_DIR)/test-images.ts
+
+DISTRO               ?= debian
+BUILD_METHOD         := distro
+BUILD_METHOD_LIST    := distro
+AGENT_INIT           ?= no
+USE_DOCKER           ?=
+ROOTFS_BUILD_DEST    := $(shell pwd)
+IMAGES_BUILD_DEST    := $(shell pwd)
+ROOTFS_MARKER_SUFFIX := _rootfs.done
+TARGET_ROOTFS        := $(ROOTFS_BUILD_DEST)/$(DISTRO)_rootfs
+TARGET_ROOTFS_MARKER := $(ROOTFS_BUILD_DEST)/.$(DISTRO)$(ROOTFS_MARKER_SUFFIX)
+TARGET_IMAGE         := $(IMAGES_BUILD_DEST)/kata-containers.img
+TARGET_INITRD        := $(IMAGES_BUILD_DEST)/kata-containers-initrd.img
+
+VERSION_FILE   := $(MK_DIR)/VERSION
+VERSION        := $(shell grep -v ^\# $(VERSION_FILE) 2>/dev/null || echo "unknown")
+COMMIT_NO      := $(shell git -C $(MK_DIR) rev-parse HEAD 2>/dev/null || true)
+COMMIT         := $(if $(shell git -C $(MK_DIR) status --porcelain --untracked-files=no 2>/dev/null || true),$(COMMIT_NO)-dirty,$(COMMIT_NO))
+VERSION_COMMIT := $(if $(COMMIT),$(VERSION)-$(COMMIT),$(VERSION))
+
+export AGENT_INIT USE_DOCKER
+
+ifeq ($(filter $(BUILD_METHOD),$(BUILD_METHOD_LIST)),)
+  $(error Invalid BUILD_METHOD value '$(BUILD_METHOD)'. Supported values: $(BUILD_METHOD_LIST))
+endif
+
+.PHONY: all
+all: image initrd
+
+rootfs-%: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
+	@ # not a cancellation rule
+
+.PRECIOUS: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
+$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/%
+	@echo 'Creating rootfs for "$*"'
+	$(ROOTFS_BUILDER) -o $(VERSION_COMMIT) -d -r $(ROOTFS_BUILD_DEST)/$*_rootfs $*
+	@touch $@
+
+image-%: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
+	@ # not a cancellation rule
+
+.PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
+$(IMAGES_BUILD_DEST)/kata-containers-image-%.img: rootfs-%
+	@echo 'Creating image based on $^'
+	$(IMAGE_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
+
+initrd-%: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
+	@ # not a cancellation rule
+
+.PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
+$(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img: rootfs-%
+	@echo 'Creating initrd image for $*'
+	$(INITRD_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
+
+.PHONY: rootfs
+rootfs: $(TARGET_ROOTFS_MARKER)
+
+.PHONY: image
+image: $(TARGET_IMAGE)
+
+$(TARGET_IMAGE): $(TARGET_ROOTFS_MARKER)
+	@echo 'Creating image based on "$(TARGET_ROOTFS)"'
+	$(IMAGE_BUILDER) -o $@ "$(TARGET_ROOTFS)"
+
+.PHONY: initrd
+initrd: $(TARGET_INITRD)
+
+$(TARGET_INITRD): $(TARGET_ROOTFS_MARKER)
+	@echo 'Creating initrd image based on "$(TARGET_ROOTFS)"'
+	$(INITRD_BUILDER) -o $@ "$(TARGET_ROOTFS)"
+
+.PHONY: test test-image-only test-initrd-only
+test:
+	$(TEST_RUNNER)
+test-image-only:
+	$(TEST_RUNNER) --test-images-only
+test-initrd-only:
+	$(TEST_RUNNER) --test-initrds-only
+
+.PHONY: list-distros
+list-distros:
+	@$(ROOTFS_BUILDER) -l
+
+# Set up a fresh Debian host (apt packages, npm modules).
+.PHONY: setup
+setup:
+	$(MK_DIR)/scripts/setup-host.sh
+
+# The project's own test suite (unit and end-to-end), after setting the host up.
+.PHONY: check
+check: setup
+	cd $(MK_DIR) && npm test
+
+# End to end: a Debian guest with the test agent, built and booted in QEMU.
+.PHONY: demo
+demo: setup
+	$(TSX) $(MK_DIR)/scripts/demo.ts
+
+DESTDIR       := /
+KATADIR       := /usr/libexec/kata-containers
+OSBUILDER_DIR := $(KATADIR)/osbuilder
+INSTALL_DIR   := $(DESTDIR)/$(OSBUILDER_DIR)
+SCRIPTS       := rootfs.ts image.ts initrd.ts
+HELPER_FILES  := package.json package-lock.json tsconfig.json VERSION $(wildcard lib/*.ts) \
+                 $(wildcard rootfs/*/config.ts) $(wildcard rootfs/*/Dockerfile*.in)
+
+.PHONY: install-scripts
+install-scripts:
+	@echo "Installing scripts"
+	@$(foreach f,$(SCRIPTS),install -m 755 -D $(f) $(INSTALL_DIR)/$(f);)
+	@echo "Installing helper files"
+	@$(foreach f,$(HELPER_FILES),install -m 644 -D $(f) $(INSTALL_DIR)/$(f);)
+
+.PHONY: clean
+clean:
+	rm -rf $(TARGET_ROOTFS_MARKER) $(TARGET_ROOTFS) $(TARGET_IMAGE) $(TARGET_INITRD)
+	rm -rf $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MARKER_SUFFIX) $(ROOTFS_BUILD_DEST)/*_rootfs
+	rm -f $(IMAGES_BUILD_DEST)/kata-containers-image-*.img $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img
+
+print-%:
+	@echo $($*)

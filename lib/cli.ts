@@ -1,0 +1,159 @@
+// Entry-point plumbing shared by rootfs.ts, image.ts, initrd.ts and friends:
+// "am I run directly?", one ERROR line per failure, cleanup on every exit
+// path (including SIGINT/SIGTERM), and a declarative settings table.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ProcessOutput, failureSummary } from './exec.ts';
+import { BuildError, die, error } from './log.ts';
+
+/** True when the module with this `import.meta.url` is the script being run. */
+export function isMain(importMetaUrl: string): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(importMetaUrl));
+  } catch {
+    return false;
+  }
+}
+
+type Cleanup = () => void | Promise<void>;
+const cleanups: Cleanup[] = [];
+
+/** Register an undo action (unmount, remove temp file...). Returns a function that drops it. */
+export function onCleanup(fn: Cleanup): () => void {
+  cleanups.push(fn);
+  return () => {
+    const i = cleanups.indexOf(fn);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
+
+/** Run and drop every registered cleanup, newest first; never throws. */
+export async function runCleanups(): Promise<void> {
+  while (cleanups.length) {
+    const fn = cleanups.pop()!;
+    try {
+      await fn();
+    } catch (e) {
+      error(`cleanup failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+export function errorMessage(e: unknown): string {
+  if (e instanceof BuildError) return e.message;
+  if (e instanceof ProcessOutput) {
+    const summary = failureSummary(e);
+    return `command failed (exit ${e.exitCode})${summary ? `: ${summary}` : ''}`;
+  }
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/**
+ * Run an entry point: on failure print exactly one `ERROR:` line and exit 1;
+ * on SIGINT/SIGTERM run the cleanups and exit 130/143.
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    error(`interrupted by ${signal}, cleaning up`);
+    void runCleanups().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await main();
+    await runCleanups();
+  } catch (e) {
+    await runCleanups();
+    error(errorMessage(e).split('\n')[0]!);
+    process.exitCode = 1;
+  }
+}
+
+// ---- settings table -------------------------------------------------------
+
+export type Parser<T> = (raw: string, name: string) => T;
+
+export interface SettingSpec<T> {
+  /** Environment variable, e.g. AGENT_INIT. */
+  env?: string;
+  /** Option letter, e.g. 'r' for `-r DIR`; a boolean option when `parse` is `flag`. */
+  flag?: string;
+  /** Value when neither the option nor a non-empty variable is given. */
+  default: T;
+  parse: Parser<T>;
+  help: string;
+}
+
+export type Settings<S> = { [K in keyof S]: S[K] extends SettingSpec<infer T> ? T : never };
+
+export const text: Parser<string> = (raw) => raw;
+
+export const yesNo: Parser<'yes' | 'no'> = (raw, name) =>
+  raw === 'yes' || raw === 'no' ? raw : die(`${name}=${raw} is not valid: use yes or no`);
+
+/** Shell-style boolean: any non-empty value other than "no"/"false"/"0" is true. */
+export const truthy: Parser<boolean> = (raw) => !['', 'no', 'false', '0'].includes(raw.toLowerCase());
+
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {
+  return (raw, name) => {
+    if (!/^\d+$/.test(raw)) die(`${name}=${raw} is not a whole number: give a number from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) die(`${name}=${raw} is out of range: give a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+export function oneOf<T extends string>(...choices: T[]): Parser<T> {
+  return (raw, name) =>
+    (choices as string[]).includes(raw) ? (raw as T) : die(`${name}=${raw} is not valid: use one of ${choices.join(', ')}`);
+}
+
+/**
+ * Resolve a settings table: option beats environment beats default. An empty
+ * environment variable counts as unset (as `${VAR:-default}` in the shell
+ * original); an option given with an empty value is passed to the parser.
+ */
+export function resolveSettings<S extends Record<string, SettingSpec<any>>>(
+  specs: S,
+  env: NodeJS.ProcessEnv,
+  options: Record<string, unknown> = {},
+): Settings<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(specs)) {
+    const fromFlag = spec.flag !== undefined ? options[spec.flag] : undefined;
+    if (fromFlag !== undefined && fromFlag !== false) {
+      out[key] = spec.parse(String(fromFlag), `-${spec.flag}`);
+    } else if (spec.env && env[spec.env]) {
+      out[key] = spec.parse(env[spec.env]!, spec.env);
+    } else {
+      out[key] = spec.default;
+    }
+  }
+  return out as Settings<S>;
+}
+
+/** Option letters that take a value, for minimist's `string` list. */
+export function valueFlags(specs: Record<string, SettingSpec<any>>): string[] {
+  return Object.values(specs).flatMap((s) => (s.flag && s.parse !== truthy ? [s.flag] : []));
+}
+
+/** Usage lines for the options and environment variables of a table. */
+export function describeSettings(specs: Record<string, SettingSpec<any>>): string {
+  const lines: string[] = [];
+  for (const spec of Object.values(specs)) {
+    const name = [spec.flag ? `-${spec.flag}` : '', spec.env ?? ''].filter(Boolean).join(', ');
+    const dflt = spec.default === undefined || spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
+    lines.push(`  ${name.padEnd(28)} ${spec.help}${dflt}`);
+  }
+  return lines.join('\n');
+}
+
+/** Reject option letters that are not in the table. */
+export function rejectUnknownOptions(options: Record<string, unknown>, known: string[]): void {
+  for (const key of Object.keys(options)) {
+    if (key !== '_' && !known.includes(key)) die(`unknown option -${key}: see -h for the options`);
+  }
+}

@@ -1,0 +1,35 @@
+// Test runner: runs every test/**/*.test.ts under uvu and closes with the
+// line CI reads: `N passed, N failed[, N skipped]`.
+// Usage: tsx test/run.ts [FILTER]   (FILTER: a regex on the test file path)
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const uvuBin = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url));
+const filter = process.argv[2] ?? '';
+const pattern = `${filter}.*\\.test\\.ts$`;
+
+const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, 'test', pattern], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let output = '';
+child.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  output += chunk.toString();
+});
+const code: number = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+
+// eslint-disable-next-line no-control-regex
+const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+const count = (label: string) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
+const total = count('Total');
+const passed = count('Passed');
+const skipped = count('Skipped') || 0;
+let failed = total - passed;
+if (Number.isNaN(total) || Number.isNaN(passed)) {
+  // uvu died before its summary (e.g. a test file failed to load).
+  failed = Math.max(1, Number.isNaN(failed) ? 1 : failed);
+}
+if (code !== 0 && failed === 0) failed = 1;
+const done = Number.isNaN(passed) ? 0 : passed;
+console.log(`\n${done} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exitCode = failed > 0 ? 1 : 0;
