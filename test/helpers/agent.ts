@@ -1,0 +1,15 @@
+// The test stand-in for kata-agent (test/agent/test-agent.c), built static.
+import { join } from 'node:path';
+import { $ } from '../../lib/exec.ts';
+import { cached, hashFiles } from './cache.ts';
+
+export const AGENT_MARKER = 'KATA-TEST-AGENT-READY';
+
+/** Path of the static test agent binary (built once, cached). */
+export async function testAgentBinary(): Promise<string> {
+  const src = new URL('../agent/test-agent.c', import.meta.url).pathname;
+  const dir = await cached('test-agent', hashFiles('test/agent/test-agent.c'), async (tmp) => {
+    await $`gcc -static -Os -s -o ${join(tmp, 'kata-agent')} ${src}`;
+  });
+  return join(dir, 'kata-agent');
+}
