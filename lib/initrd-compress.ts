@@ -1,0 +1,34 @@
+// Initrd compression: which command turns the cpio stream into the file the
+// kernel unpacks. gzip (every Kata guest kernel reads it) runs as pigz on all
+// cores when installed; the headers carry no name and mtime 0, and the output
+// does not depend on the number of threads, so builds are reproducible.
+import { availableParallelism } from 'node:os';
+import { haveCommand } from './exec.ts';
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+export const COMPRESSIONS: Compression[] = ['gzip', 'zstd', 'none'];
+
+/** gzip level: pigz -9 on all cores; see bench/initrd.ts for the figures. */
+export const GZIP_LEVEL = 9;
+/** zstd level: high ratio, still a window the kernel's decompressor accepts. */
+export const ZSTD_LEVEL = 15;
+
+/** The compressor's argv (reads stdin, writes stdout), or undefined for none. */
+export function compressorCommand(kind: Compression, tools: { pigz: boolean; threads: number }): string[] | undefined {
+  switch (kind) {
+    case 'gzip':
+      return tools.pigz
+        ? ['pigz', `-${GZIP_LEVEL}`, '--no-name', '-p', String(tools.threads), '-c']
+        : ['gzip', `-${GZIP_LEVEL}`, '--no-name', '-c'];
+    case 'zstd':
+      // zstd's multi-threaded output is the same for any worker count >= 1.
+      return ['zstd', `-${ZSTD_LEVEL}`, `-T${tools.threads}`, '-q', '-c'];
+    case 'none':
+      return undefined;
+  }
+}
+
+/** The command for this host (pigz when installed, all cores). */
+export async function hostCompressor(kind: Compression): Promise<string[] | undefined> {
+  return compressorCommand(kind, { pigz: kind === 'gzip' && (await haveCommand('pigz')), threads: availableParallelism() });
+}

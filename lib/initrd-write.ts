@@ -1,0 +1,34 @@
+// Write a planned archive through the compressor into a file, atomically:
+// the output appears under its name only when complete.
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { onCleanup } from './cli.ts';
+import { CpioStreamWriter } from './cpio-stream.ts';
+import { $ } from './exec.ts';
+import type { PlannedEntry } from './initrd-tree.ts';
+
+async function writeEntries(writer: CpioStreamWriter, entries: PlannedEntry[]): Promise<void> {
+  for (const e of entries) await writer.add(e.header, e.name, e.body);
+  await writer.finish();
+}
+
+/** Stream `entries` as newc cpio through `compressor` (argv, or none) into `out`. */
+export async function writeInitrd(entries: PlannedEntry[], out: string, compressor: string[] | undefined): Promise<void> {
+  const tmp = `${out}.tmp-${process.pid}`;
+  const dropCleanup = onCleanup(() => rmSync(tmp, { force: true }));
+  try {
+    if (!compressor) {
+      await writeEntries(new CpioStreamWriter(createWriteStream(tmp)), entries);
+    } else {
+      const proc = $({ quiet: true })`exec ${compressor} > ${tmp}`;
+      const writing = writeEntries(new CpioStreamWriter(proc.stdin), entries);
+      // Whichever fails first (the writer on EPIPE, or the compressor) reports.
+      await Promise.all([writing, proc]);
+    }
+    renameSync(tmp, out);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    dropCleanup();
+  }
+}
