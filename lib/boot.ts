@@ -11,6 +11,25 @@ import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
 /** What the test agent (test/agent/test-agent.c) prints when it is up. */
 export const DEFAULT_MARKER = 'KATA-TEST-AGENT-READY';
 
+export const DEFAULT_TIMEOUT_SECONDS = 180;
+
+const SECTOR = 512;
+const MBR_PARTITION_TABLE = 446;
+
+/** What a file to boot is, from its first sector: a disk image or an initrd. */
+export function bootKindOf(head: Buffer): 'image' | 'initrd' | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'initrd'; // gzip
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'initrd'; // zstd
+  if (head.toString('latin1', 0, 6) === '070701') return 'initrd'; // uncompressed newc
+  if (head.length >= SECTOR && head[510] === 0x55 && head[511] === 0xaa) return 'image';
+  return undefined;
+}
+
+/** bootKindOf() for a file. */
+export function bootKindOfFile(path: string): 'image' | 'initrd' | undefined {
+  return bootKindOf(readAt(path, 0, SECTOR));
+}
+
 export type RootFsType = 'ext4' | 'xfs' | 'erofs';
 
 export interface BootOptions {
@@ -20,6 +39,8 @@ export interface BootOptions {
   kernel?: string;
   timeoutSeconds?: number;
   marker?: string;
+  /** Called with each piece of console output as it arrives. */
+  onConsole?: (chunk: string) => void;
 }
 
 export interface BootResult {
@@ -27,9 +48,6 @@ export interface BootResult {
   console: string;
   seconds: number;
 }
-
-const SECTOR = 512;
-const MBR_PARTITION_TABLE = 446;
 
 /** Byte offset of partition 1 from an MBR (sector 0). */
 export function firstPartitionOffset(mbr: Buffer): number {
@@ -101,6 +119,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   }
   return runQemu(qemuArgs({ kernel, append, initrd, image }), {
     marker: opts.marker ?? DEFAULT_MARKER,
-    timeoutSeconds: opts.timeoutSeconds ?? 180,
+    timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    onConsole: opts.onConsole,
   });
 }
