@@ -1,0 +1,132 @@
+// image.ts — pack a Kata rootfs as a bootable disk image (upstream
+// image-builder/image_builder.sh), without root, loop devices or mounts.
+// Usage: tsx image.ts [options] <rootfs-dir | DISTRO>   (see -h)
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import minimist from 'minimist';
+import {
+  type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
+  text, truthy, valueFlags, yesNo,
+} from './lib/cli.ts';
+import { $ } from './lib/exec.ts';
+import { buildImage, type ImageOptions } from './lib/image-build.ts';
+import { FS_TYPES, type FsType } from './lib/image-fs.ts';
+import { die, info, step } from './lib/log.ts';
+
+const scriptDir = dirname(new URL(import.meta.url).pathname);
+
+const wholeMb: SettingSpec<number>['parse'] = (raw, name) => {
+  if (!/^\d+$/.test(raw)) die(`${name}=${raw} is not valid: give the free space in MB as a whole number, e.g. -r 128`);
+  return Number(raw);
+};
+
+export const imageSettings = {
+  help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
+  image: { flag: 'o', env: 'IMAGE', default: 'kata-containers.img', parse: text, help: 'path of the image to write' } as SettingSpec<string>,
+  rootFreeSpaceMb: { flag: 'r', env: 'ROOT_FREE_SPACE', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
+  fsType: { flag: 'f', env: 'FS_TYPE', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
+  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary' } as SettingSpec<string>,
+  agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
+  blockSize: {
+    env: 'BLOCK_SIZE', default: 4096, parse: (raw, name) => Number(oneOf('1024', '2048', '4096')(raw, name)),
+    help: 'filesystem block size in bytes (1024, 2048 or 4096; erofs: 4096)',
+  } as SettingSpec<number>,
+  nsdaxBin: { env: 'NSDAX_BIN', default: '', parse: text, help: 'prebuilt nsdax tool to write the DAX metadata (default: written by image.ts)' } as SettingSpec<string>,
+  skipDaxHeader: { env: 'SKIP_DAX_HEADER', default: 'no', parse: yesNo, help: 'yes: no DAX/NVDIMM header, one MBR, partition at 1 MiB' } as SettingSpec<'yes' | 'no'>,
+  measured: { env: 'MEASURED_ROOTFS', default: 'no', parse: yesNo, help: 'yes: add a dm-verity hash partition and root_hash_<variant>.txt' } as SettingSpec<'yes' | 'no'>,
+  alignmentMb: { env: 'IMAGE_SIZE_ALIGNMENT_MB', default: 128, parse: integer(1, 1 << 20), help: 'round the image size up to this many MiB' } as SettingSpec<number>,
+  buildVariant: { env: 'BUILD_VARIANT', default: '', parse: text, help: 'variant name in root_hash_<variant>.txt' } as SettingSpec<string>,
+  skipRootfsCheck: { env: 'SKIP_ROOTFS_CHECK', default: 'no', parse: yesNo, help: 'yes: skip the init/agent checks' } as SettingSpec<'yes' | 'no'>,
+  sourceDateEpoch: {
+    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0),
+    help: 'reproducible build: fixed ids, timestamps clamped to this time',
+  } as SettingSpec<number | undefined>,
+  useDocker: { env: 'USE_DOCKER', default: '', parse: text, help: 'build inside a Docker container' } as SettingSpec<string>,
+  usePodman: { env: 'USE_PODMAN', default: '', parse: text, help: 'build inside a Podman container (when USE_DOCKER is unset)' } as SettingSpec<string>,
+};
+
+export type ImageSettings = ReturnType<typeof resolveSettings<typeof imageSettings>>;
+
+export const USAGE = `
+Usage: image.ts [options] <rootfs-dir | DISTRO>
+
+Create a Kata Containers disk image of an adequate size from <rootfs-dir>.
+A DISTRO name uses ./DISTRO_rootfs (built with rootfs.ts when missing) and
+writes kata-containers-image-DISTRO.img unless -o or IMAGE is given.
+No root, loop device or mount is needed; the rootfs directory is only read.
+
+Options and environment variables:
+${describeSettings(imageSettings)}
+
+Layout (default, with the DAX header):
+  0      MBR #1, partition 1 at 3 MiB    2 MiB  MBR #2, partition 1 at +1 MiB
+  4 KiB  NVDIMM PFN info block           3 MiB  root filesystem ... 1 MiB free at the end
+Kernels with NVDIMM/DAX read MBR #2 (through the PFN block), others MBR #1.
+`;
+
+function isDistroName(name: string): boolean {
+  return /^[a-z][a-z0-9-]*$/.test(name) && existsSync(join(scriptDir, 'rootfs', name, 'config.ts'));
+}
+
+/** The rootfs directory for the argument, and the image name a DISTRO implies. */
+async function resolveRootfsArg(arg: string): Promise<{ rootfs: string; distroImage?: string }> {
+  if (existsSync(arg) || !isDistroName(arg)) return { rootfs: resolve(arg) };
+  const rootfs = resolve(`${arg}_rootfs`);
+  if (!existsSync(rootfs)) {
+    await step(`Building the ${arg} rootfs in ${rootfs}`, () =>
+      $({ quiet: false })`${join(scriptDir, 'node_modules/.bin/tsx')} ${join(scriptDir, 'rootfs.ts')} -r ${rootfs} ${arg}`);
+  }
+  return { rootfs, distroImage: `kata-containers-image-${arg}.img` };
+}
+
+/** Checks on the paths, before anything is written. */
+export function checkPaths(rootfs: string, image: string): void {
+  if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) die(`${rootfs} is not a directory: give a rootfs directory or a distro name`);
+  if (realpathSync(rootfs) === '/') die('refusing to pack the host root directory /: give a rootfs directory');
+  const outDir = dirname(image);
+  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) die(`the output directory ${outDir} does not exist: create it or change -o`);
+  try {
+    accessSync(outDir, constants.W_OK);
+  } catch {
+    die(`the output directory ${outDir} is not writable: change -o or its permissions`);
+  }
+  const rel = relative(realpathSync(rootfs), realpathSync(outDir));
+  if (!rel.startsWith('..') && !rel.startsWith('/')) die(`${image} is inside the rootfs ${rootfs}: write the image elsewhere`);
+}
+
+export function imageOptions(s: ImageSettings, rootfs: string, image: string): ImageOptions {
+  return {
+    rootfs,
+    image,
+    fsType: s.fsType,
+    blockSize: s.blockSize,
+    rootFreeSpaceMb: s.rootFreeSpaceMb,
+    agentInit: s.agentInit,
+    daxHeader: s.skipDaxHeader !== 'yes',
+    measured: s.measured === 'yes',
+    alignmentMb: s.alignmentMb,
+    ...(s.nsdaxBin ? { nsdaxBin: resolve(s.nsdaxBin) } : {}),
+    buildVariant: s.buildVariant,
+    ...(s.sourceDateEpoch !== undefined ? { epoch: s.sourceDateEpoch } : {}),
+    skipRootfsCheck: s.skipRootfsCheck === 'yes',
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = minimist(process.argv.slice(2), { string: valueFlags(imageSettings), boolean: ['h'] });
+  rejectUnknownOptions(opts, ['h', 'o', 'r', 'f']);
+  const s = resolveSettings(imageSettings, process.env, opts);
+  if (s.help || opts._.length === 0) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
+  if (s.useDocker || s.usePodman) die('USE_DOCKER/USE_PODMAN are not supported by image.ts yet: unset them (image.ts needs no privileges)');
+  const { rootfs, distroImage } = await resolveRootfsArg(String(opts._[0]));
+  const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);
+  checkPaths(rootfs, image);
+  info(`Creating ${image} from rootfs ${rootfs} (${s.fsType})`);
+  await buildImage(imageOptions(s, rootfs, image));
+}
+
+if (isMain(import.meta.url)) await runMain(main);
