@@ -62,6 +62,15 @@ export function xfsProtofile(b: Pick<FsBuild, 'tree'>, emptyFile: string): { tex
 /** xfs_db commands fixing what the protofile cannot express. */
 export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>): string[] {
   const cmds: string[] = [];
+  const pinTimes = (mtime: number) =>
+    (['core.atime', 'core.mtime', 'core.ctime', 'v3.crtime'] as const).flatMap((field) => [
+      `write ${field}.sec ${field === 'core.mtime' ? mtime : b.epoch}`,
+      `write ${field}.nsec 0`,
+    ]);
+  if (b.epoch !== undefined) {
+    // mkfs's own realtime bitmap and summary inodes carry the build time too.
+    for (const field of ['rbmino', 'rsumino']) cmds.push('sb 0', `addr ${field}`, ...pinTimes(b.epoch));
+  }
   for (const e of imageEntries(b.tree)) {
     if (e.type === 'socket') continue;
     const p = `/${e.rel}`;
@@ -69,12 +78,7 @@ export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>): string[] {
     if (!sticky && b.epoch === undefined) continue;
     cmds.push(`path ${p}`);
     if (sticky) cmds.push(`write core.mode 0${(0o40000 | e.perm).toString(8)}`);
-    if (b.epoch !== undefined) {
-      const mtime = Math.min(e.mtimeSec, b.epoch);
-      for (const [field, t] of [['atime', b.epoch], ['mtime', mtime], ['ctime', b.epoch], ['crtime', b.epoch]] as const) {
-        cmds.push(`write core.${field}.sec ${t}`, `write core.${field}.nsec 0`);
-      }
-    }
+    if (b.epoch !== undefined) cmds.push(...pinTimes(Math.min(e.mtimeSec, b.epoch)));
   }
   return cmds;
 }
@@ -94,8 +98,9 @@ export async function buildXfs(b: FsBuild): Promise<void> {
   if (fixups.length) {
     const script = join(b.scratch, 'xfs_db.cmds');
     writeFileSync(script, fixups.join('\n') + '\n');
-    const out = await $`xfs_db -x -f ${fsFile} < ${script}`;
-    if (/not found|invalid|bad /i.test(out.stderr)) die(`fixing up the xfs image failed: ${out.stderr.trim().split('\n')[0]}`);
+    const out = await $({ nothrow: true })`xfs_db -x -f ${fsFile} < ${script}`;
+    const problem = `${out.stderr}\n${out.stdout}`.split('\n').find((l) => /not found|parsing error|no current|No such|invalid/i.test(l));
+    if (out.exitCode !== 0 || problem) die(`fixing up the xfs image with xfs_db failed: ${problem ?? `exit ${out.exitCode}`}`);
   }
   const check = await $({ nothrow: true })`xfs_repair -n -f ${fsFile}`;
   if (check.exitCode !== 0) die(`xfs_repair found problems in the new xfs filesystem: ${check.stderr.trim().split('\n').pop()}`);

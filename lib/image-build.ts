@@ -12,7 +12,7 @@ import { ext4Geometry } from './fs-ext4-geometry.ts';
 import { buildExt4 } from './fs-ext4.ts';
 import { buildXfs } from './fs-xfs.ts';
 import type { FsBuild, FsIds, FsType } from './image-fs.ts';
-import { DAX_ALIGNMENT_MB, imageLayout, MiB, type ImageLayout } from './image-layout.ts';
+import { DAX_ALIGNMENT_MB, hashStartMb, imageLayout, MiB, ROOTFS_START_MB, TAIL_MB, type ImageLayout } from './image-layout.ts';
 import { checkRootfs } from './image-rootfs-check.ts';
 import { ext4AvailableMb, ext4Needs, imageMbFor, requiredDiskMb, SIZE_INCREMENT_MB, SIZE_TRIES } from './image-size.ts';
 import { diskUsageBytes, walkRootfs, type RootfsTree } from './image-tree.ts';
@@ -94,7 +94,11 @@ async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string): 
 /** The erofs inner-image size upstream derives from the built filesystem. */
 export function erofsImageMb(fsBytes: number, o: Pick<ImageOptions, 'daxHeader' | 'measured'>): number {
   let innerMb = Math.floor((fsBytes + MiB) / MiB) + 1 + 1;
-  if (o.measured) innerMb = Math.floor((innerMb * 100) / 99) + 1;
+  if (o.measured) {
+    innerMb = Math.floor((innerMb * 100) / 99) + 1;
+    // Small trees: upstream's 1% leaves no room for the hash tree; give it 1 MiB at least.
+    while (innerMb - TAIL_MB - hashStartMb(innerMb) < 1 || (hashStartMb(innerMb) - ROOTFS_START_MB) * MiB < fsBytes) innerMb++;
+  }
   return innerMb + (o.daxHeader ? 2 : 0);
 }
 
