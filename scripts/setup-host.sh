@@ -9,7 +9,7 @@ packages=(
 	# rootfs builders
 	debootstrap mmdebstrap dnf rpm createrepo-c git make gcc libc6-dev
 	# image and initrd
-	e2fsprogs xfsprogs erofs-utils cryptsetup-bin fdisk cpio pigz zstd
+	e2fsprogs xfsprogs erofs-utils cryptsetup-bin fdisk cpio pigz zstd parted
 	# boot checks
 	qemu-system-x86 busybox-static
 	# container engines
