@@ -1,0 +1,106 @@
+// The builder of Debian-family distros: mmdebstrap (fast, the default when
+// installed) or debootstrap (upstream's method), both with the minbase
+// variant and the distro's package list.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { oneOf, type SettingSpec } from './cli.ts';
+import type { RootfsContext } from './context.ts';
+import { debianArch } from './distro.ts';
+import { $, haveCommand } from './exec.ts';
+import { die, info, step } from './log.ts';
+import { isEmptyDir } from './rootfs-dir.ts';
+
+export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
+
+/** Distro-specific settings of Debian-family configs (`DistroConfig.settings`). */
+export const debootstrapSettings = {
+  bootstrap: {
+    env: 'DEBIAN_BOOTSTRAP',
+    default: '' as BootstrapTool,
+    parse: oneOf<BootstrapTool>('mmdebstrap', 'debootstrap'),
+    help: 'Debian/Ubuntu bootstrap tool: mmdebstrap or debootstrap (default: mmdebstrap when installed)',
+  },
+} satisfies Record<string, SettingSpec<any>>;
+
+/** Documentation and locale data removed from the tree, as upstream does. */
+export const UNNEEDED_SHARE_DIRS = [
+  'bash-completion', 'bug', 'doc', 'info', 'lintian', 'locale', 'man', 'menu', 'misc', 'pixmaps',
+  'terminfo', 'zoneinfo', 'zsh',
+];
+
+/** Device nodes the kernel and an init agent need before devtmpfs is mounted. */
+const DEVICE_NODES: [name: string, type: 'c', major: number, minor: number, mode: string][] = [
+  ['console', 'c', 5, 1, '600'],
+  ['null', 'c', 1, 3, '666'],
+  ['zero', 'c', 1, 5, '666'],
+  ['tty', 'c', 5, 0, '666'],
+  ['ttyS0', 'c', 4, 64, '660'],
+];
+
+export interface BootstrapArgs {
+  tool: 'mmdebstrap' | 'debootstrap';
+  suite: string;
+  target: string;
+  arch: string;
+  packages: string[];
+  extraPackages: string[];
+  mirror: string;
+  components?: string;
+}
+
+/** The bootstrap command line (without the program name). */
+export function bootstrapArgs(a: BootstrapArgs): string[] {
+  const args = ['--variant=minbase', `--arch=${a.arch}`, `--components=${a.components ?? 'main'}`];
+  if (a.tool === 'mmdebstrap') {
+    // mmdebstrap installs EXTRA_PKGS in the same pass and skips unpacking
+    // the documentation that is removed afterwards anyway.
+    // Like debootstrap, Depends only: no Recommends.
+    args.unshift('--mode=root', '--aptopt=APT::Install-Recommends "false"');
+    args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
+    for (const d of UNNEEDED_SHARE_DIRS) args.push(`--dpkgopt=path-exclude=/usr/share/${d}/*`);
+  } else {
+    args.push(`--include=${a.packages.join(',')}`);
+  }
+  args.push(a.suite, a.target);
+  if (a.mirror) args.push(a.mirror);
+  return args;
+}
+
+export async function chooseBootstrapTool(requested: BootstrapTool): Promise<'mmdebstrap' | 'debootstrap'> {
+  if (requested) {
+    if (!(await haveCommand(requested))) die(`DEBIAN_BOOTSTRAP=${requested} but ${requested} is not installed: install it or pick the other tool`);
+    return requested;
+  }
+  if (await haveCommand('mmdebstrap')) return 'mmdebstrap';
+  if (await haveCommand('debootstrap')) return 'debootstrap';
+  return die('neither mmdebstrap nor debootstrap is installed: apt-get install mmdebstrap');
+}
+
+/** `DistroConfig.buildRootfs` of Debian-family distros. */
+export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
+  const dir = ctx.workDir;
+  const tool = await chooseBootstrapTool((ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
+  mkdirSync(dir, { recursive: true });
+  if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
+  const args = bootstrapArgs({
+    tool,
+    suite: ctx.osVersion,
+    target: dir,
+    arch: debianArch(ctx.arch),
+    packages: ctx.packages,
+    extraPackages: ctx.extraPackages,
+    mirror: ctx.repoUrl,
+  });
+  await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () => $`${tool} ${args}`);
+  if (tool === 'debootstrap' && ctx.extraPackages.length) {
+    await step(`Installing EXTRA_PKGS ${ctx.extraPackages.join(' ')}`, () =>
+      $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`);
+  }
+  info('Removing documentation and locale data');
+  await $`rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => join(dir, 'usr/share', d))}`;
+  mkdirSync(join(dir, 'dev'), { recursive: true });
+  for (const [name, type, major, minor, mode] of DEVICE_NODES) {
+    const node = join(dir, 'dev', name);
+    if (!existsSync(node)) await $`mknod -m ${mode} ${node} ${type} ${major} ${minor}`;
+  }
+}

@@ -1,0 +1,45 @@
+// Kata's versions.yaml, read with a YAML library (upstream shells out to yq).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { RootfsContext } from './context.ts';
+import { die } from './log.ts';
+
+export function parseVersions(text: string): unknown {
+  return parse(text) as unknown;
+}
+
+/** Value at a dotted path (`languages.rust.meta.newest-version`), or '' when absent (yq's null). */
+export function versionAt(doc: unknown, dottedPath: string): string {
+  let node: unknown = doc;
+  for (const key of dottedPath.split('.')) {
+    if (node === null || typeof node !== 'object' || !(key in node)) return '';
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node === null || node === undefined || typeof node === 'object' ? '' : String(node);
+}
+
+export function versionsFileOf(ctx: RootfsContext): string {
+  return ctx.settings.versionsFile || join(ctx.scriptDir, '../../versions.yaml');
+}
+
+/** Read one value from versions.yaml; '' when the file or the key is missing. */
+export function packageVersion(file: string, dottedPath: string): string {
+  if (!existsSync(file)) return '';
+  try {
+    return versionAt(parseVersions(readFileSync(file, 'utf8')), dottedPath);
+  } catch (e) {
+    return die(`cannot read ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+export const RUST_VERSION_KEY = 'languages.rust.meta.newest-version';
+export const MUSL_VERSION_KEY = 'externals.musl.version';
+
+export function rustVersion(ctx: RootfsContext): string {
+  return packageVersion(versionsFileOf(ctx), RUST_VERSION_KEY);
+}
+
+export function muslVersion(ctx: RootfsContext): string {
+  return packageVersion(versionsFileOf(ctx), MUSL_VERSION_KEY);
+}

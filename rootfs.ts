@@ -1,0 +1,178 @@
+// rootfs.ts — build a Kata guest root filesystem (upstream rootfs-builder/rootfs.sh).
+// Usage: tsx rootfs.ts [options] [DISTRO]   (see -h)
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import minimist from 'minimist';
+import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/cli.ts';
+import { runContainerStage } from './lib/container.ts';
+import { failMarker, libcFor, splitWords, targetArch, withWorkDir, type RootfsContext } from './lib/context.ts';
+import { buildDnfRootfs } from './lib/dnf.ts';
+import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
+import { agentSourceOf, type AgentSource } from './lib/agent.ts';
+import { die, info, warn } from './lib/log.ts';
+import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
+import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
+import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
+
+export const scriptDir = dirname(new URL(import.meta.url).pathname);
+
+export async function usage(): Promise<string> {
+  const distros = listDistros();
+  const distroSettings: Record<string, any> = {};
+  for (const d of distros) Object.assign(distroSettings, (await loadDistro(d, targetArch({ arch: '' } as RootfsSettings))).settings ?? {});
+  return `
+Usage: rootfs.ts [options] [DISTRO]
+
+Build and set up a rootfs directory based on DISTRO, used to create Kata
+Containers images or initrds. Without DISTRO, an existing base rootfs at
+ROOTFS_DIR is provisioned with the Kata specific components.
+
+Supported DISTRO values: ${distros.join(' ')}
+
+Options and environment variables:
+${describeSettings(rootfsSettings)}
+
+Distro builder variables:
+${describeSettings(distroSettings)}
+`;
+}
+
+export function parseArgs(argv: string[]): minimist.ParsedArgs {
+  const flags = Object.values(rootfsSettings).flatMap((s) => ('flag' in s && s.flag ? [s.flag] : []));
+  const strings = valueFlags(rootfsSettings);
+  const opts = minimist(argv, { string: strings, boolean: flags.filter((f) => !strings.includes(f)) });
+  rejectUnknownOptions(opts, flags);
+  if (opts._.length > 1) die(`too many arguments: ${opts._.join(' ')}; give at most one DISTRO`);
+  return opts;
+}
+
+/** Checks of SPEC §2 step 1, before anything touches the disk. */
+export function checkEnvironment(s: RootfsSettings): void {
+  if (s.kernelModulesDir && !(existsSync(s.kernelModulesDir) && statSync(s.kernelModulesDir).isDirectory())) {
+    die(`KERNEL_MODULES_DIR=${s.kernelModulesDir} is not an existing directory: give the modules directory or unset it`);
+  }
+  if (!s.osbuilderVersion) die('need osbuilder version: give -o VERSION');
+}
+
+/** The host distro ID from /etc/os-release (used without a DISTRO). */
+export function hostDistroId(osRelease = '/etc/os-release'): string {
+  const text = existsSync(osRelease) ? readFileSync(osRelease, 'utf8') : '';
+  const id = text.match(/^ID="?([^"\n]*)"?$/m)?.[1] ?? 'unknown';
+  return id.includes('suse') ? 'suse' : id;
+}
+
+export function contextFor(
+  settings: RootfsSettings,
+  distroName: string,
+  distro: DistroConfig | undefined,
+  rootfsDir: string,
+  env: NodeJS.ProcessEnv,
+): RootfsContext {
+  const arch = targetArch(settings);
+  const inputs = { agentInit: settings.agentInit, seccomp: settings.seccomp, arch };
+  const distroSettings = distro?.settings ? resolveSettings(distro.settings, env) : {};
+  return withWorkDir(
+    {
+      settings,
+      scriptDir,
+      arch,
+      libc: libcFor(arch, settings.libc),
+      distroName,
+      distro,
+      distroSettings,
+      configDir: join(scriptDir, 'rootfs', distroName),
+      osName: distro?.name ?? distroName,
+      osVersion: settings.osVersion || distro?.osVersion || '',
+      packages: distro ? distro.packages(inputs) : [],
+      extraPackages: splitWords(settings.extraPkgs),
+      repoUrl: settings.repoUrl || distro?.repoUrl || '',
+      rootfsDir,
+    },
+    rootfsDir,
+  );
+}
+
+/** Populate the rootfs with the distro, on the host or in a build container. */
+export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
+  const distro = ctx.distro!;
+  if (distro.archExcludeList?.includes(ctx.arch)) die(`${ctx.distroName} cannot be built for ${ctx.arch}: pick another distro`);
+  mkdirSync(ctx.workDir, { recursive: true });
+  if ((ctx.settings.useDocker || ctx.settings.usePodman) && !ctx.settings.insideContainer) {
+    await runContainerStage(ctx);
+    return;
+  }
+  await (distro.buildRootfs ?? buildDnfRootfs)(ctx);
+}
+
+/** Host builds happen in a hidden sibling renamed to ROOTFS_DIR when complete. */
+function stagingDir(ctx: RootfsContext): string {
+  const containerStage = ctx.settings.insideContainer || ctx.settings.useDocker || ctx.settings.usePodman;
+  return containerStage ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
+}
+
+async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
+  if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer) {
+    die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty: remove it or give another directory with -r`);
+  }
+  const work = withWorkDir(ctx, stagingDir(ctx));
+  const staged = work.workDir !== ctx.rootfsDir;
+  const dropCleanup = staged ? onCleanup(() => removeTree(work.workDir)) : () => {};
+  try {
+    await buildRootfsDistro(work);
+    if (agent) await setupRootfs(work, agent);
+    if (staged) {
+      if (existsSync(ctx.rootfsDir)) rmdirSync(ctx.rootfsDir);
+      renameSync(work.workDir, ctx.rootfsDir);
+      dropCleanup();
+    }
+  } catch (e) {
+    if (!ctx.settings.gracefulExit || !ctx.distro?.buildCanFail || ctx.settings.insideContainer) throw e;
+    if (staged) {
+      await removeTree(work.workDir);
+      dropCleanup();
+    }
+    info(`Detected a build error, but ${ctx.distroName} is allowed to fail (BUILD_CAN_FAIL specified), so exiting successfully`);
+    writeFileSync(failMarker(ctx), '');
+  }
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const opts = parseArgs(argv);
+  const settings = resolveSettings(rootfsSettings, env, opts);
+  if (settings.help || argv.length === 0) {
+    process.stdout.write(await usage());
+    return;
+  }
+  if (settings.list) {
+    process.stdout.write(`${listDistros().join('\n')}\n`);
+    return;
+  }
+  const arch = targetArch(settings);
+  if (settings.testConfig) {
+    process.stdout.write(testConfigText(await loadDistro(settings.testConfig, arch)));
+    return;
+  }
+  checkEnvironment(settings);
+  if (libcFor(arch, settings.libc) !== (settings.libc || 'musl')) warn(`Forcing LIBC=gnu because ${arch} has no musl Rust target`);
+  const agent = settings.stagePrepareRootfs ? undefined : agentSourceOf(settings, scriptDir);
+  const distroName = String(opts._[0] ?? '');
+
+  if (distroName) {
+    const distro = await loadDistro(distroName, arch);
+    const rootfsDir = checkRootfsDir(settings.rootfsDir || join(scriptDir, `rootfs-${distro.name}`));
+    await buildDistro(contextFor(settings, distroName, distro, rootfsDir, env), agent);
+    return;
+  }
+  if (!settings.rootfsDir || !existsSync(settings.rootfsDir) || !statSync(settings.rootfsDir).isDirectory()) {
+    die(`Invalid rootfs directory: '${settings.rootfsDir}': give an existing directory with -r DIR, or a DISTRO`);
+  }
+  const rootfsDir = checkRootfsDir(settings.rootfsDir);
+  const hostId = hostDistroId();
+  const distro = listDistros().includes(hostId) ? await loadDistro(hostId, arch) : undefined;
+  // The host's distro config only supplies file locations (chrony): nothing was installed from it.
+  const ctx = { ...contextFor(settings, hostId, distro, rootfsDir, env), packages: [], osVersion: settings.osVersion };
+  prepareOverlay(ctx.workDir);
+  if (agent) await setupRootfs(ctx, agent);
+}
+
+if (isMain(import.meta.url)) await runMain(() => main());

@@ -1,0 +1,68 @@
+// A Debian rootfs built by our rootfs.ts (mmdebstrap when installed) with the
+// test agent, cached under a key covering every input. Callers treat the
+// tree as read-only.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { $ } from '../../lib/exec.ts';
+import { rootfsSettings } from '../../lib/rootfs-settings.ts';
+import { testAgentBinary } from './agent.ts';
+import { cached, hashFiles, hashOf } from './cache.ts';
+
+export const repoRoot = new URL('../../', import.meta.url).pathname;
+
+/** Project .ts files reachable from `entry` through relative static imports. */
+export function importClosure(...entries: string[]): string[] {
+  const seen = new Set<string>();
+  const visit = (rel: string) => {
+    // Import-like text inside strings may name no file: skip those.
+    if (seen.has(rel) || !existsSync(join(repoRoot, rel))) return;
+    seen.add(rel);
+    const src = readFileSync(join(repoRoot, rel), 'utf8');
+    for (const m of src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+\.ts)'/g)) {
+      visit(relative(repoRoot, resolve(repoRoot, dirname(rel), m[1]!)));
+    }
+  };
+  entries.forEach(visit);
+  return [...seen].sort();
+}
+
+function filesUnder(rel: string): string[] {
+  return readdirSync(join(repoRoot, rel), { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(rel, e.name))
+    .sort();
+}
+
+/** Every source file the rootfs builder reads for a distro. */
+export function rootfsBuilderInputs(distro: string): string[] {
+  return [...new Set([...importClosure('rootfs.ts', 'lib.ts', `rootfs/${distro}/config.ts`), 'VERSION', ...filesUnder(`rootfs/${distro}`)])].sort();
+}
+
+export interface DebianRootfsOptions {
+  agentInit: 'yes' | 'no';
+}
+
+/** Run `tsx rootfs.ts` as a subprocess. */
+export function runRootfs(args: string[], env: Record<string, string> = {}) {
+  return $({ cwd: repoRoot, env: { ...cleanEnv(), ...env }, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} rootfs.ts ${args}`;
+}
+
+/** The environment without any rootfs.ts variable, so only what a test passes counts. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const spec of Object.values(rootfsSettings)) if ('env' in spec && spec.env !== 'DEBUG') delete env[spec.env];
+  delete env.DEBIAN_BOOTSTRAP;
+  return env;
+}
+
+/** Path of a cached Debian rootfs with the test agent (as /sbin/init with agentInit 'yes'). */
+export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
+  const agent = await testAgentBinary();
+  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), JSON.stringify(opts));
+  const dir = await cached(`debian-rootfs-${opts.agentInit}`, key, async (tmp) => {
+    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit });
+    if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
+    statSync(join(tmp, 'rootfs/sbin/init'));
+  });
+  return join(dir, 'rootfs');
+}
