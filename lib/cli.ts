@@ -85,6 +85,8 @@ export interface SettingSpec<T> {
   default: T;
   parse: Parser<T>;
   help: string;
+  /** Name of the option's value in the help text, e.g. DIR for `-r DIR`. */
+  arg?: string;
 }
 
 export type Settings<S> = { [K in keyof S]: S[K] extends SettingSpec<infer T> ? T : never };
@@ -144,8 +146,8 @@ export function valueFlags(specs: Record<string, SettingSpec<any>>): string[] {
 export function describeSettings(specs: Record<string, SettingSpec<any>>): string {
   const lines: string[] = [];
   for (const spec of Object.values(specs)) {
-    const name = [spec.flag ? `-${spec.flag}` : '', spec.env ?? ''].filter(Boolean).join(', ');
-    const dflt = spec.default === undefined || spec.default === '' ? '' : ` (default: ${String(spec.default)})`;
+    const name = [spec.flag ? `-${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}` : '', spec.env ?? ''].filter(Boolean).join(', ');
+    const dflt = spec.default === undefined || spec.default === '' || spec.default === false ? '' : ` (default: ${String(spec.default)})`;
     lines.push(`  ${name.padEnd(28)} ${spec.help}${dflt}`);
   }
   return lines.join('\n');
