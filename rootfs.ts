@@ -106,8 +106,9 @@ export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
 
 /** Host builds happen in a hidden sibling renamed to ROOTFS_DIR when complete. */
 function stagingDir(ctx: RootfsContext): string {
-  const containerStage = ctx.settings.insideContainer || ctx.settings.useDocker || ctx.settings.usePodman;
-  return containerStage ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
+  // A container build stages on the host too (the sibling is mounted as
+  // /rootfs); inside, the mount itself is the target.
+  return ctx.settings.insideContainer ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
 }
 
 async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
