@@ -76,7 +76,7 @@ export function summaryOf(ctx: RootfsContext, now = Date.now() / 1000): Summary 
   const epoch = ctx.settings.sourceDateEpoch;
   return {
     osbuilderVersion: ctx.settings.osbuilderVersion,
-    creationTime: epoch >= 0 ? epoch : now,
+    creationTime: epoch ?? now,
     architecture: ctx.arch,
     distroName: ctx.osName,
     distroVersion: ctx.osVersion,

@@ -1,0 +1,42 @@
+// A local rpm repository of tiny noarch stand-ins named like the Fedora
+// packages the fedora config asks for, built with rpmbuild + createrepo_c.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { $ } from '../../lib/exec.ts';
+
+export interface StandInRpm {
+  name: string;
+  /** path (without leading /) → content; a content starting with "-> " makes a symlink. */
+  files: Record<string, string>;
+  mode?: Record<string, string>;
+}
+
+export function specText(p: StandInRpm): string {
+  const install = Object.entries(p.files).flatMap(([path, content]) => {
+    const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    const mk = dir ? [`mkdir -p %{buildroot}/${dir}`] : [];
+    if (content.startsWith('-> ')) return [...mk, `ln -s ${content.slice(3)} %{buildroot}/${path}`];
+    const b64 = Buffer.from(content).toString('base64');
+    const chmod = p.mode?.[path] ? [`chmod ${p.mode[path]} %{buildroot}/${path}`] : [];
+    return [...mk, `echo ${b64} | base64 -d > %{buildroot}/${path}`, ...chmod];
+  });
+  return [
+    `Name: ${p.name}`, 'Version: 1.0', 'Release: 1', 'Summary: osbuilder-ts test stand-in', 'License: MIT', 'BuildArch: noarch', 'AutoReqProv: no',
+    '%description', 'Test stand-in.', '%install', ...install, '%files', ...Object.keys(p.files).map((f) => `/${f}`), '',
+  ].join('\n');
+}
+
+/** Build the rpms and index them; returns the repository directory. */
+export async function buildRpmRepo(dir: string, rpms: StandInRpm[]): Promise<string> {
+  const top = join(dir, 'rpmbuild');
+  const repo = join(dir, 'repo');
+  mkdirSync(repo, { recursive: true });
+  for (const p of rpms) {
+    const spec = join(dir, `${p.name}.spec`);
+    writeFileSync(spec, specText(p));
+    await $`rpmbuild -bb --define ${`_topdir ${top}`} --define ${'__os_install_post %{nil}'} ${spec}`;
+  }
+  await $`cp ${top}/RPMS/noarch/. ${repo}/ -r`;
+  await $`createrepo_c -q ${repo}`;
+  return repo;
+}
