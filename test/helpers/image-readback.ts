@@ -1,7 +1,7 @@
 // Read a built image's filesystem back without mounting it (debugfs, xfs_db,
 // fsck.erofs --extract) as a path -> metadata listing, and the listing the
 // rootfs directory should give (independently, with find).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from '../../lib/exec.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../../lib/image-prune.ts';
@@ -114,12 +114,25 @@ export async function xfsListing(fsFile: string): Promise<Listing> {
   }
 }
 
-/** erofs via fsck.erofs --extract into a scratch directory. */
-export async function erofsListing(fsFile: string): Promise<Listing> {
+/** i_mode of an erofs inode, read raw (dump.erofs and --extract drop setuid/setgid). */
+async function erofsMode(fsFile: string, rel: string): Promise<number> {
+  const nid = Number((await $`dump.erofs --path=/${rel} ${fsFile}`).stdout.match(/NID: (\d+)/)![1]);
+  const raw = readFileSync(fsFile);
+  const metaBlkaddr = raw.readUInt32LE(1024 + 40); // erofs_super_block.meta_blkaddr
+  return raw.readUInt16LE(metaBlkaddr * 4096 + nid * 32 + 4); // i_mode, compact and extended inodes alike
+}
+
+/** erofs via fsck.erofs --extract into a scratch directory; special mode bits read from the inodes. */
+export async function erofsListing(fsFile: string, specialModePaths: string[] = []): Promise<Listing> {
   const dir = mkdtempSync('/tmp/readback-');
   try {
     await $`fsck.erofs --force --extract=${join(dir, 'x')} ${fsFile}`;
-    return await findListing(join(dir, 'x'));
+    const map = await findListing(join(dir, 'x'));
+    for (const rel of specialModePaths) {
+      const m = map.get(rel);
+      if (m) m.perm = ((await erofsMode(fsFile, rel)) & 0o7777).toString(8);
+    }
+    return map;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
