@@ -40,7 +40,16 @@ ${describeSettings(distroSettings)}
 export function parseArgs(argv: string[]): minimist.ParsedArgs {
   const flags = Object.values(rootfsSettings).flatMap((s) => ('flag' in s && s.flag ? [s.flag] : []));
   const strings = valueFlags(rootfsSettings);
-  const opts = minimist(argv, { string: strings, boolean: flags.filter((f) => !strings.includes(f)) });
+  // minimist drops an empty value (`-r ''`) into the positionals; keep it on its option.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (/^-[A-Za-z]$/.test(a) && strings.includes(a.slice(1)) && argv[i + 1] === '') {
+      args.push(`--${a.slice(1)}=`);
+      i++;
+    } else args.push(a);
+  }
+  const opts = minimist(args, { string: strings, boolean: flags.filter((f) => !strings.includes(f)) });
   rejectUnknownOptions(opts, flags);
   if (opts._.length > 1) die(`too many arguments: ${opts._.join(' ')}; give at most one DISTRO`);
   return opts;
