@@ -1,9 +1,10 @@
 // Turning a distro tree into a Kata rootfs (upstream setup_rootfs), and the
 // minimal overlay tree used when no distro is given (prepare_overlay).
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enableAgentService, installAgent, makeAgentInit, type AgentSource } from './agent.ts';
 import { configureChrony } from './chrony.ts';
+import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from './image-prune.ts';
 import type { RootfsContext } from './context.ts';
 import { $ } from './exec.ts';
 import { die, info, ok } from './log.ts';
@@ -12,18 +13,6 @@ import { createSummaryFile } from './summary.ts';
 
 /** chrony paths of distros that do not say (the Red Hat layout). */
 export const DEFAULT_CHRONY = { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' };
-
-/** systemd units (.service/.socket) deleted by `-d`. */
-export const UNNEEDED_UNITS = [
-  'systemd-coredump@', 'systemd-journald', 'systemd-journald-dev-log', 'systemd-journal-flush',
-  'systemd-random-seed', 'systemd-timesyncd', 'systemd-tmpfiles-setup', 'systemd-udevd',
-  'systemd-udevd-control', 'systemd-udevd-kernel', 'systemd-udev-trigger', 'systemd-update-utmp',
-];
-/** Other systemd files deleted by `-d`. */
-export const UNNEEDED_FILES = [
-  'systemd-bless-boot-generator', 'systemd-fstab-generator', 'systemd-getty-generator',
-  'systemd-gpt-auto-generator', 'systemd-tmpfiles-cleanup.timer',
-];
 
 export const TMP_MOUNT_UNIT = `[Unit]
 Description=Temporary Directory (/tmp)
@@ -88,12 +77,23 @@ function emptyResolvConf(root: string): void {
   chmodSync(join(root, 'etc/resolv.conf'), 0o644);
 }
 
-/** Step 9 (`-d`). */
-export async function deleteUnneededFiles(root: string): Promise<void> {
-  info('Removing unneeded systemd services and sockets');
-  const names = [...UNNEEDED_UNITS.flatMap((u) => [`${u}.service`, `${u}.socket`]), ...UNNEEDED_FILES];
-  const expr = names.flatMap((n, i) => (i ? ['-o', '-name', n] : ['-name', n]));
-  await $`find ${root} -xdev ( -type f -o -type l ) ( ${expr} ) -print -delete`;
+/** Step 9 (`-d`): the systemd units and files of SPEC §4, wherever they are (same filesystem only). */
+export function deleteUnneededFiles(root: string): void {
+  info('Removing unneeded systemd services, sockets and files');
+  const names = new Set([...PRUNED_SYSTEMD_UNITS.flatMap((u) => [`${u}.service`, `${u}.socket`]), ...PRUNED_SYSTEMD_FILES]);
+  const device = lstatSync(root).dev;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (lstatSync(path).dev === device) walk(path);
+      } else if ((e.isFile() || e.isSymbolicLink()) && names.has(e.name)) {
+        info(`deleting ${path.slice(root.length)}`);
+        unlinkSync(path);
+      }
+    }
+  };
+  walk(root);
 }
 
 export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promise<void> {
@@ -110,7 +110,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   if (!existsSync(ctx.initPath) && !isLink(ctx.initPath)) die(`/sbin/init is not installed in ${root}: the distro must provide it (systemd) or use AGENT_INIT=yes`);
   ok('init is installed');
   emptyResolvConf(root);
-  if (s.deleteUnits) await deleteUnneededFiles(root);
+  if (s.deleteUnits) deleteUnneededFiles(root);
   info('Creating summary file');
   createSummaryFile(ctx);
 }

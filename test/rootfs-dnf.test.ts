@@ -7,12 +7,12 @@ import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { testAgentBinary } from './helpers/agent.ts';
 import { runRootfs } from './helpers/rootfs-fixture.ts';
-import { buildRpmRepo } from './helpers/rpm-repo.ts';
+import { buildRpmRepo, type StandInRpm } from './helpers/rpm-repo.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-dnf-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const standIns = [
+const standIns: StandInRpm[] = [
   { name: 'iptables', files: { 'usr/sbin/iptables': '#!/bin/sh\n' }, mode: { 'usr/sbin/iptables': '755' } },
   {
     name: 'chrony',
