@@ -99,6 +99,9 @@ export function rootParams(media: BootMedia, fsType: RootFsType): string {
 export const BASE_PARAMS =
   'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
 
+/** Console output after which the agent cannot come up (the guest hangs). */
+export const FATAL_CONSOLE = [/Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+
 /** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!!opts.image === !!opts.initrd) die('boot: give either a disk image or an initrd');
@@ -120,6 +123,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   return runQemu(qemuArgs({ kernel, append, initrd, image }), {
     marker: opts.marker ?? DEFAULT_MARKER,
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    failOn: FATAL_CONSOLE,
     onConsole: opts.onConsole,
   });
 }

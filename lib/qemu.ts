@@ -45,11 +45,19 @@ export interface QemuRun {
 
 /** After the marker, how long the guest may take to power itself off. */
 const POWEROFF_GRACE_MS = 5000;
+/** After a fatal console line, how long to keep collecting output. */
+const FAILURE_GRACE_MS = 2000;
 
 /** Run QEMU until it exits, or until the timeout (then it is killed). */
 export async function runQemu(
   args: string[],
-  opts: { marker: string; timeoutSeconds: number; onConsole?: (chunk: string) => void },
+  opts: {
+    marker: string;
+    timeoutSeconds: number;
+    /** Console lines after which the marker can no longer come: stop early. */
+    failOn?: RegExp[];
+    onConsole?: (chunk: string) => void;
+  },
 ): Promise<QemuRun> {
   const start = Date.now();
   let console = '';
@@ -68,6 +76,8 @@ export async function runQemu(
     if (markerAt === undefined && console.includes(opts.marker)) {
       markerAt = Date.now();
       arm(POWEROFF_GRACE_MS);
+    } else if (markerAt === undefined && opts.failOn?.some((re) => re.test(console.slice(-(text.length + 100))))) {
+      arm(FAILURE_GRACE_MS);
     }
   });
   const result = await proc;
