@@ -120,7 +120,7 @@ function stagingDir(ctx: RootfsContext): string {
   return ctx.settings.insideContainer ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
 }
 
-async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
+export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
   if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer) {
     die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty: remove it or give another directory with -r`);
   }

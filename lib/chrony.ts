@@ -22,7 +22,7 @@ export function editChronyConf(text: string): string {
  */
 export function editChronyUnit(text: string): string {
   return text
-    .replace(/^(ExecStart=.*?)-u [A-Za-z0-9]*/gm, '$1')
+    .replace(/^(ExecStart=.*?)-u [\w-]+/gm, '$1')
     .replace(/^\[Unit\]$/m, '[Unit]\nConditionPathExists=/dev/ptp0')
     .replace(/^ReadWritePaths=(.+) \/var\/lib\/chrony (.+)$/m, 'ReadWritePaths=$1 -/var/lib/chrony $2')
     .replace(/^(StateDirectory=|LogsDirectory=)/gm, '#$1');

@@ -40,6 +40,8 @@ export function rootfsBuilderInputs(distro: string): string[] {
 
 export interface DebianRootfsOptions {
   agentInit: 'yes' | 'no';
+  /** DEBIAN_BOOTSTRAP (default mmdebstrap). */
+  bootstrap?: 'mmdebstrap' | 'debootstrap';
 }
 
 /** Run `tsx rootfs.ts` as a subprocess. */
@@ -58,9 +60,11 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 /** Path of a cached Debian rootfs with the test agent (as /sbin/init with agentInit 'yes'). */
 export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
   const agent = await testAgentBinary();
-  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), JSON.stringify(opts));
-  const dir = await cached(`debian-rootfs-${opts.agentInit}`, key, async (tmp) => {
-    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit });
+  const bootstrap = opts.bootstrap ?? 'mmdebstrap';
+  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap);
+  const name = `debian-rootfs-${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}`;
+  const dir = await cached(name, key, async (tmp) => {
+    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap });
     if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
     statSync(join(tmp, 'rootfs/sbin/init'));
   });
