@@ -1,9 +1,12 @@
 // rootfs.ts as a user runs it: -l, -h, -t, and bad input that must end in
 // one ERROR line, a non-zero exit and an untouched host.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { SettingSpec } from '../lib/cli.ts';
+import { debootstrapSettings } from '../lib/debootstrap.ts';
+import { rootfsSettings } from '../lib/rootfs-settings.ts';
 import { testAgentBinary } from './helpers/agent.ts';
 import { repoRoot, runRootfs } from './helpers/rootfs-fixture.ts';
 
@@ -27,6 +30,15 @@ test('-h prints every option and variable of the settings table, exit 0', async 
     assert.ok(out.stdout.includes(word), `help mentions ${word}`);
   }
   assert.match(out.stdout, /Supported DISTRO values: .*debian.*fedora/);
+});
+
+test('the README rootfs.ts section documents every option and variable of the table', () => {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## rootfs.ts'), readme.indexOf('## image.ts'));
+  for (const spec of [...Object.values(rootfsSettings), ...Object.values(debootstrapSettings)] as SettingSpec<unknown>[]) {
+    if (spec.env) assert.ok(section.includes(`\`${spec.env}\``), `README documents ${spec.env}`);
+    if (spec.flag) assert.ok(section.includes(`\`-${spec.flag}`), `README documents -${spec.flag}`);
+  }
 });
 
 test('-t DISTRO prints the test configuration', async () => {
