@@ -20,16 +20,14 @@ function debugfsPath(rel: string): string {
 
 /** debugfs requests for the image's edits and timestamp pinning. */
 export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
-  const cmds = b.tree.pruned.map((rel) => `rm ${debugfsPath(rel)}`);
+  const pin = (q: string, mtime: number) => [`sif ${q} atime @${b.epoch}`, `sif ${q} ctime @${b.epoch}`, `sif ${q} crtime @${b.epoch}`, `sif ${q} mtime @${mtime}`];
+  // A removed file's inode keeps its times: pin them first for reproducible builds.
+  const cmds = b.tree.pruned.flatMap((rel) => [...(b.epoch !== undefined ? pin(debugfsPath(rel), b.epoch) : []), `rm ${debugfsPath(rel)}`]);
   if (b.tree.addMachineId) {
     cmds.push(`write ${emptyFile} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
   if (b.epoch !== undefined) {
-    const t = `@${b.epoch}`;
-    for (const e of imageEntries(b.tree)) {
-      const q = e.rel ? debugfsPath(e.rel) : '/';
-      cmds.push(`sif ${q} atime ${t}`, `sif ${q} ctime ${t}`, `sif ${q} crtime ${t}`, `sif ${q} mtime @${Math.min(e.mtimeSec, b.epoch)}`);
-    }
+    for (const e of imageEntries(b.tree)) cmds.push(...pin(e.rel ? debugfsPath(e.rel) : '/', Math.min(e.mtimeSec, b.epoch)));
   }
   return cmds;
 }
