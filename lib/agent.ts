@@ -2,10 +2,12 @@
 // prebuilt binary (AGENT_SOURCE_BIN), a tarball (AGENT_TARBALL) or the agent
 // source tree built with make — and wiring it up as init or systemd service.
 import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { RootfsContext } from './context.ts';
 import { $, haveCommand } from './exec.ts';
 import { die, info, ok, step, warn } from './log.ts';
+import { planning } from './plan.ts';
+import { pathInRoot } from './rootfs-dir.ts';
 import type { RootfsSettings } from './rootfs-settings.ts';
 import { rustVersion } from './versions.ts';
 
@@ -70,7 +72,7 @@ export async function installAgent(ctx: RootfsContext, source: AgentSource): Pro
   const dest = ctx.agentDest;
   if (source.kind === 'binary') {
     mkdirSync(join(dest, '..'), { recursive: true });
-    copyFileSync(source.path, dest);
+    copyFileSync(source.path, pathInRoot(ctx.workDir, relative(ctx.workDir, dest)));
     ok(`cp ${source.path} ${dest}`);
   } else if (source.kind === 'tarball') {
     await $`tar --zstd -xf ${source.path} -C ${ctx.workDir}`;
@@ -78,11 +80,11 @@ export async function installAgent(ctx: RootfsContext, source: AgentSource): Pro
   } else {
     await buildFromSource(ctx, source.dir);
   }
-  if (existsSync(dest) && (await haveCommand('strip'))) {
+  if ((existsSync(dest) || planning()) && (await haveCommand('strip'))) {
     const r = await $({ nothrow: true })`strip ${dest}`;
     if (r.exitCode !== 0) warn(`could not strip ${dest}: left as is`);
   }
-  if (!isExecutableFile(dest)) die(`${dest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
+  if (!planning() && !isExecutableFile(dest)) die(`${dest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
   ok('Agent installed');
 }
 
@@ -153,8 +155,8 @@ export async function enableAgentService(ctx: RootfsContext): Promise<void> {
   mkdirSync(unitDir, { recursive: true });
   const service = join(unitDir, AGENT_UNIT);
   const target = join(unitDir, AGENT_TARGET);
-  if (!existsSync(service)) writeFileSync(service, agentServiceUnit(`/usr/bin/${ctx.settings.agentBin}`));
-  if (!existsSync(target)) writeFileSync(target, agentTargetUnit());
+  if (!existsSync(service)) writeFileSync(pathInRoot(root, relative(root, service)), agentServiceUnit(`/usr/bin/${ctx.settings.agentBin}`));
+  if (!existsSync(target)) writeFileSync(pathInRoot(root, relative(root, target)), agentTargetUnit());
   forceSymlink(`/${UNIT_DIR}/${AGENT_TARGET}`, join(root, 'etc/systemd/system/basic.target.wants', AGENT_TARGET));
   if (existsSync(join(unitDir, 'dbus.socket'))) {
     forceSymlink(`/${UNIT_DIR}/dbus.socket`, join(root, `etc/systemd/system/${AGENT_TARGET}.wants/dbus.socket`));

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { RootfsContext } from './context.ts';
 import { info } from './log.ts';
+import { pathInRoot } from './rootfs-dir.ts';
 
 export const SUMMARY_PATH = 'var/lib/osbuilder/osbuilder.yaml';
 export const SUMMARY_FORMAT_VERSION = '0.0.2';
@@ -89,8 +90,8 @@ export function summaryOf(ctx: RootfsContext, now = Date.now() / 1000): Summary 
 }
 
 export function createSummaryFile(ctx: RootfsContext): void {
-  const file = join(ctx.workDir, SUMMARY_PATH);
-  mkdirSync(join(file, '..'), { recursive: true });
+  mkdirSync(join(ctx.workDir, SUMMARY_PATH, '..'), { recursive: true });
+  const file = pathInRoot(ctx.workDir, SUMMARY_PATH);
   writeFileSync(`${file}.tmp`, summaryYaml(summaryOf(ctx)));
   renameSync(`${file}.tmp`, file);
   info(`Created summary file '/${SUMMARY_PATH}' inside rootfs`);

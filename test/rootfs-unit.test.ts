@@ -160,7 +160,7 @@ test('Dockerfile generation: placeholders, proxy, arch-specific template wins', 
   assert.is(dockerfileTemplate(dir, 'aarch64'), join(dir, 'Dockerfile-aarch64.in'));
   for (const d of listDistros()) {
     const text = readFileSync(dockerfileTemplate(join('rootfs', d), 'x86_64'), 'utf8');
-    assert.match(generateDockerfileText(text, { osVersion: 'V', httpProxy: '' }), /^FROM \$\{IMAGE_REGISTRY\}\/\w+:V$/m);
+    assert.match(generateDockerfileText(text, { osVersion: 'V', httpProxy: '' }), /^FROM \$\{IMAGE_REGISTRY\}\/[\w/-]+:V$/m);
   }
 });
 
