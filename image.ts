@@ -8,6 +8,7 @@ import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags, yesNo,
 } from './lib/cli.ts';
+import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from './lib/container-pack.ts';
 import { $ } from './lib/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image-build.ts';
 import { FS_TYPES, type FsType } from './lib/image-fs.ts';
@@ -112,7 +113,7 @@ export function imageOptions(s: ImageSettings, rootfs: string, image: string): I
   };
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(imageSettings), boolean: ['h'] });
   rejectUnknownOptions(opts, ['h', 'o', 'r', 'f']);
   const s = resolveSettings(imageSettings, process.env, opts);

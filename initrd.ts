@@ -7,6 +7,7 @@ import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, valueFlags, yesNo, truthy,
 } from './lib/cli.ts';
+import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from './lib/container-pack.ts';
 import { $ } from './lib/exec.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd-compress.ts';
 import { planArchive, scanTree } from './lib/initrd-tree.ts';
@@ -109,7 +110,7 @@ export async function buildInitrd(rootfs: string, image: string, s: InitrdSettin
   });
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(initrdSettings), boolean: ['h'] });
   rejectUnknownOptions(opts, ['h', 'o']);
   const s = resolveSettings(initrdSettings, process.env, opts);
@@ -120,6 +121,14 @@ async function main(): Promise<void> {
   if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
   const { rootfs, defaultImage } = await rootfsFor(String(opts._[0]), process.env);
   const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
+  const engine = packEngine(process.env);
+  if (engine) {
+    await packInContainer({
+      tool: 'initrd', engine, rootfs, output: resolve(image), settings: packSettingsFromEnv(process.env),
+      env: settingsEnv(initrdSettings, s, ['help', 'image']),
+    });
+    return;
+  }
   await buildInitrd(rootfs, image, s);
 }
 

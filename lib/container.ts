@@ -15,6 +15,8 @@ import { $, failureSummary } from './exec.ts';
 import { die, step } from './log.ts';
 import { rootfsSettings, type RootfsSettings } from './rootfs-settings.ts';
 
+/** This project's directory on the host. */
+export const PROJECT_DIR = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 /** Fixed paths inside the build container. */
 export const CONTAINER_PROJECT_DIR = '/osbuilder';
 export const CONTAINER_STAGE_DIR = '/osbuilder-stage';
@@ -73,19 +75,22 @@ export function stageEnv(ctx: RootfsContext): [string, string][] {
   return env;
 }
 
-export function stageBuildSpec(ctx: RootfsContext, engine: Engine, stageDir: string): BuildSpec {
-  const s = ctx.settings;
+/** Build args of every build image: proxies, and IMAGE_REGISTRY when set. */
+export function commonBuildArgs(s: { httpProxy: string; httpsProxy: string; imageRegistry: string }): [string, string][] {
+  return [
+    ['http_proxy', s.httpProxy],
+    ['https_proxy', s.httpsProxy],
+    ...(s.imageRegistry ? [['IMAGE_REGISTRY', s.imageRegistry] as [string, string]] : []),
+  ];
+}
+
+export function stageBuildSpec(ctx: RootfsContext, engine: Engine): Omit<BuildSpec, 'dockerfile'> {
   return {
     engine,
     image: imageName(ctx.distroName),
     contextDir: ctx.configDir,
-    dockerfile: join(stageDir, 'Dockerfile'),
-    buildArgs: [
-      ['http_proxy', s.httpProxy],
-      ['https_proxy', s.httpsProxy],
-      ...(s.imageRegistry ? [['IMAGE_REGISTRY', s.imageRegistry] as [string, string]] : []),
-    ],
-    runtime: s.dockerRuntime,
+    buildArgs: commonBuildArgs(ctx.settings),
+    runtime: ctx.settings.dockerRuntime,
   };
 }
 
@@ -185,30 +190,63 @@ async function runStage(engine: Engine, args: string[], what: string): Promise<v
   }
 }
 
-export async function runContainerStage(ctx: RootfsContext): Promise<void> {
-  const engine = engineFor(ctx.settings)!;
+/** One stage of this project run in a build container. */
+export interface ContainerJob {
+  engine: Engine;
+  /** The image to build; its `dockerfile` is written into the stage dir. */
+  build: Omit<BuildSpec, 'dockerfile'>;
+  dockerfileText: string;
+  /** Entry module of the stage bundle (see stageEntry). */
+  entry: string;
+  /** File name of the bundle in the stage dir. */
+  script: string;
+  /** The run spec, given the stage dir and a unique container name. */
+  run: (stageDir: string, containerName: string) => Promise<RunSpec>;
+  /** What runs, for messages: "the debian rootfs stage". */
+  what: string;
+}
+
+/**
+ * Build the image, bundle the stage, run it; the container is removed on
+ * every exit path (including SIGINT/SIGTERM).
+ */
+export async function runInContainer(job: ContainerJob): Promise<void> {
+  const { engine } = job;
   await checkEngine(engine);
   const stageDir = mkdtempSync(join(tmpdir(), 'osbuilder-stage-'));
   const dropStageDir = onCleanup(() => rmSync(stageDir, { recursive: true, force: true }));
   try {
-    const build = stageBuildSpec(ctx, engine, stageDir);
-    writeFileSync(build.dockerfile, dockerfileFor(ctx));
+    const build: BuildSpec = { ...job.build, dockerfile: join(stageDir, 'Dockerfile') };
+    writeFileSync(build.dockerfile, job.dockerfileText);
     await step(`Building the ${engine} image ${build.image}`, async () => {
       const r = await $({ nothrow: true })`${engine} ${buildArgv(build)}`;
       if (r.exitCode !== 0) die(`${engine} build of ${build.image} failed (exit ${r.exitCode}): ${failureSummary(r)}`);
     });
-    await step('Bundling the rootfs stage for the container', async () =>
-      (await loadBundler()).bundleStage({ entry: stageEntry(ctx.distroName), projectDir: ctx.scriptDir, mountedAt: CONTAINER_PROJECT_DIR, outFile: join(stageDir, STAGE_SCRIPT) }));
-    const containerName = `osbuilder-${ctx.distroName}-rootfs-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const run = stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir));
+    await step(`Bundling ${job.what} for the container`, async () =>
+      (await loadBundler()).bundleStage({ entry: job.entry, projectDir: PROJECT_DIR, mountedAt: CONTAINER_PROJECT_DIR, outFile: join(stageDir, job.script) }));
+    const containerName = `osbuilder-${build.image.replace(/-osbuilder$/, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const run = await job.run(stageDir, containerName);
     const dropContainer = onCleanup(async () => {
       await $({ nothrow: true })`${engine} rm -f ${containerName}`;
     });
-    await step(`Building the ${ctx.distroName} rootfs in ${engine} container ${containerName}`, () =>
-      runStage(engine, runArgv(run), `the ${ctx.distroName} rootfs stage in the ${engine} container`));
+    await step(`Running ${job.what} in ${engine} container ${containerName}`, () => runStage(engine, runArgv(run), `${job.what} in the ${engine} container`));
     dropContainer();
   } finally {
     rmSync(stageDir, { recursive: true, force: true });
     dropStageDir();
   }
+}
+
+/** The rootfs container stage of rootfs.ts (SPEC §2). */
+export async function runContainerStage(ctx: RootfsContext): Promise<void> {
+  const engine = engineFor(ctx.settings)!;
+  await runInContainer({
+    engine,
+    build: stageBuildSpec(ctx, engine),
+    dockerfileText: dockerfileFor(ctx),
+    entry: stageEntry(ctx.distroName),
+    script: STAGE_SCRIPT,
+    run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir)),
+    what: `the ${ctx.distroName} rootfs stage`,
+  });
 }

@@ -11,6 +11,10 @@ import { listDistros, loadDistro } from '../lib/distro.ts';
 import { buildArgv, runArgv, type Engine } from '../lib/engine.ts';
 import { rootfsSettings } from '../lib/rootfs-settings.ts';
 import { mountedUrl, withMountedImportMetaUrl } from '../lib/stage-bundle.ts';
+import { packEngine, packEntry, packRunSpec, packSettingsFromEnv, settingsEnv } from '../lib/container-pack.ts';
+import { PROJECT_DIR } from '../lib/container.ts';
+import { imageSettings } from '../image.ts';
+import { initrdSettings } from '../initrd.ts';
 import { contextFor, scriptDir } from '../rootfs.ts';
 
 const ENV = {
@@ -24,13 +28,16 @@ async function ctxFor(distroName: string, env: Record<string, string> = ENV) {
   return contextFor(settings, distroName, distro, '/build/debian_rootfs', env);
 }
 
+const buildLine = (ctx: Awaited<ReturnType<typeof ctxFor>>, engine: Engine) =>
+  buildArgv({ ...stageBuildSpec(ctx, engine), dockerfile: '/tmp/stage/Dockerfile' });
+
 const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   redHatHost: false, selinux: false, nofileHardLimit: 1048576, containerName: 'osbuilder-x-1', stageDir: '/tmp/stage', ...over,
 });
 
 test('debian, docker: the exact build and run command lines', async () => {
   const ctx = await ctxFor('debian');
-  assert.equal(buildArgv(stageBuildSpec(ctx, 'docker', '/tmp/stage')), [
+  assert.equal(buildLine(ctx, 'docker'), [
     'build', '--build-arg', 'http_proxy=http://proxy:3128', '--build-arg', 'https_proxy=',
     '--build-arg', 'IMAGE_REGISTRY=localhost',
     '-t', 'debian-rootfs-osbuilder', '-f', '/tmp/stage/Dockerfile', `${scriptDir}/rootfs/debian`,
@@ -52,7 +59,7 @@ test('debian, docker: the exact build and run command lines', async () => {
 
 test('debian, podman: --runtime on build, no --ulimit (containers.conf owns the limits)', async () => {
   const ctx = await ctxFor('debian');
-  assert.equal(buildArgv(stageBuildSpec(ctx, 'podman', '/tmp/stage')).slice(0, 3), ['build', '--runtime', 'runc']);
+  assert.equal(buildLine(ctx, 'podman').slice(0, 3), ['build', '--runtime', 'runc']);
   const run = runArgv(stageRunSpec(ctx, 'podman', facts()));
   assert.equal(run.slice(0, 8), ['run', '--rm', '--name', 'osbuilder-x-1', '--runtime', 'runc', '--cap-add', 'SYS_ADMIN']);
   assert.not.ok(run.includes('--ulimit'));
@@ -69,7 +76,7 @@ test('host facts: nofile capped at the hard limit, no AppArmor option on Red Hat
 
 test('DOCKER_RUNTIME, KERNEL_MODULES_DIR (mounted read-only at the same path), no IMAGE_REGISTRY', async () => {
   const ctx = await ctxFor('debian', { DOCKER_RUNTIME: 'crun', KERNEL_MODULES_DIR: '/lib/modules/6.1', OSBUILDER_VERSION: 'v' });
-  const build = buildArgv(stageBuildSpec(ctx, 'podman', '/s'));
+  const build = buildLine(ctx, 'podman');
   assert.equal(build.slice(0, 3), ['build', '--runtime', 'crun']);
   assert.not.ok(build.some((a) => a.startsWith('IMAGE_REGISTRY')));
   const run = runArgv(stageRunSpec(ctx, 'docker', facts()));
@@ -97,7 +104,7 @@ for (const distroName of listDistros()) {
       assert.not.ok(env.has('AGENT_SOURCE_BIN'), 'the agent is installed on the host, not in the container');
       assert.equal(run.mounts.map((m) => m.target), ['/osbuilder', '/osbuilder-stage', '/rootfs']);
       assert.equal(run.command, ['node', '/osbuilder-stage/rootfs-stage.mjs', distroName]);
-      assert.equal(stageBuildSpec(ctx, engine, '/s').contextDir, `${scriptDir}/rootfs/${distroName}`);
+      assert.equal(stageBuildSpec(ctx, engine).contextDir, `${scriptDir}/rootfs/${distroName}`);
     });
   }
 }
@@ -141,6 +148,48 @@ test('inner ERROR lines are held back (the outer build prints one), everything e
   f.end();
   assert.equal(out, ['INFO: a\n', 'WARNING: w\n']);
   assert.is(f.lastError, 'mmdebstrap failed');
+});
+
+for (const engine of ['docker', 'podman'] as Engine[]) {
+  test(`image.ts with ${engine}: no privileges, no caps, no /dev; rootfs read-only, output dir writable`, () => {
+    const s = resolveSettings(imageSettings, { FS_TYPE: 'xfs', SOURCE_DATE_EPOCH: '7', USE_DOCKER: 'true' }, { r: '64' });
+    const job = {
+      tool: 'image' as const, engine, rootfs: '/b/debian_rootfs', output: '/out/kata.img',
+      env: settingsEnv(imageSettings, s, ['help', 'image', 'useDocker', 'usePodman', 'nsdaxBin']),
+      settings: packSettingsFromEnv({ DOCKER_RUNTIME: 'crun' }),
+    };
+    assert.equal(runArgv(packRunSpec(job, '/tmp/stage', 'osbuilder-image-builder-1', false)), [
+      'run', '--rm', '--name', 'osbuilder-image-builder-1', '--runtime', 'crun',
+      '--env', 'ROOT_FREE_SPACE=64', '--env', 'FS_TYPE=xfs', '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no',
+      '--env', 'BLOCK_SIZE=4096', '--env', 'SKIP_DAX_HEADER=no', '--env', 'MEASURED_ROOTFS=no',
+      '--env', 'IMAGE_SIZE_ALIGNMENT_MB=128', '--env', 'SKIP_ROOTFS_CHECK=no', '--env', 'SOURCE_DATE_EPOCH=7',
+      '--env', 'INSIDE_CONTAINER=1', '--env', 'HOME=/root',
+      '-v', `${PROJECT_DIR}:/osbuilder:ro`, '-v', '/tmp/stage:/osbuilder-stage:ro', '-v', '/b/debian_rootfs:/rootfs:ro', '-v', '/out:/output',
+      'image-builder-osbuilder', 'node', '/osbuilder-stage/image-stage.mjs', '-o', '/output/kata.img', '/rootfs',
+    ]);
+  });
+}
+
+test('initrd.ts in a container: its settings, its bundle', () => {
+  const s = resolveSettings(initrdSettings, { INITRD_COMPRESSION: 'zstd' });
+  const job = {
+    tool: 'initrd' as const, engine: 'podman' as Engine, rootfs: '/r', output: '/o/i.img',
+    env: settingsEnv(initrdSettings, s, ['help', 'image']), settings: packSettingsFromEnv({}),
+  };
+  const run = runArgv(packRunSpec(job, '/s', 'n', true));
+  assert.ok(run.includes('INITRD_COMPRESSION=zstd'));
+  assert.ok(run.includes('/r:/rootfs:ro,Z'));
+  assert.equal(run.slice(-4), ['/osbuilder-stage/initrd-stage.mjs', '-o', '/output/i.img', '/rootfs']);
+  assert.not.ok(run.some((a) => /privileged|--device|cap-add|\/dev:/.test(a)));
+  assert.match(packEntry('initrd'), /import \{ main \} from '\.\/initrd\.ts';\nawait runMain\(\(\) => main\(\)\);/);
+});
+
+test('USE_DOCKER / USE_PODMAN for image.ts and initrd.ts read as rootfs.ts reads them', () => {
+  assert.is(packEngine({ USE_DOCKER: 'true', USE_PODMAN: '1' }), 'docker');
+  assert.is(packEngine({ USE_PODMAN: 'yes' }), 'podman');
+  assert.is(packEngine({ USE_DOCKER: 'no' }), undefined);
+  assert.is(packEngine({}), undefined);
+  assert.equal(packSettingsFromEnv({ IMAGE_REGISTRY: 'localhost', http_proxy: 'p' }), { dockerRuntime: 'runc', imageRegistry: 'localhost', httpProxy: 'p', httpsProxy: '' });
 });
 
 test.run();
