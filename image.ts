@@ -122,10 +122,18 @@ export async function main(): Promise<void> {
     return;
   }
   if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
-  if (s.useDocker || s.usePodman) die('USE_DOCKER/USE_PODMAN are not supported by image.ts yet: unset them (image.ts needs no privileges)');
   const { rootfs, distroImage } = await resolveRootfsArg(String(opts._[0]));
   const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);
   checkPaths(rootfs, image);
+  const engine = packEngine(process.env);
+  if (engine) {
+    await packInContainer({
+      tool: 'image', engine, rootfs, output: image, settings: packSettingsFromEnv(process.env),
+      env: settingsEnv(imageSettings, s, ['help', 'image', 'useDocker', 'usePodman', 'nsdaxBin']),
+      extraFiles: s.nsdaxBin ? [resolve(s.nsdaxBin)] : [],
+    });
+    return;
+  }
   info(`Creating ${image} from rootfs ${rootfs} (${s.fsType})`);
   await buildImage(imageOptions(s, rootfs, image));
 }
