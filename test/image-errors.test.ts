@@ -104,6 +104,27 @@ test('disk full: small tmpfs as output directory', async () => {
   }
 });
 
+test('SIGINT during the build: exit 130, no image and no temp files left', async () => {
+  const tree = await syntheticRootfs();
+  await $`head -c 150M /dev/urandom > ${join(tree, 'etc/payload')}`; // keeps mke2fs busy for a while
+  const dir = join(out, 'interrupted');
+  mkdirSync(dir);
+  try {
+    const run = runImageTs(['-o', join(dir, 'kata.img'), tree]);
+    const started = Date.now();
+    while (!readdirSync(dir).some((f) => f.includes('.tmp-')) && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(readdirSync(dir).length > 0, 'the build started writing');
+    // The tsx launcher forwards the signal to the image.ts process.
+    run.kill('SIGINT');
+    const r = await run;
+    assert.is(r.exitCode, 130, r.stderr);
+    assert.match(r.stderr, /ERROR: interrupted by SIGINT/);
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    rmSync(tree, { recursive: true });
+  }
+});
+
 test('rootfs symlink to / is refused', async () => {
   const link = join(out, 'host-root');
   symlinkSync('/', link);

@@ -38,7 +38,7 @@ export async function syntheticRootfs(parent = '/tmp', opts: { machineId?: boole
 }
 
 /** Run image.ts with arguments and extra environment; never throws. */
-export async function runImageTs(args: string[], env: Record<string, string> = {}, cwd = repoRoot) {
+export function runImageTs(args: string[], env: Record<string, string> = {}, cwd = repoRoot) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['IMAGE', 'FS_TYPE', 'ROOT_FREE_SPACE', 'MEASURED_ROOTFS', 'SKIP_DAX_HEADER', 'SOURCE_DATE_EPOCH', 'AGENT_INIT', 'BLOCK_SIZE', 'USE_DOCKER', 'USE_PODMAN'].includes(k)));
   return $({ nothrow: true, cwd, env: { ...clean, ...env } })`${tsx} ${join(repoRoot, 'image.ts')} ${args}`;
 }
