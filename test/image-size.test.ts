@@ -9,6 +9,7 @@ import { ext4Geometry, groupHasSuper } from '../lib/fs-ext4-geometry.ts';
 import { MiB } from '../lib/image-layout.ts';
 import { ext4AvailableMb, imageMbFor, requiredDiskMb } from '../lib/image-size.ts';
 import { erofsImageMb } from '../lib/image-build.ts';
+import { xfsAvailableFromSb } from '../lib/fs-xfs-size.ts';
 
 test('sparse_super backup groups', () => {
   assert.equal([0, 1, 2, 3, 4, 5, 7, 9, 25, 27, 49, 125].map(groupHasSuper), [true, true, false, true, false, true, true, true, true, true, true, true]);
@@ -47,6 +48,20 @@ test('erofs: upstream size from the built filesystem; measured images keep room 
   assert.is(erofsImageMb(100 * MiB, { daxHeader: true, measured: false }), 105);
   assert.is(erofsImageMb(100 * MiB, { daxHeader: false, measured: true }), 105);
   assert.ok(erofsImageMb(1000, { daxHeader: false, measured: true }) >= 5);
+});
+
+test('xfs free space: within 1 MiB of df on a mounted fresh xfs (figures measured on this kernel)', () => {
+  // [fdblocks, dblocks, agcount, agblocks] from xfs_db, and df -BM avail after mounting.
+  const measured: [number, number, number, number, number][] = [
+    [80868, 97280, 4, 24320, 297],
+    [162788, 179200, 4, 44800, 604],
+    [367588, 384000, 4, 96000, 1403],
+    [751588, 768000, 4, 192000, 2901],
+  ];
+  for (const [fdblocks, dblocks, agcount, agblocks, dfMb] of measured) {
+    const mb = xfsAvailableFromSb({ fdblocks, dblocks, agcount, agblocks }, 4096);
+    assert.ok(Math.abs(mb - dfMb) <= 1, `${dblocks} blocks: ${mb} vs df ${dfMb}`);
+  }
 });
 
 test.run();
