@@ -9,6 +9,7 @@ import { failMarker, libcFor, splitWords, targetArch, withWorkDir, type RootfsCo
 import { buildDnfRootfs } from './lib/dnf.ts';
 import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
 import { agentSourceOf, type AgentSource } from './lib/agent.ts';
+import { startPlanMode } from './lib/exec.ts';
 import { die, info, warn } from './lib/log.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
@@ -85,7 +86,7 @@ export function contextFor(
       settings,
       scriptDir,
       arch,
-      libc: libcFor(arch, settings.libc),
+      libc: libcFor(arch, settings.libc || distro?.libc || ''),
       distroName,
       distro,
       distroSettings,
@@ -117,7 +118,8 @@ export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
 function stagingDir(ctx: RootfsContext): string {
   // A container build stages on the host too (the sibling is mounted as
   // /rootfs); inside, the mount itself is the target.
-  return ctx.settings.insideContainer ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
+  // A plan names ROOTFS_DIR itself, so that it reads the same every time.
+  return ctx.settings.insideContainer || ctx.settings.plan ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
 }
 
 export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
@@ -163,6 +165,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return;
   }
   checkEnvironment(settings);
+  if (settings.plan) startPlanMode();
   if (libcFor(arch, settings.libc) !== (settings.libc || 'musl')) warn(`Forcing LIBC=gnu because ${arch} has no musl Rust target`);
   const agent = settings.stagePrepareRootfs ? undefined : agentSourceOf(settings, scriptDir);
   const distroName = String(opts._[0] ?? '');

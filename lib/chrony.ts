@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { info, warn } from './log.ts';
+import { planLine, planning } from './plan.ts';
 import { pathInRoot } from './rootfs-dir.ts';
 
 export const CHRONY_APPEND = `refclock PHC /dev/ptp0 poll 3 dpoll -2 offset 0
@@ -34,6 +35,12 @@ function editFile(path: string, edit: (s: string) => string): void {
 
 export function configureChrony(root: string, paths: { conf: string; unit: string }): void {
   const conf = join(root, paths.conf);
+  if (planning()) {
+    // The files come from the distro's packages: a plan can only name them.
+    planLine(`# edit ${conf}`);
+    planLine(`# edit ${join(root, paths.unit)}`);
+    return;
+  }
   if (!existsSync(conf)) {
     warn(`${paths.conf} not found in the rootfs: chrony not configured`);
     return;

@@ -89,6 +89,11 @@ export interface SettingSpec<T> {
   arg?: string;
 }
 
+/** `-x` for an option letter, `--name` for a long option. */
+export function optionName(flag: string): string {
+  return flag.length > 1 ? `--${flag}` : `-${flag}`;
+}
+
 export type Settings<S> = { [K in keyof S]: S[K] extends SettingSpec<infer T> ? T : never };
 
 export const text: Parser<string> = (raw) => raw;
@@ -127,7 +132,7 @@ export function resolveSettings<S extends Record<string, SettingSpec<any>>>(
   for (const [key, spec] of Object.entries(specs)) {
     const fromFlag = spec.flag !== undefined ? options[spec.flag] : undefined;
     if (fromFlag !== undefined && fromFlag !== false) {
-      out[key] = spec.parse(String(fromFlag), `-${spec.flag}`);
+      out[key] = spec.parse(String(fromFlag), optionName(spec.flag!));
     } else if (spec.env && env[spec.env]) {
       out[key] = spec.parse(env[spec.env]!, spec.env);
     } else {
@@ -146,7 +151,7 @@ export function valueFlags(specs: Record<string, SettingSpec<any>>): string[] {
 export function describeSettings(specs: Record<string, SettingSpec<any>>): string {
   const lines: string[] = [];
   for (const spec of Object.values(specs)) {
-    const name = [spec.flag ? `-${spec.flag}${spec.arg ? ` ${spec.arg}` : ''}` : '', spec.env ?? ''].filter(Boolean).join(', ');
+    const name = [spec.flag ? `${optionName(spec.flag)}${spec.arg ? ` ${spec.arg}` : ''}` : '', spec.env ?? ''].filter(Boolean).join(', ');
     const dflt = spec.default === undefined || spec.default === '' || spec.default === false ? '' : ` (default: ${String(spec.default)})`;
     lines.push(`  ${name.padEnd(28)} ${spec.help}${dflt}`);
   }
@@ -156,6 +161,6 @@ export function describeSettings(specs: Record<string, SettingSpec<any>>): strin
 /** Reject option letters that are not in the table. */
 export function rejectUnknownOptions(options: Record<string, unknown>, known: string[]): void {
   for (const key of Object.keys(options)) {
-    if (key !== '_' && !known.includes(key)) die(`unknown option -${key}: see -h for the options`);
+    if (key !== '_' && !known.includes(key)) die(`unknown option ${optionName(key)}: see -h for the options`);
   }
 }

@@ -26,6 +26,10 @@ export interface DnfRepo {
   gpgKeyFile?: string;
   /** Repository name in the generated config (default: base). */
   repoName?: string;
+  /** Package managers to look for, first found wins (default: dnf, yum); PKG_MANAGER overrides. */
+  packageManagers?: string[];
+  /** dnf's `--releasever` for an OS_VERSION (default: OS_VERSION itself). */
+  releasever?: (osVersion: string) => string;
 }
 
 export interface DistroConfig {
@@ -41,6 +45,8 @@ export interface DistroConfig {
   archExcludeList?: string[];
   /** With GRACEFUL_EXIT set, a failed build of this distro exits 0. */
   buildCanFail?: boolean;
+  /** LIBC the agent is built against when LIBC is unset (default: musl). */
+  libc?: string;
   /** Default package repository (REPO_URL overrides it); unset: the tool's default. */
   repoUrl?: string;
   /** chrony config file and unit, relative to the rootfs root. */

@@ -1,7 +1,7 @@
 // The default builder (upstream lib.sh build_rootfs): dnf or yum with
 // --installroot and a generated config naming one repository.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { machine, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from './cli.ts';
 import type { RootfsContext } from './context.ts';
@@ -51,24 +51,24 @@ export function dnfConfigText(c: DnfConfigInput): string {
 }
 
 /** The install command line (without the program name). */
-export function dnfInstallArgs(o: { root: string; config?: string; osVersion: string; packages: string[]; extraPackages: string[] }): string[] {
+export function dnfInstallArgs(o: { root: string; config?: string; osVersion: string; packages: string[]; extraPackages: string[]; forceArch?: string }): string[] {
   const args = ['-y', `--installroot=${o.root}`, '--noplugins'];
   args.push(o.config ? `--config=${o.config}` : `--releasever=${o.osVersion}`);
   if (o.config) args.push(`--releasever=${o.osVersion}`);
+  if (o.forceArch) args.push(`--forcearch=${o.forceArch}`);
   return [...args, 'install', ...o.extraPackages, ...o.packages];
 }
 
 /** Files removed after the install, as upstream. */
 export const DNF_UNNEEDED_SHARE_DIRS = ['bash-completion', 'cracklib', 'doc', 'info', 'locale', 'man', 'misc', 'pixmaps', 'terminfo', 'zoneinfo', 'zsh'];
 
-async function packageManager(requested: string): Promise<string> {
+async function packageManager(requested: string, candidates = ['dnf', 'yum']): Promise<string> {
   if (requested) {
     info(`DNF path provided by user: ${requested}`);
     return requested;
   }
-  if (await haveCommand('dnf')) return 'dnf';
-  if (await haveCommand('yum')) return 'yum';
-  return die('neither dnf nor yum is installed: apt-get install dnf');
+  for (const pm of candidates) if (await haveCommand(pm)) return pm;
+  return die(`none of ${candidates.join(', ')} is installed: apt-get install dnf, or set PKG_MANAGER`);
 }
 
 async function fetchGpgKey(ctx: RootfsContext, repo: DnfRepo, dir: string): Promise<string | undefined> {
@@ -88,7 +88,7 @@ function hostHasRepos(): boolean {
 export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
   const root = ctx.workDir;
   const repo = ctx.distro?.dnf ?? {};
-  const pm = await packageManager(ctx.settings.pkgManager);
+  const pm = await packageManager(ctx.settings.pkgManager, repo.packageManagers);
   mkdirSync(root, { recursive: true });
   let config: string | undefined;
   const useHostRepos = ctx.settings.distroRepo || (!ctx.repoUrl && !repo.metalink && !repo.mirrorList);
@@ -119,7 +119,15 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
       }),
     );
   }
-  const args = dnfInstallArgs({ root, config, osVersion: ctx.osVersion, packages: ctx.packages, extraPackages: ctx.extraPackages });
+  const args = dnfInstallArgs({
+    root,
+    config,
+    osVersion: repo.releasever?.(ctx.osVersion) ?? ctx.osVersion,
+    packages: ctx.packages,
+    extraPackages: ctx.extraPackages,
+    // ARCH naming another architecture: dnf resolves $basearch and packages for it.
+    forceArch: ctx.arch !== machine() ? ctx.arch : undefined,
+  });
   await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () => $`${pm} ${args}`);
   await $`rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
 }

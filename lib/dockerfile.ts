@@ -45,8 +45,17 @@ export function dockerfileTemplate(configDir: string, arch: string): string {
   return generic;
 }
 
+/** A template whose `ARG IMAGE_REGISTRY` has no default needs IMAGE_REGISTRY (pure). */
+export function needsImageRegistry(template: string): boolean {
+  return /^ARG IMAGE_REGISTRY\s*$/m.test(template);
+}
+
 export function dockerfileFor(ctx: RootfsContext): string {
-  const template = readFileSync(dockerfileTemplate(ctx.configDir, ctx.arch), 'utf8');
+  const path = dockerfileTemplate(ctx.configDir, ctx.arch);
+  const template = readFileSync(path, 'utf8');
+  if (needsImageRegistry(template) && !ctx.settings.imageRegistry) {
+    die(`${ctx.distroName}'s base image is not on the engine's default registry: set IMAGE_REGISTRY to the registry that serves it (see ${path})`);
+  }
   return generateDockerfileText(template, { osVersion: ctx.osVersion, httpProxy: ctx.settings.httpProxy });
 }
 

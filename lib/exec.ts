@@ -2,6 +2,7 @@
 // goes through it, so quoting, errors and the DEBUG echo are uniform.
 import { $, ProcessOutput } from 'zx';
 import { debugEnabled } from './log.ts';
+import { planning, planSpawn, startPlan, stopPlan, type PlanPrinter } from './plan.ts';
 
 $.shell = '/bin/bash';
 $.verbose = debugEnabled();
@@ -9,8 +10,23 @@ $.quiet = !debugEnabled();
 
 export { $, ProcessOutput };
 
+const realSpawn = $.spawn;
+
+/** Plan mode (lib/plan.ts): every command is printed instead of run, and so is every disk write. */
+export function startPlanMode(print?: PlanPrinter): void {
+  startPlan(print);
+  $.spawn = planSpawn(() => $.prefix ?? '');
+}
+
+export function stopPlanMode(): void {
+  stopPlan();
+  $.spawn = realSpawn;
+}
+
 /** `true` when the command exists on PATH. */
 export async function haveCommand(name: string): Promise<boolean> {
+  // A plan describes the build on a host that has the build's tools.
+  if (planning()) return true;
   const r = await $({ nothrow: true, quiet: true, verbose: false })`command -v ${name}`;
   return r.exitCode === 0;
 }

@@ -37,8 +37,9 @@ export function checkRootfsDir(path: string): string {
   return resolve(path);
 }
 
+/** True for an empty or (as in a plan) not yet created directory. */
 export function isEmptyDir(path: string): boolean {
-  return readdirSync(path).length === 0;
+  return !existsSync(path) || readdirSync(path).length === 0;
 }
 
 /** Mount points at or below `dir`, deepest first. */

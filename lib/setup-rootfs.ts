@@ -8,6 +8,7 @@ import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from './image-prune.ts';
 import type { RootfsContext } from './context.ts';
 import { $ } from './exec.ts';
 import { die, info, ok } from './log.ts';
+import { planning } from './plan.ts';
 import { pathInRoot, realPathOf } from './rootfs-dir.ts';
 import { createSummaryFile } from './summary.ts';
 
@@ -107,7 +108,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   if (s.agentInit === 'yes') makeAgentInit(ctx);
   else await enableAgentService(ctx);
   info('Check init is installed');
-  if (!existsSync(ctx.initPath) && !isLink(ctx.initPath)) die(`/sbin/init is not installed in ${root}: the distro must provide it (systemd) or use AGENT_INIT=yes`);
+  if (!planning() && !existsSync(ctx.initPath) && !isLink(ctx.initPath)) die(`/sbin/init is not installed in ${root}: the distro must provide it (systemd) or use AGENT_INIT=yes`);
   ok('init is installed');
   emptyResolvConf(root);
   if (s.deleteUnits) deleteUnneededFiles(root);
