@@ -77,13 +77,13 @@ export function walkRootfs(root: string): RootfsTree {
     const e = toEntry(root, rel);
     entries.push(e);
     if (e.type !== 'dir') return;
-    const names = readdirSync(rel ? join(root, rel) : root).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const name of names) {
-      const child = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(root, child));
-      if (isPrunedFile(name, st.isFile())) {
+    const children = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const d of children) {
+      const child = rel ? `${rel}/${d.name}` : d.name;
+      if (isPrunedFile(d.name, d.isFile())) {
         pruned.push(child);
-        prunedAllocated += st.blocks * 512;
+        prunedAllocated += lstatSync(join(root, child)).blocks * 512;
       } else visit(child);
     }
   };
