@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { SettingSpec } from '../lib/cli.ts';
+import { optionName, type SettingSpec } from '../lib/cli.ts';
 import { debootstrapSettings } from '../lib/debootstrap.ts';
 import { rootfsSettings } from '../lib/rootfs-settings.ts';
 import { testAgentBinary } from './helpers/agent.ts';
@@ -37,7 +37,7 @@ test('the README rootfs.ts section documents every option and variable of the ta
   const section = readme.slice(readme.indexOf('## rootfs.ts'), readme.indexOf('## image.ts'));
   for (const spec of [...Object.values(rootfsSettings), ...Object.values(debootstrapSettings)] as SettingSpec<unknown>[]) {
     if (spec.env) assert.ok(section.includes(`\`${spec.env}\``), `README documents ${spec.env}`);
-    if (spec.flag) assert.ok(section.includes(`\`-${spec.flag}`), `README documents -${spec.flag}`);
+    if (spec.flag) assert.ok(section.includes(`\`${optionName(spec.flag)}`), `README documents ${optionName(spec.flag)}`);
   }
 });
 

@@ -1,18 +1,13 @@
 // Debian: bootstrapped with mmdebstrap (default when installed) or
 // debootstrap (DEBIAN_BOOTSTRAP=debootstrap), minbase variant.
-import { buildDebianRootfs, debootstrapSettings } from '../../lib/debootstrap.ts';
 import type { DistroConfig } from '../../lib/distro.ts';
+import { DEBIAN_FAMILY, ifYes } from '../../lib/distro-packages.ts';
 
 const debian: DistroConfig = {
+  ...DEBIAN_FAMILY,
   name: 'debian',
   osVersion: 'bookworm',
-  packages: ({ seccomp }) => ['systemd', 'iptables', 'init', 'chrony', 'kmod', ...(seccomp === 'yes' ? ['libseccomp2'] : [])],
-  initProcess: 'systemd',
-  archExcludeList: [],
-  chrony: { conf: 'etc/chrony/chrony.conf', unit: 'lib/systemd/system/chrony.service' },
-  containerAppArmorUnconfined: true,
-  settings: debootstrapSettings,
-  buildRootfs: buildDebianRootfs,
+  packages: ({ seccomp }) => ['systemd', 'iptables', 'init', 'chrony', 'kmod', ...ifYes(seccomp === 'yes', 'libseccomp2')],
 };
 
 export default debian;

@@ -1,11 +1,11 @@
 // Ubuntu: bootstrapped like Debian, with mmdebstrap (default when installed)
 // or debootstrap. Without REPO_URL the tool's own default mirror for the
 // suite is used.
-import { buildDebianRootfs, debootstrapSettings } from '../../lib/debootstrap.ts';
 import type { DistroConfig } from '../../lib/distro.ts';
-import { ifYes } from '../../lib/distro-packages.ts';
+import { DEBIAN_FAMILY, ifYes } from '../../lib/distro-packages.ts';
 
 const ubuntu: DistroConfig = {
+  ...DEBIAN_FAMILY,
   name: 'ubuntu',
   osVersion: 'noble',
   packages: ({ agentInit, seccomp, arch }) => [
@@ -19,12 +19,6 @@ const ubuntu: DistroConfig = {
     ...ifYes(seccomp === 'yes', 'libseccomp2'),
     ...ifYes(arch === 's390x', 'libcurl4', 'libnghttp2-14'),
   ],
-  initProcess: 'systemd',
-  archExcludeList: [],
-  chrony: { conf: 'etc/chrony/chrony.conf', unit: 'lib/systemd/system/chrony.service' },
-  containerAppArmorUnconfined: true,
-  settings: debootstrapSettings,
-  buildRootfs: buildDebianRootfs,
 };
 
 export default ubuntu;
