@@ -1,6 +1,6 @@
 // initrd.ts — pack a Kata rootfs as an initrd (upstream initrd-builder/initrd_builder.sh).
 // Usage: tsx initrd.ts [options] <rootfs-dir | DISTRO>   (see -h)
-import { accessSync, constants, existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
@@ -9,6 +9,7 @@ import {
 } from './lib/cli.ts';
 import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from './lib/container-pack.ts';
 import { $ } from './lib/exec.ts';
+import { isExecutableFile, isSymlink } from './lib/fs-checks.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd-compress.ts';
 import { planArchive, scanTree } from './lib/initrd-tree.ts';
 import { writeInitrd } from './lib/initrd-write.ts';
@@ -53,31 +54,14 @@ function isDistroName(name: string): boolean {
   return /^[a-z][a-z0-9-]*$/.test(name) && existsSync(join(scriptDir, 'rootfs', name, 'config.ts'));
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isSymlink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
 /** The checks of upstream initrd_builder.sh, before anything is written. */
 export function checkRootfs(rootfs: string, s: Pick<InitrdSettings, 'agentBin' | 'agentInit'>): void {
   if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) die(`${rootfs} is not a directory`);
   if (realpathSync(rootfs) === '/') die('refusing to pack the host root directory /: give a rootfs directory');
   const init = join(rootfs, 'sbin/init');
-  if (!isExecutable(init) && !isSymlink(init)) die(`/sbin/init is not installed in ${rootfs}`);
+  if (!isExecutableFile(init) && !isSymlink(init)) die(`/sbin/init is not installed in ${rootfs}`);
   ok('init is installed');
-  if (s.agentInit !== 'yes' && !isExecutable(join(rootfs, 'usr/bin', s.agentBin))) {
+  if (s.agentInit !== 'yes' && !isExecutableFile(join(rootfs, 'usr/bin', s.agentBin))) {
     die(`/usr/bin/${s.agentBin} is not installed in ${rootfs}: use the AGENT_BIN variable to change the expected agent binary name`);
   }
   ok('Agent is installed');
