@@ -198,11 +198,12 @@ for (const engine of ['docker', 'podman'] as Engine[]) {
     rmSync(dir, { recursive: true });
   });
 
+  // A mirror that refuses connections (the container's own loopback): mmdebstrap fails fast inside.
   s('a failing stage inside the container: one ERROR line with the inner error, no rootfs, no container left', async () => {
     await containerRootfs(); // the build image exists
     const dir = scratch();
     const out = await runRootfs(['-r', join(dir, 'rootfs'), 'debian'], {
-      ...engineEnv, EXTRA_PKGS: 'osbuilder-no-such-package', AGENT_SOURCE_BIN: await testAgentBinary(),
+      ...engineEnv, REPO_URL: 'http://127.0.0.1:9/debian', AGENT_SOURCE_BIN: await testAgentBinary(),
     });
     assertOneError(out, new RegExp(`^ERROR: the debian rootfs stage in the ${engine} container failed \\(exit 1\\): command failed`));
     assertNothingLeft(dir);
