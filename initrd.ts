@@ -74,7 +74,7 @@ async function rootfsFor(arg: string, env: NodeJS.ProcessEnv): Promise<{ rootfs:
   if (!existsSync(rootfs)) {
     await step(`Building rootfs for ${arg} in ${rootfs}`, async () => {
       const osbuilderVersion = env.OSBUILDER_VERSION || 'osbuilder-ts';
-      await $({ quiet: false })`${join(scriptDir, 'node_modules/.bin/tsx')} ${join(scriptDir, 'rootfs.ts')} -o ${osbuilderVersion} -r ${rootfs} ${arg}`;
+      await $({ verbose: true })`${join(scriptDir, 'node_modules/.bin/tsx')} ${join(scriptDir, 'rootfs.ts')} -o ${osbuilderVersion} -r ${rootfs} ${arg}`;
     });
   }
   return { rootfs, defaultImage: `kata-containers-initrd-${arg}.img` };

@@ -90,7 +90,7 @@ async function duBytes(dir: string): Promise<number> {
 /** `make <target>` with upstream's variables, as tests/test_images.sh calls it. */
 async function make(target: string, vars: Record<string, string>, env: NodeJS.ProcessEnv): Promise<void> {
   const assignments = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-  await $({ cwd: projectDir, env, quiet: !process.env.DEBUG })`make ${target} ${assignments}`;
+  await $({ cwd: projectDir, env })`make ${target} ${assignments}`;
 }
 
 async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, workDir: string, agent: string): Promise<BuiltGuest[]> {
