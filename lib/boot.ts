@@ -39,6 +39,8 @@ export interface BootOptions {
   kernel?: string;
   timeoutSeconds?: number;
   marker?: string;
+  /** Root filesystem type; default: detected from the first partition of MBR #1. */
+  rootFsType?: RootFsType;
   /** Called with each piece of console output as it arrives. */
   onConsole?: (chunk: string) => void;
 }
@@ -116,7 +118,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   let initrd = opts.initrd;
   let image: { path: string; bytes: number; media: BootMedia } | undefined;
   if (opts.image) {
-    append += ` ${rootParams(media, detectRootFsType(opts.image))}`;
+    append += ` ${rootParams(media, opts.rootFsType ?? detectRootFsType(opts.image))}`;
     image = { path: opts.image, bytes: statSync(opts.image).size, media };
     if (debian) initrd = await shimInitramfs(debian);
   }

@@ -32,7 +32,7 @@ function assertBooted(r: { markerSeen: boolean; console: string }, what: string)
 test('virtio-blk, ext4, systemd starts the agent', async () => {
   const r = await bootGuest({ image: await image('no', 'ext4', 'ext4-systemd.img'), media: 'virtio', timeoutSeconds: 400 });
   assertBooted(r, 'ext4 virtio');
-  assert.match(r.console, /vda: p1/);
+  assert.match(r.console, /vda: vda1/);
 });
 
 test('virtio-blk, erofs, agent as init', async () => {
@@ -52,7 +52,7 @@ for (const agentInit of ['yes', 'no'] as const) {
   test(`NVDIMM with the DAX header, ext4 mounted with dax, root via the PFN namespace (AGENT_INIT=${agentInit})`, async () => {
     const path = await image(agentInit, 'ext4', `nvdimm-${agentInit}.img`);
     wipeMbr1(path);
-    const r = await bootGuest({ image: path, media: 'nvdimm', timeoutSeconds: 400 });
+    const r = await bootGuest({ image: path, media: 'nvdimm', rootFsType: 'ext4', timeoutSeconds: 400 });
     assertBooted(r, 'nvdimm');
     assert.match(r.console, /pmem0: p1/);
     assert.match(r.console, /EXT4-fs \(pmem0p1\): mounted/);
