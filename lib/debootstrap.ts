@@ -46,7 +46,12 @@ export interface BootstrapArgs {
   extraPackages: string[];
   mirror: string;
   components?: string;
+  /** mmdebstrap hook directory setting up merged /usr with symlinks, as debootstrap does. */
+  mergedUsrHookDir?: string;
 }
+
+/** mmdebstrap's own hook: without it, merged /usr comes from the usrmerge package, which pulls in perl. */
+export const MERGED_USR_HOOK_DIR = '/usr/share/mmdebstrap/hooks/maybe-merged-usr';
 
 /** The bootstrap command line (without the program name). */
 export function bootstrapArgs(a: BootstrapArgs): string[] {
@@ -57,7 +62,9 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
     // Like debootstrap, Depends only: no Recommends.
     args.unshift('--mode=root', '--aptopt=APT::Install-Recommends "false"');
     args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
+    args.push('--dpkgopt=force-unsafe-io');
     for (const d of UNNEEDED_SHARE_DIRS) args.push(`--dpkgopt=path-exclude=/usr/share/${d}/*`);
+    if (a.mergedUsrHookDir) args.push(`--hook-dir=${a.mergedUsrHookDir}`);
   } else {
     args.push(`--include=${a.packages.join(',')}`);
   }
@@ -90,6 +97,7 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
     packages: ctx.packages,
     extraPackages: ctx.extraPackages,
     mirror: ctx.repoUrl,
+    mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
   });
   await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () => $`${tool} ${args}`);
   if (tool === 'debootstrap' && ctx.extraPackages.length) {

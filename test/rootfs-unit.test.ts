@@ -140,7 +140,8 @@ test('dnf config text and command line', () => {
 test('bootstrap command lines', () => {
   const a = { suite: 'bookworm', target: '/r', arch: 'amd64', packages: ['systemd', 'init'], extraPackages: ['vim'], mirror: '' };
   assert.equal(bootstrapArgs({ ...a, tool: 'debootstrap' }), ['--variant=minbase', '--arch=amd64', '--components=main', '--include=systemd,init', 'bookworm', '/r']);
-  const mm = bootstrapArgs({ ...a, tool: 'mmdebstrap', mirror: 'file:///mirror' });
+  const mm = bootstrapArgs({ ...a, tool: 'mmdebstrap', mirror: 'file:///mirror', mergedUsrHookDir: '/hooks/maybe-merged-usr' });
+  assert.ok(mm.includes('--hook-dir=/hooks/maybe-merged-usr'));
   assert.ok(mm.includes('--mode=root') && mm.includes('--variant=minbase') && mm.includes('--include=systemd,init,vim'));
   assert.ok(mm.includes('--dpkgopt=path-exclude=/usr/share/man/*'));
   assert.equal(mm.slice(-3), ['bookworm', '/r', 'file:///mirror']);
