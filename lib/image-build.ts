@@ -3,7 +3,7 @@
 // dm-verity tree, and move the finished file into place. Importable as is, so
 // a container build can run the same function.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from './cli.ts';
 import { $ } from './exec.ts';
@@ -102,7 +102,8 @@ export function erofsImageMb(fsBytes: number, o: Pick<ImageOptions, 'daxHeader' 
   return innerMb + (o.daxHeader ? 2 : 0);
 }
 
-export async function buildImage(o: ImageOptions): Promise<ImageResult> {
+export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
+  const o = { ...opts, rootfs: realpathSync(opts.rootfs) }; // as upstream's readlink -f: a linked rootfs is walked, not the link
   if (!o.skipRootfsCheck) checkRootfs(o.rootfs, o.agentInit);
   if (o.fsType === 'erofs' && o.blockSize !== 4096) die(`BLOCK_SIZE=${o.blockSize} is not valid for erofs: use 4096`);
   const outDir = dirname(o.image);

@@ -83,6 +83,15 @@ for (const fs of ['ext4', 'xfs', 'erofs'] as const) {
   });
 }
 
+test('a rootfs given through a symlink is the tree it points to (same image bytes)', async () => {
+  const link = join(out, 'rootfs-link');
+  await $`ln -s ${rootfs} ${link}`;
+  const env = { SOURCE_DATE_EPOCH: '1700000000' };
+  assert.is((await runImageTs(['-o', join(out, 'direct.img'), rootfs], env)).exitCode, 0);
+  assert.is((await runImageTs(['-o', join(out, 'linked.img'), link], env)).exitCode, 0);
+  assert.ok(readFileSync(join(out, 'direct.img')).equals(readFileSync(join(out, 'linked.img'))));
+});
+
 test('SKIP_DAX_HEADER=yes: single MBR, partition at 1 MiB, no PFN block', async () => {
   const image = join(out, 'nodax.img');
   const r = await runImageTs(['-o', image, rootfs], { SKIP_DAX_HEADER: 'yes' });
