@@ -38,7 +38,13 @@ export function cached(name: string, key: string, make: (dir: string) => Promise
       mkdirSync(tmp);
       try {
         await make(tmp);
-        renameSync(tmp, dir);
+        try {
+          renameSync(tmp, dir);
+        } catch (e) {
+          // Another test process finished the same entry first: use theirs.
+          if (!existsSync(dir)) throw e;
+          rmSync(tmp, { recursive: true, force: true });
+        }
       } catch (e) {
         rmSync(tmp, { recursive: true, force: true });
         throw e;
