@@ -1,8 +1,8 @@
 // image.ts — pack a Kata rootfs as a bootable disk image (upstream
 // image-builder/image_builder.sh), without root, loop devices or mounts.
 // Usage: tsx image.ts [options] <rootfs-dir | DISTRO>   (see -h)
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
@@ -12,12 +12,16 @@ import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from '.
 import { $ } from './lib/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image-build.ts';
 import { FS_TYPES, type FsType } from './lib/image-fs.ts';
+import { checkOutputFile, checkRootfsToPack } from './lib/input-checks.ts';
 import { die, info, step } from './lib/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
 
+const MAX_FREE_SPACE_MB = 1 << 20; // 1 TiB
+
 const wholeMb: SettingSpec<number>['parse'] = (raw, name) => {
   if (!/^\d+$/.test(raw)) die(`${name}=${raw} is not valid: give the free space in MB as a whole number, e.g. -r 128`);
+  if (Number(raw) > MAX_FREE_SPACE_MB) die(`${name}=${raw} is out of range: give at most ${MAX_FREE_SPACE_MB} MB`);
   return Number(raw);
 };
 
@@ -82,17 +86,8 @@ async function resolveRootfsArg(arg: string): Promise<{ rootfs: string; distroIm
 
 /** Checks on the paths, before anything is written. */
 export function checkPaths(rootfs: string, image: string): void {
-  if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) die(`${rootfs} is not a directory: give a rootfs directory or a distro name`);
-  if (realpathSync(rootfs) === '/') die('refusing to pack the host root directory /: give a rootfs directory');
-  const outDir = dirname(image);
-  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) die(`the output directory ${outDir} does not exist: create it or change -o`);
-  try {
-    accessSync(outDir, constants.W_OK);
-  } catch {
-    die(`the output directory ${outDir} is not writable: change -o or its permissions`);
-  }
-  const rel = relative(realpathSync(rootfs), realpathSync(outDir));
-  if (!rel.startsWith('..') && !rel.startsWith('/')) die(`${image} is inside the rootfs ${rootfs}: write the image elsewhere`);
+  checkRootfsToPack(rootfs);
+  checkOutputFile(image, rootfs);
 }
 
 export function imageOptions(s: ImageSettings, rootfs: string, image: string): ImageOptions {

@@ -1,7 +1,7 @@
 // initrd.ts — pack a Kata rootfs as an initrd (upstream initrd-builder/initrd_builder.sh).
 // Usage: tsx initrd.ts [options] <rootfs-dir | DISTRO>   (see -h)
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
@@ -10,6 +10,7 @@ import {
 import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from './lib/container-pack.ts';
 import { $ } from './lib/exec.ts';
 import { isExecutableFile, isSymlink } from './lib/fs-checks.ts';
+import { checkOutputFile, checkRootfsToPack } from './lib/input-checks.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd-compress.ts';
 import { planArchive, scanTree } from './lib/initrd-tree.ts';
 import { writeInitrd } from './lib/initrd-write.ts';
@@ -56,8 +57,7 @@ function isDistroName(name: string): boolean {
 
 /** The checks of upstream initrd_builder.sh, before anything is written. */
 export function checkRootfs(rootfs: string, s: Pick<InitrdSettings, 'agentBin' | 'agentInit'>): void {
-  if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) die(`${rootfs} is not a directory`);
-  if (realpathSync(rootfs) === '/') die('refusing to pack the host root directory /: give a rootfs directory');
+  checkRootfsToPack(rootfs);
   const init = join(rootfs, 'sbin/init');
   if (!isExecutableFile(init) && !isSymlink(init)) die(`/sbin/init is not installed in ${rootfs}`);
   ok('init is installed');
@@ -83,9 +83,7 @@ async function rootfsFor(arg: string, env: NodeJS.ProcessEnv): Promise<{ rootfs:
 export async function buildInitrd(rootfs: string, image: string, s: InitrdSettings): Promise<void> {
   checkRootfs(rootfs, s);
   const out = resolve(image);
-  if (!existsSync(dirname(out))) die(`${dirname(out)} does not exist: create it or change -o`);
-  const rel = relative(realpathSync(rootfs), realpathSync(dirname(out)));
-  if (!rel.startsWith('..') && !rel.startsWith('/')) die(`${out} is inside the rootfs ${rootfs}: write the initrd elsewhere`);
+  checkOutputFile(out, rootfs);
   info(`Creating ${out} based on rootfs at ${rootfs}`);
   const compressor = await hostCompressor(s.compression);
   await step(`Packing ${basename(out)} (newc cpio, ${compressor?.[0] ?? 'uncompressed'})`, async () => {
@@ -105,6 +103,8 @@ export async function main(): Promise<void> {
   if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
   const { rootfs, defaultImage } = await rootfsFor(String(opts._[0]), process.env);
   const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
+  checkRootfsToPack(rootfs);
+  checkOutputFile(resolve(image), rootfs);
   const engine = packEngine(process.env);
   if (engine) {
     await packInContainer({

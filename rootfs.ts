@@ -10,10 +10,12 @@ import { buildDnfRootfs } from './lib/dnf.ts';
 import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
 import { agentSourceOf, type AgentSource } from './lib/agent.ts';
 import { startPlanMode } from './lib/exec.ts';
+import { checkVersionsFile } from './lib/input-checks.ts';
 import { die, info, warn } from './lib/log.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
 import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
+import { removeStaleTemps } from './lib/stale-temps.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -62,6 +64,7 @@ export function checkEnvironment(s: RootfsSettings): void {
     die(`KERNEL_MODULES_DIR=${s.kernelModulesDir} is not an existing directory: give the modules directory or unset it`);
   }
   if (!s.osbuilderVersion) die('need osbuilder version: give -o VERSION');
+  checkVersionsFile(s.versionsFile || join(scriptDir, '../../versions.yaml'), !!s.versionsFile);
 }
 
 /** The host distro ID from /etc/os-release (used without a DISTRO). */
@@ -128,6 +131,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   }
   const work = withWorkDir(ctx, stagingDir(ctx));
   const staged = work.workDir !== ctx.rootfsDir;
+  if (staged) await removeStaleTemps(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-`);
   const dropCleanup = staged ? onCleanup(() => removeTree(work.workDir)) : () => {};
   try {
     await buildRootfsDistro(work);

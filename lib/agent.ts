@@ -5,6 +5,7 @@ import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, 
 import { join, relative, resolve } from 'node:path';
 import type { RootfsContext } from './context.ts';
 import { $, haveCommand } from './exec.ts';
+import { checkAgentTarball } from './input-checks.ts';
 import { die, info, ok, step, warn } from './log.ts';
 import { planning } from './plan.ts';
 import { pathInRoot } from './rootfs-dir.ts';
@@ -39,7 +40,7 @@ export function agentSourceOf(settings: RootfsSettings, scriptDir: string): Agen
     return { kind: 'binary', path: resolve(bin) };
   }
   if (tarball) {
-    if (!existsSync(tarball) || !statSync(tarball).isFile()) die(`AGENT_TARBALL=${tarball} is not a file: give the path of a kata-agent .tar.zst`);
+    checkAgentTarball(tarball);
     return { kind: 'tarball', path: resolve(tarball) };
   }
   const dir = settings.agentSourceDir || join(scriptDir, '../../src/agent');

@@ -21,6 +21,7 @@ import { XFS_MIN_MB, xfsAvailableMb } from './fs-xfs-size.ts';
 import { die, info, ok, step } from './log.ts';
 import { mbrSector } from './mbr.ts';
 import { PFN_INFO_OFFSET, pfnInfoBlock } from './pfn.ts';
+import { removeStaleTemps } from './stale-temps.ts';
 
 export interface ImageOptions {
   rootfs: string;
@@ -107,7 +108,9 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   if (!o.skipRootfsCheck) checkRootfs(o.rootfs, o.agentInit);
   if (o.fsType === 'erofs' && o.blockSize !== 4096) die(`BLOCK_SIZE=${o.blockSize} is not valid for erofs: use 4096`);
   const outDir = dirname(o.image);
-  const scratch = mkdtempSync(join(outDir, `.${basename(o.image)}.build-`));
+  await removeStaleTemps(outDir, `.${basename(o.image)}.build-`);
+  await removeStaleTemps(outDir, `.${basename(o.image)}.tmp-`);
+  const scratch = mkdtempSync(join(outDir, `.${basename(o.image)}.build-${process.pid}-`));
   const dropScratch = onCleanup(() => rmSync(scratch, { recursive: true, force: true }));
   const tmpImage = join(outDir, `.${basename(o.image)}.tmp-${process.pid}`);
   const dropTmp = onCleanup(() => rmSync(tmpImage, { force: true }));

@@ -1,10 +1,12 @@
 // Write a planned archive through the compressor into a file, atomically:
 // the output appears under its name only when complete.
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { onCleanup } from './cli.ts';
 import { CpioStreamWriter } from './cpio-stream.ts';
 import { $ } from './exec.ts';
 import type { PlannedEntry } from './initrd-tree.ts';
+import { removeStaleTemps } from './stale-temps.ts';
 
 async function writeEntries(writer: CpioStreamWriter, entries: PlannedEntry[]): Promise<void> {
   for (const e of entries) await writer.add(e.header, e.name, e.body);
@@ -13,6 +15,7 @@ async function writeEntries(writer: CpioStreamWriter, entries: PlannedEntry[]): 
 
 /** Stream `entries` as newc cpio through `compressor` (argv, or none) into `out`. */
 export async function writeInitrd(entries: PlannedEntry[], out: string, compressor: string[] | undefined): Promise<void> {
+  await removeStaleTemps(dirname(out), `${basename(out)}.tmp-`);
   const tmp = `${out}.tmp-${process.pid}`;
   const dropCleanup = onCleanup(() => rmSync(tmp, { force: true }));
   try {
