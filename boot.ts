@@ -1,13 +1,14 @@
 // boot.ts — smoke-test a built guest: boot a disk image or an initrd in QEMU
 // (TCG) and report whether the agent came up.
 // Usage: tsx boot.ts [options] <kata-containers.img | initrd>   (see -h)
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags,
 } from './lib/cli.ts';
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot.ts';
+import { checkExistingFile } from './lib/input-checks.ts';
 import { die, info, ok } from './lib/log.ts';
 
 export const bootSettings = {
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
   if (opts._.length !== 1) die(`give one disk image or initrd to boot (got ${opts._.length}): see -h`);
   const target = String(opts._[0]);
   if (!existsSync(target)) die(`${target} does not exist: give the path of a built image or initrd`);
+  if (!statSync(target).isFile()) die(`${target} is not a regular file: give the path of a built image or initrd`);
+  if (s.kernel) checkExistingFile(s.kernel, opts.k !== undefined ? '-k' : 'BOOT_KERNEL', 'give the path of a guest kernel (vmlinuz) or leave it unset');
   const kind = bootKindOfFile(target) ?? die(`${target} is neither a disk image (MBR) nor an initrd (gzip, zstd or cpio)`);
   info(`booting ${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}, waiting up to ${s.timeout} s for "${s.marker}"`);
   const result = await bootGuest({
