@@ -1,6 +1,6 @@
 // rootfs.ts — build a Kata guest root filesystem (upstream rootfs-builder/rootfs.sh).
 // Usage: tsx rootfs.ts [options] [DISTRO]   (see -h)
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import minimist from 'minimist';
 import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/cli.ts';
@@ -12,6 +12,7 @@ import { agentSourceOf, type AgentSource } from './lib/agent.ts';
 import { startPlanMode } from './lib/exec.ts';
 import { checkVersionsFile } from './lib/input-checks.ts';
 import { die, info, warn } from './lib/log.ts';
+import { checkRootfsCache, moveIntoPlace, storeManifest } from './lib/rootfs-cache.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
 import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
@@ -125,8 +126,9 @@ function stagingDir(ctx: RootfsContext): string {
   return ctx.settings.insideContainer || ctx.settings.plan ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
 }
 
-export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
-  if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer) {
+/** Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure. */
+export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined, replace = false): Promise<boolean> {
+  if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer && !replace) {
     die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty: remove it or give another directory with -r`);
   }
   const work = withWorkDir(ctx, stagingDir(ctx));
@@ -137,10 +139,10 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
     await buildRootfsDistro(work);
     if (agent) await setupRootfs(work, agent);
     if (staged) {
-      if (existsSync(ctx.rootfsDir)) rmdirSync(ctx.rootfsDir);
-      renameSync(work.workDir, ctx.rootfsDir);
+      await moveIntoPlace(work.workDir, ctx.rootfsDir);
       dropCleanup();
     }
+    return true;
   } catch (e) {
     if (!ctx.settings.gracefulExit || !ctx.distro?.buildCanFail || ctx.settings.insideContainer) throw e;
     if (staged) {
@@ -149,6 +151,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
     }
     info(`Detected a build error, but ${ctx.distroName} is allowed to fail (BUILD_CAN_FAIL specified), so exiting successfully`);
     writeFileSync(failMarker(ctx), '');
+    return false;
   }
 }
 
@@ -177,7 +180,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   if (distroName) {
     const distro = await loadDistro(distroName, arch);
     const rootfsDir = checkRootfsDir(settings.rootfsDir || join(scriptDir, `rootfs-${distro.name}`));
-    await buildDistro(contextFor(settings, distroName, distro, rootfsDir, env), agent);
+    const ctx = contextFor(settings, distroName, distro, rootfsDir, env);
+    // The build cache (lib/rootfs-cache.ts); a plan and the container's inner stage always build.
+    const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
+    if (cache?.upToDate) return;
+    if ((await buildDistro(ctx, agent, cache?.replaceable)) && cache) storeManifest(rootfsDir, cache.manifest);
     return;
   }
   if (!settings.rootfsDir || !existsSync(settings.rootfsDir) || !statSync(settings.rootfsDir).isDirectory()) {

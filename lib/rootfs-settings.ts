@@ -12,6 +12,7 @@ export const rootfsSettings = {
   list: { flag: 'l', default: false, parse: truthy, help: 'list the supported distros and exit' },
   testConfig: { flag: 't', arg: 'DISTRO', default: '', parse: text, help: 'print the test configuration of DISTRO and exit' },
   deleteUnits: { flag: 'd', default: false, parse: truthy, help: 'delete unneeded systemd units and files' },
+  forceRebuild: { env: 'FORCE_REBUILD', flag: 'f', default: false, parse: truthy, help: 'rebuild DISTRO even when its build manifest shows unchanged inputs' },
   plan: { env: 'PLAN', flag: 'dry-run', default: false, parse: truthy, help: 'plan mode: print every command (+ CMD) and disk write (# write PATH) the build would make, doing none of them' },
   agentVersion: { env: 'AGENT_VERSION', flag: 'a', arg: 'VERSION', default: '', parse: text, help: 'git ref of the agent source to check out before building it' },
   osbuilderVersion: { env: 'OSBUILDER_VERSION', flag: 'o', arg: 'VERSION', default: 'unknown', parse: text, help: 'osbuilder version recorded in the summary file' },

@@ -1,0 +1,112 @@
+// The rootfs build cache's manifest: every input that decides what a built
+// rootfs contains, as a flat map of input name → value (or content hash).
+// Stored beside the rootfs as .<name>.manifest.json; a rebuild is skipped when
+// the current inputs equal the stored ones. Pure: values in, values out.
+import { basename, dirname, join } from 'node:path';
+
+export const MANIFEST_FORMAT = 1;
+
+/** An input whose value could not be pinned down (e.g. an agent tree outside git): never equal. */
+export const UNKNOWN = null;
+
+export interface RootfsManifest {
+  format: typeof MANIFEST_FORMAT;
+  inputs: Record<string, string | null>;
+}
+
+/** The facts rootfs.ts gathers (settings resolved, files hashed). */
+export interface RootfsInputs {
+  distro: string;
+  osVersion: string;
+  repoUrl: string;
+  packages: string[];
+  extraPackages: string[];
+  agentInit: string;
+  seccomp: string;
+  libc: string;
+  arch: string;
+  deleteUnits: boolean;
+  agentBin: string;
+  osbuilderVersion: string;
+  sourceDateEpoch: number | undefined;
+  distroRepo: boolean;
+  pkgManager: string;
+  /** host, docker or podman, with the build container's registry. */
+  buildIn: string;
+  /** The distro's own settings by environment variable name (e.g. DEBIAN_BOOTSTRAP). */
+  distroSettings: Record<string, string>;
+  /** Content hash of KERNEL_MODULES_DIR, '' without one. */
+  kernelModules: string;
+  /** Input name (AGENT_SOURCE_BIN, AGENT_TARBALL, agent source) → its hash or commit. */
+  agent: Record<string, string | null>;
+  /** Builder source files (relative to the project) → sha256. */
+  builderFiles: Record<string, string>;
+}
+
+export const BUILDER_FILE_PREFIX = 'source ';
+
+export function manifestFor(i: RootfsInputs): RootfsManifest {
+  const inputs: Record<string, string | null> = {
+    distro: i.distro,
+    OS_VERSION: i.osVersion,
+    REPO_URL: i.repoUrl,
+    packages: [...i.packages].sort().join(' '),
+    EXTRA_PKGS: [...i.extraPackages].sort().join(' '),
+    AGENT_INIT: i.agentInit,
+    SECCOMP: i.seccomp,
+    LIBC: i.libc,
+    ARCH: i.arch,
+    '-d': String(i.deleteUnits),
+    AGENT_BIN: i.agentBin,
+    OSBUILDER_VERSION: i.osbuilderVersion,
+    SOURCE_DATE_EPOCH: i.sourceDateEpoch === undefined ? '' : String(i.sourceDateEpoch),
+    DISTRO_REPO: String(i.distroRepo),
+    PKG_MANAGER: i.pkgManager,
+    'USE_DOCKER/USE_PODMAN': i.buildIn,
+    KERNEL_MODULES_DIR: i.kernelModules,
+    ...i.distroSettings,
+    ...i.agent,
+  };
+  for (const [file, hash] of Object.entries(i.builderFiles)) inputs[`${BUILDER_FILE_PREFIX}${file}`] = hash;
+  return { format: MANIFEST_FORMAT, inputs: sortedKeys(inputs) };
+}
+
+function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Names of the inputs that differ (changed, added or dropped); an UNKNOWN value always differs. */
+export function changedInputs(stored: RootfsManifest, current: RootfsManifest): string[] {
+  const names = [...new Set([...Object.keys(stored.inputs), ...Object.keys(current.inputs)])].sort();
+  return names.filter((n) => {
+    const [a, b] = [stored.inputs[n], current.inputs[n]];
+    return a === undefined || b === undefined || a === UNKNOWN || b === UNKNOWN || a !== b;
+  });
+}
+
+/** "EXTRA_PKGS, AGENT_SOURCE_BIN and 3 more", for one INFO line. */
+export function describeInputs(names: string[], max = 6): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+export function manifestText(m: RootfsManifest): string {
+  return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+/** The stored manifest, or undefined when the text is not one of ours (missing, damaged, other format). */
+export function parseManifest(text: string): RootfsManifest | undefined {
+  try {
+    const m = JSON.parse(text) as Partial<RootfsManifest>;
+    if (m.format !== MANIFEST_FORMAT || typeof m.inputs !== 'object' || m.inputs === null) return undefined;
+    const valid = Object.values(m.inputs).every((v) => v === null || typeof v === 'string');
+    return valid ? (m as RootfsManifest) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** <parent>/.<name>.manifest.json: beside the rootfs, so it never ends up in an image or initrd. */
+export function manifestPath(rootfsDir: string): string {
+  return join(dirname(rootfsDir), `.${basename(rootfsDir)}.manifest.json`);
+}
