@@ -27,8 +27,16 @@ VERSION_COMMIT := $(if $(COMMIT),$(VERSION)-$(COMMIT),$(VERSION))
 
 export AGENT_INIT USE_DOCKER
 
+# Bad settings stop make before any target runs, with one ERROR line.
+DISTROS := $(sort $(notdir $(patsubst %/config.ts,%,$(wildcard $(MK_DIR)/rootfs/*/config.ts))))
 ifeq ($(filter $(BUILD_METHOD),$(BUILD_METHOD_LIST)),)
-  $(error Invalid BUILD_METHOD value '$(BUILD_METHOD)'. Supported values: $(BUILD_METHOD_LIST))
+  $(error ERROR: BUILD_METHOD=$(BUILD_METHOD) is not valid: use one of $(BUILD_METHOD_LIST))
+endif
+ifeq ($(filter $(DISTRO),$(DISTROS)),)
+  $(error ERROR: DISTRO=$(DISTRO) is not a supported distro: use one of $(DISTROS))
+endif
+ifeq ($(filter $(or $(AGENT_INIT),no),yes no),)
+  $(error ERROR: AGENT_INIT=$(AGENT_INIT) is not valid: use yes or no)
 endif
 
 .PHONY: all
