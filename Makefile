@@ -14,6 +14,7 @@ USE_DOCKER           ?=
 ROOTFS_BUILD_DEST    := $(shell pwd)
 IMAGES_BUILD_DEST    := $(shell pwd)
 ROOTFS_MARKER_SUFFIX := _rootfs.done
+ROOTFS_MANIFEST_SUFFIX := _rootfs.manifest.json
 TARGET_ROOTFS        := $(ROOTFS_BUILD_DEST)/$(DISTRO)_rootfs
 TARGET_ROOTFS_MARKER := $(ROOTFS_BUILD_DEST)/.$(DISTRO)$(ROOTFS_MARKER_SUFFIX)
 TARGET_IMAGE         := $(IMAGES_BUILD_DEST)/kata-containers.img
@@ -45,11 +46,25 @@ all: image initrd
 rootfs-%: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@ # not a cancellation rule
 
+.PHONY: FORCE
+FORCE:
+
+# rootfs.ts runs every time: it skips the build when the manifest beside the
+# rootfs shows unchanged inputs. The marker takes the manifest's time, so what
+# is built from the rootfs is remade only after a rebuild.
 .PRECIOUS: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
-$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/%
+$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/% FORCE
 	@echo 'Creating rootfs for "$*"'
 	$(ROOTFS_BUILDER) -o $(VERSION_COMMIT) -d -r $(ROOTFS_BUILD_DEST)/$*_rootfs $*
-	@touch $@
+	@if [ -e $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) ]; then \
+		touch -r $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) $@; else touch $@; fi
+
+# Drop DISTRO's rootfs, manifest and marker: the next rootfs-DISTRO builds
+# afresh. (FORCE_REBUILD=yes rebuilds too, keeping the old tree until the new
+# one is complete.)
+invalidate-rootfs-%: rootfs/%
+	rm -rf $(ROOTFS_BUILD_DEST)/$*_rootfs $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) \
+		$(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MARKER_SUFFIX)
 
 image-%: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
 	@ # not a cancellation rule
@@ -130,6 +145,7 @@ install-scripts:
 clean:
 	rm -rf $(TARGET_ROOTFS_MARKER) $(TARGET_ROOTFS) $(TARGET_IMAGE) $(TARGET_INITRD)
 	rm -rf $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MARKER_SUFFIX) $(ROOTFS_BUILD_DEST)/*_rootfs
+	rm -f $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MANIFEST_SUFFIX)
 	rm -f $(IMAGES_BUILD_DEST)/kata-containers-image-*.img $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img
 
 print-%:
