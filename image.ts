@@ -134,9 +134,5 @@ export async function main(): Promise<void> {
 }
 
 if (isMain(import.meta.url)) {
-  // Ctrl-C signals the whole process group (tsx launcher, node, mkfs), so a
-  // second SIGINT can arrive while runMain cleans up: keep it from killing
-  // the process half way (runMain listens only once).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
   await runMain(main);
 }

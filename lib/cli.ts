@@ -29,16 +29,23 @@ export function onCleanup(fn: Cleanup): () => void {
   };
 }
 
-/** Run and drop every registered cleanup, newest first; never throws. */
-export async function runCleanups(): Promise<void> {
-  while (cleanups.length) {
-    const fn = cleanups.pop()!;
-    try {
-      await fn();
-    } catch (e) {
-      error(`cleanup failed: ${(e as Error).message}`);
+let cleaning: Promise<void> | undefined;
+
+/** Run and drop every registered cleanup, newest first; never throws. Concurrent callers share one run. */
+export function runCleanups(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      const fn = cleanups.pop()!;
+      try {
+        await fn();
+      } catch (e) {
+        error(`cleanup failed: ${(e as Error).message}`);
+      }
     }
-  }
+  })().finally(() => {
+    cleaning = undefined;
+  });
+  return cleaning;
 }
 
 export function errorMessage(e: unknown): string {
@@ -56,17 +63,24 @@ export function errorMessage(e: unknown): string {
  * on SIGINT/SIGTERM run the cleanups and exit 130/143.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C signals the whole process group, so repeats arrive while we
+    // clean up: ignore them rather than die half-way through.
+    if (interrupted) return;
+    interrupted = true;
     error(`interrupted by ${signal}, cleaning up`);
     void runCleanups().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await main();
     await runCleanups();
   } catch (e) {
     await runCleanups();
+    // An interrupted command fails too; the signal line already said why.
+    if (interrupted) return;
     error(errorMessage(e).split('\n')[0]!);
     process.exitCode = 1;
   }
