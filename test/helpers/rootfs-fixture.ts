@@ -1,30 +1,18 @@
 // A Debian rootfs built by our rootfs.ts (mmdebstrap when installed) with the
 // test agent, cached under a key covering every input. Callers treat the
 // tree as read-only.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { $ } from '../../lib/exec.ts';
+import { sourceClosure } from '../../lib/rootfs-cache.ts';
 import { rootfsSettings } from '../../lib/rootfs-settings.ts';
 import { testAgentBinary } from './agent.ts';
 import { cached, hashFiles, hashOf } from './cache.ts';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 
-/** Project .ts files reachable from `entry` through relative static imports. */
-export function importClosure(...entries: string[]): string[] {
-  const seen = new Set<string>();
-  const visit = (rel: string) => {
-    // Import-like text inside strings may name no file: skip those.
-    if (seen.has(rel) || !existsSync(join(repoRoot, rel))) return;
-    seen.add(rel);
-    const src = readFileSync(join(repoRoot, rel), 'utf8');
-    for (const m of src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+\.ts)'/g)) {
-      visit(relative(repoRoot, resolve(repoRoot, dirname(rel), m[1]!)));
-    }
-  };
-  entries.forEach(visit);
-  return [...seen].sort();
-}
+/** Project .ts files reachable from `entries` through relative static imports. */
+export const importClosure = (...entries: string[]): string[] => sourceClosure(repoRoot, ...entries);
 
 function filesUnder(rel: string): string[] {
   return readdirSync(join(repoRoot, rel), { withFileTypes: true })
