@@ -11,6 +11,7 @@ import type { RootfsContext } from './context.ts';
 import { $ } from './exec.ts';
 import { info } from './log.ts';
 import { isEmptyDir, removeTree } from './rootfs-dir.ts';
+import { removeStaleTemps } from './stale-temps.ts';
 import {
   UNKNOWN, changedInputs, describeInputs, manifestFor, manifestPath, manifestText, parseManifest, type RootfsManifest,
 } from './rootfs-manifest.ts';
@@ -50,7 +51,7 @@ export function treeHash(dir: string): string {
 }
 
 /** The agent source tree's commit (AGENT_VERSION's when given) and, when it has local changes, their hash. */
-async function agentTreeIdentity(dir: string, ref: string): Promise<string | null> {
+export async function agentTreeIdentity(dir: string, ref: string): Promise<string | null> {
   const git = (...args: string[]) => $({ cwd: dir, nothrow: true })`git ${args}`;
   const commit = await git('rev-parse', '--verify', `${ref || 'HEAD'}^{commit}`);
   if (commit.exitCode !== 0) return UNKNOWN; // not a git checkout: nothing tells whether it changed
@@ -145,7 +146,9 @@ export async function moveIntoPlace(staged: string, rootfsDir: string): Promise<
     renameSync(staged, rootfsDir);
     return;
   }
-  const aside = join(dirname(rootfsDir), `.${basename(rootfsDir)}.old-${process.pid}`);
+  const asidePrefix = `.${basename(rootfsDir)}.old-`;
+  await removeStaleTemps(dirname(rootfsDir), asidePrefix);
+  const aside = join(dirname(rootfsDir), `${asidePrefix}${process.pid}`);
   const dropCleanup = onCleanup(() => removeTree(aside));
   renameSync(rootfsDir, aside);
   renameSync(staged, rootfsDir);

@@ -1,11 +1,12 @@
 // The rootfs build cache for real: fedora from a local rpm repository with
 // dnf (seconds per build). An unchanged build is skipped, a changed input is
 // named and rebuilt, -f forces, and the Makefile's marker follows the manifest.
-import { copyFileSync, existsSync, appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../lib/exec.ts';
+import { agentTreeIdentity } from '../lib/rootfs-cache.ts';
 import { manifestPath, parseManifest } from '../lib/rootfs-manifest.ts';
 import { testAgentBinary } from './helpers/agent.ts';
 import { cleanEnv, repoRoot, runRootfs } from './helpers/rootfs-fixture.ts';
@@ -117,6 +118,31 @@ test('make rootfs-fedora: second run is a no-op (marker keeps its time), a chang
   assert.ok(statSync(marker).mtimeMs > made, 'marker newer after a rebuild');
   await make('clean');
   assert.equal(readdirSync(dest), []);
+});
+
+test('agent source tree: its commit, AGENT_VERSION\'s commit, local changes (edits, untracked files), unknown outside git', async () => {
+  const src = join(scratch, 'agent-src');
+  mkdirSync(src);
+  assert.is(await agentTreeIdentity(src, ''), null);
+  const git = (...args: string[]) => $({ cwd: src })`git -c user.name=t -c user.email=t@t ${args}`;
+  await git('init', '-q');
+  writeFileSync(join(src, 'Makefile'), 'all:\n');
+  await git('add', 'Makefile');
+  await git('commit', '-qm', 'one');
+  const one = (await git('rev-parse', 'HEAD')).stdout.trim();
+  await git('tag', 'v1');
+  writeFileSync(join(src, 'Makefile'), 'all: x\n');
+  await git('commit', '-qam', 'two');
+  const two = (await git('rev-parse', 'HEAD')).stdout.trim();
+  assert.is(await agentTreeIdentity(src, ''), two);
+  assert.is(await agentTreeIdentity(src, 'v1'), one);
+  writeFileSync(join(src, 'Makefile'), 'all: y\n');
+  const edited = await agentTreeIdentity(src, '');
+  assert.match(edited!, new RegExp(`^${two}\\+dirty:[0-9a-f]{64}$`));
+  writeFileSync(join(src, 'new.rs'), 'fn main() {}\n');
+  const untracked = await agentTreeIdentity(src, '');
+  writeFileSync(join(src, 'new.rs'), 'fn main() { }\n');
+  assert.equal(new Set([edited, untracked, await agentTreeIdentity(src, '')]).size, 3);
 });
 
 test.run();
