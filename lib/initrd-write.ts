@@ -24,8 +24,12 @@ export async function writeInitrd(entries: PlannedEntry[], out: string, compress
     } else {
       const proc = $({ quiet: true })`exec ${compressor} > ${tmp}`;
       const writing = writeEntries(new CpioStreamWriter(proc.stdin), entries);
-      // Whichever fails first (the writer on EPIPE, or the compressor) reports.
-      await Promise.all([writing, proc]);
+      // A failing compressor (disk full...) also breaks the writer's pipe
+      // (EPIPE): report the compressor's error, which says why.
+      writing.catch(() => proc.stdin.destroy()); // a failed writer must not leave the compressor waiting
+      const [w, c] = await Promise.allSettled([writing, proc]);
+      if (c.status === 'rejected') throw c.reason;
+      if (w.status === 'rejected') throw w.reason;
     }
     renameSync(tmp, out);
   } catch (e) {

@@ -35,7 +35,9 @@ export async function removeStaleTemps(dir: string, prefix: string): Promise<str
     const pid = tempOwner(name, prefix);
     if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) await removeTree(path);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) continue; // another run swept it first
+    if (st.isDirectory()) await removeTree(path);
     else rmSync(path, { force: true });
     info(`removed ${path}, left by process ${pid} which no longer runs`);
     removed.push(path);
