@@ -24,12 +24,15 @@ export async function writeInitrd(entries: PlannedEntry[], out: string, compress
     } else {
       const proc = $({ quiet: true })`exec ${compressor} > ${tmp}`;
       const writing = writeEntries(new CpioStreamWriter(proc.stdin), entries);
-      // A failing compressor (disk full...) also breaks the writer's pipe
-      // (EPIPE): report the compressor's error, which says why.
-      writing.catch(() => proc.stdin.destroy()); // a failed writer must not leave the compressor waiting
-      const [w, c] = await Promise.allSettled([writing, proc]);
-      if (c.status === 'rejected') throw c.reason;
-      if (w.status === 'rejected') throw w.reason;
+      try {
+        await Promise.all([writing, proc]);
+      } catch (e) {
+        // A failing compressor (disk full...) also breaks the writer's pipe
+        // (EPIPE): report the compressor's error, which says why. Closing
+        // its input ends it when the writer failed on its own.
+        proc.stdin.destroy();
+        throw (await proc.then(() => undefined, (err: unknown) => err)) ?? e;
+      }
     }
     renameSync(tmp, out);
   } catch (e) {

@@ -1,7 +1,6 @@
 // Hardening of real runs: two image builds at once, a full disk under
 // initrd.ts, SIGINT while initrd.ts writes, and temp files of dead runs swept.
 // Each check also looks at the host: no mount, no loop device left.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -40,6 +39,14 @@ function runInitrd(args: string[], env: Record<string, string> = {}) {
   return $({ nothrow: true, cwd: repoRoot, env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/root', ...env } })`${join(repoRoot, 'node_modules/.bin/tsx')} ${join(repoRoot, 'initrd.ts')} ${args}`;
 }
 
+/** A copy of the synthetic tree plus etc/payload of `mib` random MiB. */
+async function treeWithPayload(prefix: string, mib: number): Promise<string> {
+  const dir = mkdtempSync(join(work, prefix));
+  await $`cp -a ${tree}/. ${dir}/`;
+  await $`head -c ${mib}M /dev/urandom > ${join(dir, 'etc/payload')}`;
+  return dir;
+}
+
 test('two image builds at once into one directory: both valid; temp files of a dead run are swept', async () => {
   const out = join(work, 'out');
   mkdirSync(out);
@@ -62,9 +69,7 @@ test('two image builds at once into one directory: both valid; temp files of a d
 test('disk full under initrd.ts (uncompressed, gzip, zstd): one ERROR line, nothing left on the small disk', async () => {
   const small = join(work, 'small');
   mkdirSync(small);
-  const big = mkdtempSync(join(work, 'big-'));
-  await $`cp -a ${tree}/. ${big}/`;
-  writeFileSync(join(big, 'etc/random'), randomBytes(3 * MiB)); // gzip cannot shrink it below 2 MiB
+  const big = await treeWithPayload('big-', 3); // random: no compressor shrinks it below 2 MiB
   await $`mount -t tmpfs -o size=2M tmpfs ${small}`;
   try {
     for (const compression of ['none', 'gzip', 'zstd']) {
@@ -84,9 +89,7 @@ test('disk full under initrd.ts (uncompressed, gzip, zstd): one ERROR line, noth
 test('SIGINT while initrd.ts writes: exit 130, no initrd and no temp file; the next run works', async () => {
   const dir = join(work, 'interrupted');
   mkdirSync(dir);
-  const big = mkdtempSync(join(work, 'slow-'));
-  await $`cp -a ${tree}/. ${big}/`;
-  await $`head -c 200M /dev/urandom > ${join(big, 'etc/payload')}`; // keeps gzip busy for a while
+  const big = await treeWithPayload('slow-', 200); // keeps gzip busy for a while
   const out = join(dir, 'initrd.img');
   const run = runInitrd(['-o', out, big], { AGENT_INIT: 'yes', INITRD_COMPRESSION: 'gzip' });
   const started = Date.now();
