@@ -1,7 +1,8 @@
 // Installing the kata-agent into the rootfs from one of three sources — a
 // prebuilt binary (AGENT_SOURCE_BIN), a tarball (AGENT_TARBALL) or the agent
 // source tree built with make — and wiring it up as init or systemd service.
-import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isExecutableFile } from './fs-checks.ts';
 import { join, relative, resolve } from 'node:path';
 import type { RootfsContext } from './context.ts';
 import { $, haveCommand } from './exec.ts';
@@ -20,15 +21,6 @@ export type AgentSource =
 export const AGENT_UNIT = 'kata-agent.service';
 export const AGENT_TARGET = 'kata-containers.target';
 const UNIT_DIR = 'usr/lib/systemd/system';
-
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** Pick and validate the agent source before anything touches the disk. */
 export function agentSourceOf(settings: RootfsSettings, scriptDir: string): AgentSource {

@@ -1,7 +1,8 @@
 // The rootfs checks image_builder.sh makes before packing: an init exists,
 // and it is systemd (AGENT_INIT=no) or the agent (AGENT_INIT=yes). Symlinks
 // are resolved inside the rootfs, never against the host's own files.
-import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { isExecutableFile } from './fs-checks.ts';
 import { join, posix } from 'node:path';
 import { die, ok } from './log.ts';
 
@@ -47,17 +48,6 @@ function exists(root: string, rel: string): boolean {
   }
 }
 
-function isExecutableFile(path: string | undefined): boolean {
-  if (!path) return false;
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function checkRootfs(root: string, agentInit: 'yes' | 'no'): void {
   if (!exists(root, 'sbin/init')) die(`/sbin/init is not installed in ${root}: build the rootfs with rootfs.ts first`);
   ok('init is installed');
@@ -70,10 +60,10 @@ export function checkRootfs(root: string, agentInit: 'yes' | 'no'): void {
     return ok('init is systemd');
   }
   const init = resolveInRoot(root, 'sbin/init');
-  if (!isExecutableFile(init)) {
+  if (!init || !isExecutableFile(init)) {
     die(`/sbin/init in ${root} is not an executable file: with AGENT_INIT=yes the agent must be /sbin/init (AGENT_BIN names the agent binary)`);
   }
-  const initBytes = readFileSync(init!);
+  const initBytes = readFileSync(init);
   for (const p of SYSTEMD_PATHS) {
     const systemd = resolveInRoot(root, p);
     if (systemd && isExecutableFile(systemd) && readFileSync(systemd).equals(initBytes)) {
