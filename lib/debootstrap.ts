@@ -57,13 +57,12 @@ export const MERGED_USR_HOOK_DIR = '/usr/share/mmdebstrap/hooks/maybe-merged-usr
 export function bootstrapArgs(a: BootstrapArgs): string[] {
   const args = ['--variant=minbase', `--arch=${a.arch}`, `--components=${a.components ?? 'main'}`];
   if (a.tool === 'mmdebstrap') {
-    // mmdebstrap installs EXTRA_PKGS in the same pass and skips unpacking
-    // the documentation that is removed afterwards anyway.
-    // Like debootstrap, Depends only: no Recommends.
+    // mmdebstrap installs EXTRA_PKGS in the same pass. Like debootstrap,
+    // Depends only: no Recommends. Documentation is removed afterwards
+    // rather than with dpkg path-excludes, which measured ~20 s slower here.
     args.unshift('--mode=root', '--aptopt=APT::Install-Recommends "false"');
     args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
     args.push('--dpkgopt=force-unsafe-io');
-    for (const d of UNNEEDED_SHARE_DIRS) args.push(`--dpkgopt=path-exclude=/usr/share/${d}/*`);
     if (a.mergedUsrHookDir) args.push(`--hook-dir=${a.mergedUsrHookDir}`);
   } else {
     args.push(`--include=${a.packages.join(',')}`);

@@ -13,7 +13,6 @@ const R = PLAN_ROOT;
 const CONF = (distro: string) => `${PLAN_DNF_DIR}/kata-${distro}-dnf.conf`;
 const dnfCleanup = `rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
 const debCleanup = `rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
-const mmdebstrapExcludes = UNNEEDED_SHARE_DIRS.map((d) => `$'--dpkgopt=path-exclude=/usr/share/${d}/*'`).join(' ');
 // merged /usr through mmdebstrap's own hook (no usrmerge package in the tree)
 const mergedUsrHook = '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr';
 const mknods = [
@@ -90,7 +89,7 @@ test('cbl-mariner: tdnf first, gnu libc, kata-packages-uvm; PKG_MANAGER override
 test('debian: mmdebstrap (default) and debootstrap with the Debian architecture names', async () => {
   const p = ok(await plan('debian', { ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ${mmdebstrapExcludes} ${mergedUsrHook} bookworm ${R}`,
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${R}`,
     debCleanup,
     ...mknods,
   ]);
@@ -107,7 +106,7 @@ test('debian: mmdebstrap (default) and debootstrap with the Debian architecture 
 test("ubuntu: noble from the tool's default mirror, or REPO_URL; init only without AGENT_INIT; s390x extras", async () => {
   const p = ok(await plan('ubuntu', { ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' --dpkgopt=force-unsafe-io ${mmdebstrapExcludes} ${mergedUsrHook} noble ${R}`,
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' --dpkgopt=force-unsafe-io ${mergedUsrHook} noble ${R}`,
     debCleanup,
     ...mknods,
   ]);
@@ -116,7 +115,7 @@ test("ubuntu: noble from the tool's default mirror, or REPO_URL; init only witho
   const q = ok(await plan('ubuntu', { ARCH: 's390x', AGENT_INIT: 'yes', SECCOMP: 'yes', REPO_URL: 'file:///srv/mirror/ubuntu-ports', OS_VERSION: 'jammy' }));
   assert.is(
     q.distroCommands[0],
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=s390x --components=main $'--include=chrony,iptables,dbus,cryptsetup-bin,e2fsprogs,libseccomp2,libcurl4,libnghttp2-14' --dpkgopt=force-unsafe-io ${mmdebstrapExcludes} ${mergedUsrHook} jammy ${R} file:///srv/mirror/ubuntu-ports`,
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=s390x --components=main $'--include=chrony,iptables,dbus,cryptsetup-bin,e2fsprogs,libseccomp2,libcurl4,libnghttp2-14' --dpkgopt=force-unsafe-io ${mergedUsrHook} jammy ${R} file:///srv/mirror/ubuntu-ports`,
   );
   assert.match(q.stderr, /Forcing LIBC=gnu because s390x/);
   for (const [arch, deb] of [['aarch64', 'arm64']]) {
