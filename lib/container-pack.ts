@@ -4,14 +4,14 @@
 // output without loop devices or mounts, so the container gets no
 // --privileged, no extra capabilities and no host /dev: only the rootfs
 // (read-only) and the output directory are mounted.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { checkOutputFile, checkRootfsToPack } from './input-checks.ts';
 import { type SettingSpec, truthy } from './cli.ts';
 import {
   CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer,
 } from './container.ts';
 import { type Engine, type Mount, type RunSpec, engineFor, selinuxEnabled } from './engine.ts';
-import { die } from './log.ts';
 
 export type PackTool = 'image' | 'initrd';
 
@@ -105,8 +105,8 @@ export function packRunSpec(job: PackJob, stageDir: string, containerName: strin
 /** Run image.ts or initrd.ts for `job` in the build container. */
 export async function packInContainer(job: PackJob): Promise<void> {
   // An engine creates a missing bind-mount source: check before it can.
-  if (!existsSync(job.rootfs) || !statSync(job.rootfs).isDirectory()) die(`${job.rootfs} is not a directory: give a rootfs directory or a distro name`);
-  if (!existsSync(dirname(job.output))) die(`the output directory ${dirname(job.output)} does not exist: create it or change -o`);
+  checkRootfsToPack(job.rootfs);
+  checkOutputFile(job.output, job.rootfs);
   await runInContainer({
     engine: job.engine,
     build: {
