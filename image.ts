@@ -8,7 +8,7 @@ import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags, yesNo,
 } from './lib/cli.ts';
-import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from './lib/container-pack.ts';
+import { packEngine } from './lib/engine.ts';
 import { $ } from './lib/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image-build.ts';
 import { FS_TYPES, type FsType } from './lib/image-fs.ts';
@@ -122,6 +122,8 @@ export async function main(): Promise<void> {
   checkPaths(rootfs, image);
   const engine = packEngine(process.env);
   if (engine) {
+    // Loaded only here: the container code is not needed on the host path.
+    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container-pack.ts');
     await packInContainer({
       tool: 'image', engine, rootfs, output: image, settings: packSettingsFromEnv(process.env),
       env: settingsEnv(imageSettings, s, ['help', 'image', 'useDocker', 'usePodman', 'nsdaxBin']),

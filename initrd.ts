@@ -7,7 +7,7 @@ import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, valueFlags, yesNo, truthy,
 } from './lib/cli.ts';
-import { packEngine, packInContainer, packSettingsFromEnv, settingsEnv } from './lib/container-pack.ts';
+import { packEngine } from './lib/engine.ts';
 import { $ } from './lib/exec.ts';
 import { isExecutableFile, isSymlink } from './lib/fs-checks.ts';
 import { checkOutputFile, checkRootfsToPack } from './lib/input-checks.ts';
@@ -107,6 +107,8 @@ export async function main(): Promise<void> {
   checkOutputFile(resolve(image), rootfs);
   const engine = packEngine(process.env);
   if (engine) {
+    // Loaded only here: the container code is not needed on the host path.
+    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container-pack.ts');
     await packInContainer({
       tool: 'initrd', engine, rootfs, output: resolve(image), settings: packSettingsFromEnv(process.env),
       env: settingsEnv(initrdSettings, s, ['help', 'image']),

@@ -10,12 +10,12 @@ import { buildDnfRootfs } from './lib/dnf.ts';
 import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
 import { agentSourceOf, type AgentSource } from './lib/agent.ts';
 import { startPlanMode } from './lib/exec.ts';
-import { checkVersionsFile } from './lib/input-checks.ts';
 import { die, info, warn } from './lib/log.ts';
 import { checkRootfsCache, moveIntoPlace, storeManifest } from './lib/rootfs-cache.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
 import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
+import { checkVersionsFile } from './lib/versions.ts';
 import { removeStaleTemps } from './lib/stale-temps.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);

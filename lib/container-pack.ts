@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { checkOutputFile, checkRootfsToPack } from './input-checks.ts';
-import { type SettingSpec, truthy } from './cli.ts';
+import { type SettingSpec } from './cli.ts';
 import {
   CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer,
 } from './container.ts';
-import { type Engine, type Mount, type RunSpec, engineFor, selinuxEnabled } from './engine.ts';
+import { type Engine, type Mount, type RunSpec, selinuxEnabled } from './engine.ts';
 
 export type PackTool = 'image' | 'initrd';
 
@@ -39,10 +39,6 @@ export function packSettingsFromEnv(env: NodeJS.ProcessEnv): PackSettings {
 }
 
 /** USE_DOCKER / USE_PODMAN as rootfs.ts reads them (docker wins). */
-export function packEngine(env: NodeJS.ProcessEnv): Engine | undefined {
-  return engineFor({ useDocker: truthy(env.USE_DOCKER ?? '', 'USE_DOCKER'), usePodman: truthy(env.USE_PODMAN ?? '', 'USE_PODMAN') });
-}
-
 export interface PackJob {
   tool: PackTool;
   engine: Engine;

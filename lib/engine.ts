@@ -3,6 +3,7 @@
 // builders, so every argument is unit-tested).
 import { $, failureSummary, haveCommand } from './exec.ts';
 import { die } from './log.ts';
+import { truthy } from './cli.ts';
 
 export type Engine = 'docker' | 'podman';
 
@@ -11,6 +12,11 @@ export function engineFor(s: { useDocker: boolean; usePodman: boolean }): Engine
   if (s.useDocker) return 'docker';
   if (s.usePodman) return 'podman';
   return undefined;
+}
+
+/** The engine USE_DOCKER / USE_PODMAN ask for, if any. */
+export function packEngine(env: NodeJS.ProcessEnv): Engine | undefined {
+  return engineFor({ useDocker: truthy(env.USE_DOCKER ?? '', 'USE_DOCKER'), usePodman: truthy(env.USE_PODMAN ?? '', 'USE_PODMAN') });
 }
 
 /** The variable that points each engine's client at another daemon. */

@@ -1,6 +1,6 @@
 // The one command runner: zx's `$`, configured once. Every external command
 // goes through it, so quoting, errors and the DEBUG echo are uniform.
-import { $, ProcessOutput } from 'zx';
+import { $, ProcessOutput } from 'zx/core';
 import { debugEnabled } from './log.ts';
 import { planning, planSpawn, startPlan, stopPlan, type PlanPrinter } from './plan.ts';
 

@@ -34,7 +34,9 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
 
 export async function buildExt4(b: FsBuild): Promise<void> {
   const env = b.epoch !== undefined ? { E2FSPROGS_FAKE_TIME: String(b.epoch), E2FSCK_TIME: String(b.epoch) } : {};
-  const extended = [`offset=${b.region.offset}`, ...(b.ids ? [`hash_seed=${b.ids.hashSeed}`] : [])].join(',');
+  // The partition is a fresh hole in a new sparse file, so the journal already
+  // reads as zeros: lazy_journal_init leaves it sparse (same bytes, 4+ MiB less disk).
+  const extended = [`offset=${b.region.offset}`, 'lazy_journal_init=1', ...(b.ids ? [`hash_seed=${b.ids.hashSeed}`] : [])].join(',');
   const ids = b.ids ? ['-U', b.ids.uuid] : [];
   await $({ env: { ...process.env, ...env } })`mke2fs -q -F -t ext4 -b ${b.blockSize} -m ${EXT4_RESERVED_PERCENT} ${ids} -E ${extended} -d ${b.tree.root} ${b.image} ${`${b.region.bytes / 1024}k`}`;
   const device = `${b.image}?offset=${b.region.offset}`;

@@ -1,10 +1,9 @@
 // Checks on the paths an entry point reads from and writes to, made before
 // anything is written: each failure is one die() naming the value and the fix.
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { die } from './log.ts';
 import { realPathOf, unsafeRootfsReason } from './rootfs-dir.ts';
-import { parseVersions } from './versions.ts';
 
 /** Host directories no output file may be written into (or below). */
 const NO_OUTPUT_IN = ['/proc', '/sys', '/dev', '/etc', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/run', '/usr/bin', '/usr/sbin', '/usr/lib'];
@@ -59,23 +58,6 @@ export function checkAgentTarball(path: string): void {
     die(`AGENT_TARBALL=${path} cannot be read (${(e as NodeJS.ErrnoException).code}): fix its permissions`);
   }
   if (!head.equals(ZSTD_MAGIC)) die(`AGENT_TARBALL=${path} is not a zstd archive: give a kata-agent .tar.zst (tar --zstd -cf)`);
-}
-
-/** Kata's versions.yaml, when it exists (or is named explicitly): valid YAML holding a mapping. */
-export function checkVersionsFile(path: string, explicit: boolean): void {
-  if (!existsSync(path)) {
-    if (explicit) die(`KATA_VERSIONS_FILE=${path} does not exist: give the path of Kata's versions.yaml or unset it`);
-    return;
-  }
-  let doc: unknown;
-  try {
-    doc = parseVersions(readFileSync(path, 'utf8'));
-  } catch (e) {
-    die(`${path} is not valid YAML (${(e as Error).message.split('\n')[0]}): fix it or point KATA_VERSIONS_FILE at a good versions.yaml`);
-  }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    die(`${path} does not hold a YAML mapping: fix it or point KATA_VERSIONS_FILE at a good versions.yaml`);
-  }
 }
 
 /** A file named by a setting: exists and is a regular file. */

@@ -43,3 +43,20 @@ export function rustVersion(ctx: RootfsContext): string {
 export function muslVersion(ctx: RootfsContext): string {
   return packageVersion(versionsFileOf(ctx), MUSL_VERSION_KEY);
 }
+
+/** Kata's versions.yaml, when it exists (or is named explicitly): valid YAML holding a mapping. */
+export function checkVersionsFile(path: string, explicit: boolean): void {
+  if (!existsSync(path)) {
+    if (explicit) die(`KATA_VERSIONS_FILE=${path} does not exist: give the path of Kata's versions.yaml or unset it`);
+    return;
+  }
+  let doc: unknown;
+  try {
+    doc = parseVersions(readFileSync(path, 'utf8'));
+  } catch (e) {
+    die(`${path} is not valid YAML (${(e as Error).message.split('\n')[0]}): fix it or point KATA_VERSIONS_FILE at a good versions.yaml`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    die(`${path} does not hold a YAML mapping: fix it or point KATA_VERSIONS_FILE at a good versions.yaml`);
+  }
+}
