@@ -9,11 +9,12 @@ import { failMarker, libcFor, splitWords, targetArch, withWorkDir, type RootfsCo
 import { buildDnfRootfs } from './lib/dnf.ts';
 import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
 import { agentSourceOf, type AgentSource } from './lib/agent.ts';
-import { startPlanMode } from './lib/exec.ts';
-import { die, info, warn } from './lib/log.ts';
+import { $, startPlanMode } from './lib/exec.ts';
+import { die, info, step, warn } from './lib/log.ts';
 import { checkRootfsCache, moveIntoPlace, storeManifest } from './lib/rootfs-cache.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
+import { ramStagingParent } from './lib/ram-staging.ts';
 import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
 import { checkVersionsFile } from './lib/versions.ts';
 import { removeStaleTemps } from './lib/stale-temps.ts';
@@ -118,12 +119,32 @@ export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
   await (distro.buildRootfs ?? buildDnfRootfs)(ctx);
 }
 
-/** Host builds happen in a hidden sibling renamed to ROOTFS_DIR when complete. */
-function stagingDir(ctx: RootfsContext): string {
-  // A container build stages on the host too (the sibling is mounted as
-  // /rootfs); inside, the mount itself is the target.
-  // A plan names ROOTFS_DIR itself, so that it reads the same every time.
-  return ctx.settings.insideContainer || ctx.settings.plan ? ctx.rootfsDir : join(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-${process.pid}`);
+/**
+ * Where a build happens. Host builds happen in a hidden sibling of ROOTFS_DIR
+ * renamed into place when complete; with BUILD_IN_RAM, in /dev/shm first and
+ * then copied to the sibling. A container build stages on the host too (the
+ * sibling is mounted as /rootfs); inside, the mount itself is the target. A
+ * plan names ROOTFS_DIR itself, so that it reads the same every time.
+ */
+interface Staging {
+  work: string;
+  sibling?: string;
+}
+
+const siblingPrefix = (rootfsDir: string) => `.${basename(rootfsDir)}.partial-`;
+const ramPrefix = (rootfsDir: string) => `osbuilder-rootfs.${basename(rootfsDir)}.partial-`;
+
+function stagingFor(ctx: RootfsContext): Staging {
+  if (ctx.settings.insideContainer || ctx.settings.plan) return { work: ctx.rootfsDir };
+  const sibling = join(dirname(ctx.rootfsDir), `${siblingPrefix(ctx.rootfsDir)}${process.pid}`);
+  const inContainer = ctx.settings.useDocker || ctx.settings.usePodman;
+  const ram = inContainer ? undefined : ramStagingParent(ctx.settings.buildInRam);
+  return { work: ram ? join(ram, `${ramPrefix(ctx.rootfsDir)}${process.pid}`) : sibling, sibling };
+}
+
+async function removeStaleStages(ctx: RootfsContext, stage: Staging): Promise<void> {
+  if (stage.sibling) await removeStaleTemps(dirname(ctx.rootfsDir), siblingPrefix(ctx.rootfsDir));
+  if (stage.sibling && stage.work !== stage.sibling) await removeStaleTemps(dirname(stage.work), ramPrefix(ctx.rootfsDir));
 }
 
 /** Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure. */
@@ -131,24 +152,30 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer && !replace) {
     die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty: remove it or give another directory with -r`);
   }
-  const work = withWorkDir(ctx, stagingDir(ctx));
-  const staged = work.workDir !== ctx.rootfsDir;
-  if (staged) await removeStaleTemps(dirname(ctx.rootfsDir), `.${basename(ctx.rootfsDir)}.partial-`);
-  const dropCleanup = staged ? onCleanup(() => removeTree(work.workDir)) : () => {};
+  const stage = stagingFor(ctx);
+  const work = withWorkDir(ctx, stage.work);
+  await removeStaleStages(ctx, stage);
+  const temps = stage.sibling ? [...new Set([stage.work, stage.sibling])] : [];
+  const removeTemps = async () => {
+    for (const dir of temps) await removeTree(dir);
+  };
+  const dropCleanup = temps.length ? onCleanup(removeTemps) : () => {};
   try {
     await buildRootfsDistro(work);
     if (agent) await setupRootfs(work, agent);
-    if (staged) {
-      await moveIntoPlace(work.workDir, ctx.rootfsDir);
-      dropCleanup();
+    if (stage.sibling) {
+      if (stage.work !== stage.sibling) {
+        await step(`Copying the tree from RAM to ${dirname(ctx.rootfsDir)}`, () => $`cp -a ${stage.work} ${stage.sibling}`);
+        await removeTree(stage.work);
+      }
+      await moveIntoPlace(stage.sibling, ctx.rootfsDir);
     }
+    dropCleanup();
     return true;
   } catch (e) {
+    await removeTemps();
+    dropCleanup();
     if (!ctx.settings.gracefulExit || !ctx.distro?.buildCanFail || ctx.settings.insideContainer) throw e;
-    if (staged) {
-      await removeTree(work.workDir);
-      dropCleanup();
-    }
     info(`Detected a build error, but ${ctx.distroName} is allowed to fail (BUILD_CAN_FAIL specified), so exiting successfully`);
     writeFileSync(failMarker(ctx), '');
     return false;

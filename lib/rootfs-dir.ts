@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { $ } from './exec.ts';
 import { die } from './log.ts';
+import { RAM_DIR } from './ram-staging.ts';
 
 const SYSTEM_DIRS = [
   '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt',
@@ -25,6 +26,7 @@ export function unsafeRootfsReason(path: string): string | undefined {
   const real = realPathOf(path);
   if (real === '/') return 'it is the host root directory /';
   if (SYSTEM_DIRS.includes(real)) return `it is the host system directory ${real}`;
+  if (real.startsWith(`${RAM_DIR}/`)) return undefined; // scratch space (BUILD_IN_RAM), not the host's files
   const inside = NEVER_INSIDE.find((d) => real.startsWith(`${d}/`));
   if (inside) return `it is inside the host system directory ${inside}`;
   if (NO_DIRECT_CHILD.includes(dirname(real))) return `it is the host system directory ${real}`;

@@ -7,29 +7,13 @@ import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { testAgentBinary } from './helpers/agent.ts';
 import { runRootfs } from './helpers/rootfs-fixture.ts';
-import { buildRpmRepo, type StandInRpm } from './helpers/rpm-repo.ts';
+import { buildRpmRepo, FEDORA_STAND_INS } from './helpers/rpm-repo.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-dnf-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const standIns: StandInRpm[] = [
-  { name: 'iptables', files: { 'usr/sbin/iptables': '#!/bin/sh\n' }, mode: { 'usr/sbin/iptables': '755' } },
-  {
-    name: 'chrony',
-    files: {
-      'etc/chrony.conf': 'pool time.example iburst\nserver ntp.example\ndriftfile /var/lib/chrony/drift\n',
-      'usr/lib/systemd/system/chronyd.service': '[Unit]\nDescription=NTP client/server\n\n[Service]\nExecStart=/usr/sbin/chronyd -u chrony $OPTIONS\n',
-    },
-  },
-  {
-    name: 'systemd',
-    files: { 'usr/lib/systemd/systemd': '#!/bin/sh\n', 'sbin/init': '-> ../usr/lib/systemd/systemd' },
-    mode: { 'usr/lib/systemd/systemd': '755' },
-  },
-];
-
 test('REPO_URL=file://... rootfs.ts fedora installs the packages with dnf and sets the tree up', async () => {
-  const repo = await buildRpmRepo(join(scratch, 'rpms'), standIns);
+  const repo = await buildRpmRepo(join(scratch, 'rpms'), FEDORA_STAND_INS);
   const root = join(scratch, 'fedora_rootfs');
   const out = await runRootfs(['-r', root, '-o', '9.9-test', 'fedora'], {
     REPO_URL: `file://${repo}`,

@@ -11,6 +11,23 @@ export interface StandInRpm {
   mode?: Record<string, string>;
 }
 
+/** Stand-ins for the packages of the fedora config (AGENT_INIT=no). */
+export const FEDORA_STAND_INS: StandInRpm[] = [
+  { name: 'iptables', files: { 'usr/sbin/iptables': '#!/bin/sh\n' }, mode: { 'usr/sbin/iptables': '755' } },
+  {
+    name: 'chrony',
+    files: {
+      'etc/chrony.conf': 'pool time.example iburst\nserver ntp.example\ndriftfile /var/lib/chrony/drift\n',
+      'usr/lib/systemd/system/chronyd.service': '[Unit]\nDescription=NTP client/server\n\n[Service]\nExecStart=/usr/sbin/chronyd -u chrony $OPTIONS\n',
+    },
+  },
+  {
+    name: 'systemd',
+    files: { 'usr/lib/systemd/systemd': '#!/bin/sh\n', 'sbin/init': '-> ../usr/lib/systemd/systemd' },
+    mode: { 'usr/lib/systemd/systemd': '755' },
+  },
+];
+
 export function specText(p: StandInRpm): string {
   const install = Object.entries(p.files).flatMap(([path, content]) => {
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
