@@ -8,6 +8,7 @@ import type { RootfsContext } from './context.ts';
 import { debianArch } from './distro.ts';
 import { $, haveCommand } from './exec.ts';
 import { die, info, step } from './log.ts';
+import { packageCacheDir } from './package-cache.ts';
 import { isEmptyDir } from './rootfs-dir.ts';
 
 export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
@@ -48,6 +49,24 @@ export interface BootstrapArgs {
   components?: string;
   /** mmdebstrap hook directory setting up merged /usr with symlinks, as debootstrap does. */
   mergedUsrHookDir?: string;
+  /** Directory of .debs kept between builds (PACKAGE_CACHE_DIR). */
+  packageCache?: string;
+}
+
+/**
+ * mmdebstrap's documented package-cache recipe: the cache is copied into the
+ * chroot's apt archives before the download and back out after the install,
+ * keeping only what the current index still offers (apt-get autoclean).
+ */
+export function mmdebstrapCacheArgs(cache: string): string[] {
+  return [
+    '--skip=download/empty', '--skip=essential/unlink',
+    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
+    `--setup-hook=sync-in ${cache} /var/cache/apt/archives/`,
+    '--customize-hook=chroot "$1" apt-get -qq autoclean',
+    `--customize-hook=rm -f ${cache}/*.deb`,
+    `--customize-hook=sync-out /var/cache/apt/archives ${cache}`,
+  ];
 }
 
 /** mmdebstrap's own hook: without it, merged /usr comes from the usrmerge package, which pulls in perl. */
@@ -63,9 +82,11 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
     args.unshift('--mode=root', '--aptopt=APT::Install-Recommends "false"');
     args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
     args.push('--dpkgopt=force-unsafe-io');
+    if (a.packageCache) args.push(...mmdebstrapCacheArgs(a.packageCache));
     if (a.mergedUsrHookDir) args.push(`--hook-dir=${a.mergedUsrHookDir}`);
   } else {
     args.push(`--include=${a.packages.join(',')}`);
+    if (a.packageCache) args.push(`--cache-dir=${a.packageCache}`);
   }
   args.push(a.suite, a.target);
   if (a.mirror) args.push(a.mirror);
@@ -88,15 +109,19 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
   const tool = await chooseBootstrapTool((ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
   mkdirSync(dir, { recursive: true });
   if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
+  const arch = debianArch(ctx.arch);
+  const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distroName}-${ctx.osVersion}-${arch}`);
+  if (packageCache) mkdirSync(packageCache, { recursive: true });
   const args = bootstrapArgs({
     tool,
     suite: ctx.osVersion,
     target: dir,
-    arch: debianArch(ctx.arch),
+    arch,
     packages: ctx.packages,
     extraPackages: ctx.extraPackages,
     mirror: ctx.repoUrl,
     mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
+    packageCache,
   });
   await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () => $`${tool} ${args}`);
   if (tool === 'debootstrap' && ctx.extraPackages.length) {

@@ -3,10 +3,10 @@
 // (never in the repository). Its virtio, NVDIMM, xfs and erofs drivers are
 // modules; lib/initrd-shim.ts packs the ones a disk boot needs.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from './exec.ts';
 import { die, info, warn } from './log.ts';
+import { userCacheDir } from './package-cache.ts';
 
 const METAPACKAGE = 'linux-image-cloud-amd64';
 const FLAVOUR = 'cloud-amd64';
@@ -21,8 +21,7 @@ export interface DebianKernel {
 
 /** OSBUILDER_KERNEL_DIR, else ${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts. */
 export function kernelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.OSBUILDER_KERNEL_DIR) return env.OSBUILDER_KERNEL_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'osbuilder-ts');
+  return env.OSBUILDER_KERNEL_DIR || userCacheDir(env);
 }
 
 /** The kernel release the metapackage points at, from `apt-cache depends` output. */

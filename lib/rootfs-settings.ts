@@ -1,8 +1,9 @@
 // The settings table of rootfs.ts: every option and environment variable,
 // declared once. Usage text, validation and (later) the container `--env`
 // list are generated from it.
-import { integer, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from './cli.ts';
+import { integer, oneOf, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from './cli.ts';
 import { die } from './log.ts';
+import type { BuildInRam } from './ram-staging.ts';
 
 const nonEmpty: Parser<string> = (raw, name) =>
   raw === '' ? die(`${name} is empty: give a directory path`) : raw;
@@ -33,6 +34,8 @@ export const rootfsSettings = {
   distroRepo: { env: 'DISTRO_REPO', default: false, parse: truthy, help: "use the host's package repositories (dnf --releasever)" },
   pkgManager: { env: 'PKG_MANAGER', default: '', parse: text, help: 'package manager command for dnf-based distros (default: dnf, else yum)' },
   gracefulExit: { env: 'GRACEFUL_EXIT', default: false, parse: truthy, help: 'exit 0 and touch <parent of ROOTFS_DIR>/<distro>_fail when a distro with BUILD_CAN_FAIL fails' },
+  buildInRam: { env: 'BUILD_IN_RAM', default: 'auto' as BuildInRam, parse: oneOf<BuildInRam>('auto', 'yes', 'no'), help: 'build in /dev/shm, then copy the finished tree to ROOTFS_DIR (auto: when it is a tmpfs without nodev/noexec and with 2 GiB free)' },
+  packageCacheDir: { env: 'PACKAGE_CACHE_DIR', default: '', parse: text, help: 'keep downloaded packages here for the next build (default: ${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts/packages; no: download every time)' },
   useDocker: { env: 'USE_DOCKER', default: false, parse: truthy, help: 'build the distro stage in a Docker container' },
   usePodman: { env: 'USE_PODMAN', default: false, parse: truthy, help: 'build the distro stage in a Podman container (when USE_DOCKER is unset)' },
   dockerRuntime: { env: 'DOCKER_RUNTIME', default: 'runc', parse: text, help: 'container runtime for the build container' },

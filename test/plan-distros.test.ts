@@ -103,6 +103,23 @@ test('debian: mmdebstrap (default) and debootstrap with the Debian architecture 
   }
 });
 
+test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap --cache-dir; the cache dir is the only write outside ROOTFS_DIR', async () => {
+  const cache = '/var/cache/pkgs/debian-bookworm-amd64';
+  const p = ok(await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
+  assert.is(
+    p.distroCommands[0],
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ` +
+      `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=sync-in ${cache} /var/cache/apt/archives/' ` +
+      `$'--customize-hook=chroot "$1" apt-get -qq autoclean' $'--customize-hook=rm -f ${cache}/*.deb' $'--customize-hook=sync-out /var/cache/apt/archives ${cache}' ${mergedUsrHook} bookworm ${R}`,
+  );
+  assert.ok(p.fileLines.includes(`# mkdir ${cache}`), p.fileLines.join('\n'));
+  const q = ok(await plan('debian', { ARCH: 'x86_64', DEBIAN_BOOTSTRAP: 'debootstrap', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
+  assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --cache-dir=${cache} bookworm ${R}`);
+  const bad = await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: 'relative/dir' });
+  assert.is(bad.exitCode, 1);
+  assert.match(bad.stderr, /^ERROR: PACKAGE_CACHE_DIR=relative\/dir is not an absolute path/m);
+});
+
 test("ubuntu: noble from the tool's default mirror, or REPO_URL; init only without AGENT_INIT; s390x extras", async () => {
   const p = ok(await plan('ubuntu', { ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [

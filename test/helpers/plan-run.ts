@@ -19,7 +19,7 @@ export interface Plan {
 }
 
 export async function plan(distro: string, env: Record<string, string> = {}, args: string[] = []): Promise<Plan> {
-  const out = await runRootfs(['--dry-run', '-r', PLAN_ROOT, ...args, distro], { AGENT_SOURCE_BIN: '/bin/true', TMPDIR: '/tmp', ...env });
+  const out = await runRootfs(['--dry-run', '-r', PLAN_ROOT, ...args, distro], { AGENT_SOURCE_BIN: '/bin/true', TMPDIR: '/tmp', PACKAGE_CACHE_DIR: 'no', ...env });
   const lines = out.stdout.split('\n');
   const commands = lines.filter((l) => l.startsWith('+ ')).map((l) => l.slice(2));
   const setup = commands.findIndex((c) => c.startsWith(`rm -rf --one-file-system ${join(PLAN_ROOT, 'var/cache')}`));

@@ -7,7 +7,7 @@ import { $ } from '../../lib/exec.ts';
 import { sourceClosure } from '../../lib/rootfs-cache.ts';
 import { rootfsSettings } from '../../lib/rootfs-settings.ts';
 import { testAgentBinary } from './agent.ts';
-import { cached, hashFiles, hashOf } from './cache.ts';
+import { cached, cacheRoot, hashFiles, hashOf } from './cache.ts';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 
@@ -30,11 +30,14 @@ export interface DebianRootfsOptions {
   agentInit: 'yes' | 'no';
   /** DEBIAN_BOOTSTRAP (default mmdebstrap). */
   bootstrap?: 'mmdebstrap' | 'debootstrap';
+  /** EXTRA_PKGS of the build. */
+  extraPkgs?: string;
 }
 
 /** Run `tsx rootfs.ts` as a subprocess. */
+/** Runs rootfs.ts; downloaded packages are kept in the test cache, not the user's. */
 export function runRootfs(args: string[], env: Record<string, string> = {}) {
-  return $({ cwd: repoRoot, env: { ...cleanEnv(), ...env }, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} rootfs.ts ${args}`;
+  return $({ cwd: repoRoot, env: { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...env }, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} rootfs.ts ${args}`;
 }
 
 /** The environment without any rootfs.ts variable, so only what a test passes counts. */
@@ -49,10 +52,11 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
   const agent = await testAgentBinary();
   const bootstrap = opts.bootstrap ?? 'mmdebstrap';
-  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap);
-  const name = `debian-rootfs-${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}`;
+  const extraPkgs = opts.extraPkgs ?? '';
+  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs);
+  const name = `debian-rootfs-${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}`;
   const dir = await cached(name, key, async (tmp) => {
-    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap });
+    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs });
     if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
     statSync(join(tmp, 'rootfs/sbin/init'));
   });
