@@ -1,6 +1,7 @@
 # osbuilder-ts: the front door, with the upstream osbuilder targets.
 MK_DIR         := $(shell dirname $(realpath $(lastword $(MAKEFILE_LIST))))
-TSX            := $(MK_DIR)/node_modules/.bin/tsx
+# tsx's loader in one node process: the tsx command would start a second one.
+TSX            := node --import $(MK_DIR)/node_modules/tsx/dist/loader.mjs
 ROOTFS_BUILDER := $(TSX) $(MK_DIR)/rootfs.ts
 IMAGE_BUILDER  := $(TSX) $(MK_DIR)/image.ts
 INITRD_BUILDER := $(TSX) $(MK_DIR)/initrd.ts
