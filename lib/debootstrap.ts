@@ -55,17 +55,20 @@ export interface BootstrapArgs {
 
 /**
  * mmdebstrap's documented package-cache recipe: the cache is copied into the
- * chroot's apt archives before the download and back out after the install,
- * keeping only what the current index still offers (apt-get autoclean).
+ * chroot's apt archives before the download. Afterwards `apt-get autoclean`
+ * drops what the current index no longer offers; the cache loses those
+ * files too and gains only the new downloads (an unchanged cache is not
+ * copied back).
  */
 export function mmdebstrapCacheArgs(cache: string): string[] {
+  const archives = '"$1"/var/cache/apt/archives';
   return [
     '--skip=download/empty', '--skip=essential/unlink',
-    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives',
+    `--setup-hook=mkdir -p ${archives}`,
     `--setup-hook=sync-in ${cache} /var/cache/apt/archives/`,
     '--customize-hook=chroot "$1" apt-get -qq autoclean',
-    `--customize-hook=rm -f ${cache}/*.deb`,
-    `--customize-hook=sync-out /var/cache/apt/archives ${cache}`,
+    `--customize-hook=for f in ${cache}/*.deb; do [ -e ${archives}/"\${f##*/}" ] || rm -f "$f"; done`,
+    `--customize-hook=find ${archives} -maxdepth 1 -name '*.deb' -exec cp -n -t ${cache} {} +`,
   ];
 }
 

@@ -1,0 +1,47 @@
+// PACKAGE_CACHE_DIR for real: a Debian build with the cache filled downloads
+// no package again, and the cache loses what the index no longer offers.
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { testAgentBinary } from './helpers/agent.ts';
+import { cacheRoot } from './helpers/cache.ts';
+import { debianRootfs, runRootfs } from './helpers/rootfs-fixture.ts';
+
+const scratch = mkdtempSync('/var/tmp/osbuilder-pkgcache-test-');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Bytes this machine has received on its network interfaces (loopback aside). */
+function receivedBytes(): number {
+  return readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)
+    .map((l) => l.trim().split(/[:\s]+/))
+    .filter((f) => f.length > 2 && f[0] !== 'lo')
+    .reduce((sum, f) => sum + Number(f[1]), 0);
+}
+
+test('a build with the cache filled downloads no package and drops a file the index does not offer', async () => {
+  await debianRootfs({ agentInit: 'no' }); // fills the tests' package cache
+  const key = 'debian-bookworm-amd64';
+  const cache = join(scratch, 'packages');
+  cpSync(join(cacheRoot, 'packages', key), join(cache, key), { recursive: true });
+  const before = readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).sort();
+  assert.ok(before.some((f) => f.startsWith('systemd_')), 'the cache holds the packages of the build');
+  const stale = join(cache, key, 'osbuilder-stale_0.1_all.deb');
+  copyFileSync(join(cache, key, before[0]!), stale);
+  writeFileSync(join(cache, key, 'not-a-package.txt'), 'left alone\n');
+
+  const debBytes = before.reduce((sum, f) => sum + statSync(join(cache, key, f)).size, 0);
+  const agent = await testAgentBinary();
+  const received = receivedBytes();
+  const out = await runRootfs(['-r', join(scratch, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, PACKAGE_CACHE_DIR: cache });
+  assert.is(out.exitCode, 0, out.stderr);
+  // apt still fetches the index (~10 MB for bookworm); the packages (~40 MB) come from the cache.
+  const downloaded = receivedBytes() - received;
+  assert.ok(downloaded < debBytes / 2, `received ${downloaded} bytes, the cached packages are ${debBytes}`);
+  assert.not.ok(existsSync(stale), 'a package the index does not offer is dropped');
+  assert.ok(existsSync(join(cache, key, 'not-a-package.txt')));
+  assert.equal(readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).sort(), before);
+  assert.ok(existsSync(join(scratch, 'rootfs/usr/bin/kata-agent')));
+});
+
+test.run();
