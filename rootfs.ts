@@ -132,19 +132,20 @@ interface Staging {
 }
 
 const siblingPrefix = (rootfsDir: string) => `.${basename(rootfsDir)}.partial-`;
-const ramPrefix = (rootfsDir: string) => `osbuilder-rootfs.${basename(rootfsDir)}.partial-`;
+/** One name for every build's RAM stage, so that any dead run's stage is swept, whatever its ROOTFS_DIR. */
+const RAM_STAGE_PREFIX = 'osbuilder-rootfs-';
 
 function stagingFor(ctx: RootfsContext): Staging {
   if (ctx.settings.insideContainer || ctx.settings.plan) return { work: ctx.rootfsDir };
   const sibling = join(dirname(ctx.rootfsDir), `${siblingPrefix(ctx.rootfsDir)}${process.pid}`);
   const inContainer = ctx.settings.useDocker || ctx.settings.usePodman;
   const ram = inContainer ? undefined : ramStagingParent(ctx.settings.buildInRam);
-  return { work: ram ? join(ram, `${ramPrefix(ctx.rootfsDir)}${process.pid}`) : sibling, sibling };
+  return { work: ram ? join(ram, `${RAM_STAGE_PREFIX}${process.pid}`) : sibling, sibling };
 }
 
 async function removeStaleStages(ctx: RootfsContext, stage: Staging): Promise<void> {
   if (stage.sibling) await removeStaleTemps(dirname(ctx.rootfsDir), siblingPrefix(ctx.rootfsDir));
-  if (stage.sibling && stage.work !== stage.sibling) await removeStaleTemps(dirname(stage.work), ramPrefix(ctx.rootfsDir));
+  if (stage.sibling && stage.work !== stage.sibling) await removeStaleTemps(dirname(stage.work), RAM_STAGE_PREFIX);
 }
 
 /** Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure. */

@@ -42,7 +42,7 @@ test('RAM staging: refused off tmpfs, with yes an ERROR, with auto a fall-back, 
 test('RAM staging on this host: /dev/shm is usable, and a directory in it is scratch space, /dev/shm itself is not', () => {
   assert.is(ramUnusableReason(), undefined, 'this machine has a 2 GiB+ tmpfs /dev/shm without nodev');
   assert.is(ramStagingParent('yes'), RAM_DIR);
-  assert.is(unsafeRootfsReason(`${RAM_DIR}/osbuilder-rootfs.x.partial-1`), undefined);
+  assert.is(unsafeRootfsReason(`${RAM_DIR}/osbuilder-rootfs-1`), undefined);
   assert.match(unsafeRootfsReason(RAM_DIR)!, /inside the host system directory \/dev/);
   assert.match(unsafeRootfsReason('/dev/pts')!, /inside the host system directory \/dev/);
 });
@@ -58,12 +58,16 @@ test('PACKAGE_CACHE_DIR: default under XDG_CACHE_HOME, one dir per key, no turns
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-staging-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
-const ramStages = (name = '') => readdirSync(RAM_DIR).filter((n) => n.startsWith(`osbuilder-rootfs.${name}`));
+const ramStages = () => readdirSync(RAM_DIR).filter((n) => n.startsWith('osbuilder-rootfs-'));
 const listing = async (root: string) => (await $`cd ${root} && find . -printf '%p %y %m %u %g %s %l\n' | sort`).stdout;
 
 test('a build in RAM gives the same tree as one on the disk, and leaves nothing in /dev/shm or beside ROOTFS_DIR', async () => {
   const repo = await buildRpmRepo(join(scratch, 'rpms'), FEDORA_STAND_INS);
   const env = { REPO_URL: `file://${repo}`, AGENT_SOURCE_BIN: await testAgentBinary(), SOURCE_DATE_EPOCH: '1700000000' };
+  // A stage left by a run that was killed outright (its PID no longer runs) is swept.
+  const dead = (await $`sh -c 'echo $$'`).stdout.trim();
+  const stale = join(RAM_DIR, `osbuilder-rootfs-${dead}`);
+  mkdirSync(join(stale, 'usr'), { recursive: true });
   const trees: string[] = [];
   for (const mode of ['yes', 'no']) {
     const parent = join(scratch, `in-ram-${mode}`);
@@ -76,22 +80,24 @@ test('a build in RAM gives the same tree as one on the disk, and leaves nothing 
   }
   assert.ok(trees[0]!.includes('./usr/bin/kata-agent f 755 root root'), trees[0]);
   assert.fixture(trees[0]!, trees[1]!);
-  assert.equal(ramStages(), []);
+  assert.equal(ramStages(), [], `${stale} swept, nothing else left`);
 });
 
 test('SIGINT during a build in RAM: exit 130, the RAM and disk stages removed, no ROOTFS_DIR', async () => {
   const repo = join(scratch, 'rpms/repo');
   const parent = join(scratch, 'interrupted');
   mkdirSync(parent);
+  const stagesBefore = ramStages();
   const run = runRootfs(['-r', join(parent, 'interrupted_rootfs'), 'fedora'], { REPO_URL: `file://${repo}`, AGENT_SOURCE_BIN: await testAgentBinary(), BUILD_IN_RAM: 'yes' });
   const started = Date.now();
-  while (!ramStages('interrupted_rootfs.').length && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(ramStages('interrupted_rootfs.').length, 'the build started in RAM');
+  const isNew = (n: string) => !stagesBefore.includes(n);
+  while (!ramStages().some(isNew) && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(ramStages().some(isNew), 'the build started in RAM');
   run.kill('SIGINT');
   const r = await run;
   assert.is(r.exitCode, 130, r.stderr);
   assert.match(r.stderr, /ERROR: interrupted by SIGINT/);
-  assert.equal(ramStages(), []);
+  assert.equal(ramStages(), stagesBefore);
   assert.equal(readdirSync(parent), []);
 });
 
