@@ -8,7 +8,7 @@ import type { RootfsContext } from './context.ts';
 import { debianArch } from './distro.ts';
 import { $, haveCommand } from './exec.ts';
 import { die, info, step } from './log.ts';
-import { packageCacheDir } from './package-cache.ts';
+import { dropSupersededPackages, packageCacheDir } from './package-cache.ts';
 import { isEmptyDir } from './rootfs-dir.ts';
 
 export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
@@ -55,10 +55,8 @@ export interface BootstrapArgs {
 
 /**
  * mmdebstrap's documented package-cache recipe: the cache is copied into the
- * chroot's apt archives before the download. Afterwards `apt-get autoclean`
- * drops what the current index no longer offers; the cache loses those
- * files too and gains only the new downloads (an unchanged cache is not
- * copied back).
+ * chroot's apt archives before the download, and the new downloads are
+ * copied back after the install (an unchanged cache is not copied back).
  */
 export function mmdebstrapCacheArgs(cache: string): string[] {
   const archives = '"$1"/var/cache/apt/archives';
@@ -66,8 +64,6 @@ export function mmdebstrapCacheArgs(cache: string): string[] {
     '--skip=download/empty', '--skip=essential/unlink',
     `--setup-hook=mkdir -p ${archives}`,
     `--setup-hook=sync-in ${cache} /var/cache/apt/archives/`,
-    '--customize-hook=chroot "$1" apt-get -qq autoclean',
-    `--customize-hook=for f in ${cache}/*.deb; do [ -e ${archives}/"\${f##*/}" ] || rm -f "$f"; done`,
     `--customize-hook=find ${archives} -maxdepth 1 -name '*.deb' -exec cp -n -t ${cache} {} +`,
   ];
 }
@@ -131,6 +127,7 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
     await step(`Installing EXTRA_PKGS ${ctx.extraPackages.join(' ')}`, () =>
       $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`);
   }
+  if (packageCache) dropSupersededPackages(packageCache, join(dir, 'var/lib/dpkg/status'));
   info('Removing documentation and locale data');
   await $`rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => join(dir, 'usr/share', d))}`;
   mkdirSync(join(dir, 'dev'), { recursive: true });

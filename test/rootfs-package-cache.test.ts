@@ -1,5 +1,5 @@
 // PACKAGE_CACHE_DIR for real: a Debian build with the cache filled downloads
-// no package again, and the cache loses what the index no longer offers.
+// no package again, and the cache loses the versions the build superseded.
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -19,15 +19,17 @@ function receivedBytes(): number {
     .reduce((sum, f) => sum + Number(f[1]), 0);
 }
 
-test('a build with the cache filled downloads no package and drops a file the index does not offer', async () => {
+test('a build with the cache filled downloads no package and drops an older version of a package it installed', async () => {
   await debianRootfs({ agentInit: 'no' }); // fills the tests' package cache
   const key = 'debian-bookworm-amd64';
   const cache = join(scratch, 'packages');
   cpSync(join(cacheRoot, 'packages', key), join(cache, key), { recursive: true });
   const before = readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).sort();
   assert.ok(before.some((f) => f.startsWith('systemd_')), 'the cache holds the packages of the build');
-  const stale = join(cache, key, 'osbuilder-stale_0.1_all.deb');
-  copyFileSync(join(cache, key, before[0]!), stale);
+  const superseded = join(cache, key, 'systemd_1.0-0_amd64.deb');
+  const unrelated = join(cache, key, 'osbuilder-other_0.1_all.deb'); // another build's package: kept
+  copyFileSync(join(cache, key, before[0]!), superseded);
+  copyFileSync(join(cache, key, before[0]!), unrelated);
   writeFileSync(join(cache, key, 'not-a-package.txt'), 'left alone\n');
 
   const debBytes = before.reduce((sum, f) => sum + statSync(join(cache, key, f)).size, 0);
@@ -38,9 +40,10 @@ test('a build with the cache filled downloads no package and drops a file the in
   // apt still fetches the index (~10 MB for bookworm); the packages (~40 MB) come from the cache.
   const downloaded = receivedBytes() - received;
   assert.ok(downloaded < debBytes / 2, `received ${downloaded} bytes, the cached packages are ${debBytes}`);
-  assert.not.ok(existsSync(stale), 'a package the index does not offer is dropped');
+  assert.not.ok(existsSync(superseded), 'the older systemd is dropped');
+  assert.match(out.stdout, /Dropped 1 superseded package\(s\) from /);
   assert.ok(existsSync(join(cache, key, 'not-a-package.txt')));
-  assert.equal(readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).sort(), before);
+  assert.equal(readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).sort(), [...before, 'osbuilder-other_0.1_all.deb'].sort());
   assert.ok(existsSync(join(scratch, 'rootfs/usr/bin/kata-agent')));
 });
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../lib/exec.ts';
 import { BuildError } from '../lib/log.ts';
-import { packageCacheDir, userCacheDir } from '../lib/package-cache.ts';
+import { installedVersions, packageCacheDir, supersededDebs, userCacheDir } from '../lib/package-cache.ts';
 import { mountOptionsOf, RAM_DIR, ramStagingParent, ramUnusableReason } from '../lib/ram-staging.ts';
 import { unsafeRootfsReason } from '../lib/rootfs-dir.ts';
 import { testAgentBinary } from './helpers/agent.ts';
@@ -54,6 +54,22 @@ test('PACKAGE_CACHE_DIR: default under XDG_CACHE_HOME, one dir per key, no turns
   assert.is(packageCacheDir('no', 'k'), undefined);
   assert.throws(() => packageCacheDir('pkgs', 'k'), isBuildError(/not an absolute path/));
   assert.throws(() => packageCacheDir('/srv/my pkgs', 'k'), isBuildError(/characters a hook command cannot take/));
+});
+
+test('the cache drops the packages a build installed in another version, and only those', () => {
+  const status = [
+    'Package: systemd\nStatus: install ok installed\nVersion: 252.38-1~deb12u1',
+    'Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9+deb12u10',
+    'Package: tzdata\nStatus: deinstall ok config-files\nVersion: 2024a-0+deb12u1',
+    'Package: base-passwd\nStatus: install ok installed\nVersion: 1:3.6.1',
+  ].join('\n\n');
+  const installed = installedVersions(status);
+  assert.equal([...installed], [['systemd', '252.38-1~deb12u1'], ['libc6', '2.36-9+deb12u10'], ['base-passwd', '1:3.6.1']]);
+  const files = [
+    'systemd_252.38-1~deb12u1_amd64.deb', 'systemd_252.36-1~deb12u1_amd64.deb', 'libc6_2.36-9+deb12u10_amd64.deb',
+    'libc6_2.36-9+deb12u9_amd64.deb', 'tzdata_2023c-5_all.deb', 'base-passwd_1%3a3.6.1_amd64.deb', 'base-passwd_1%3a3.6.0_amd64.deb', 'lock', 'partial',
+  ];
+  assert.equal(supersededDebs(files, installed), ['systemd_252.36-1~deb12u1_amd64.deb', 'libc6_2.36-9+deb12u9_amd64.deb', 'base-passwd_1%3a3.6.0_amd64.deb']);
 });
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-staging-test-');
