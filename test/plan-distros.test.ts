@@ -104,7 +104,7 @@ test('debian: mmdebstrap (default) and debootstrap with the Debian architecture 
 });
 
 test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap --cache-dir; the cache dir is the only write outside ROOTFS_DIR', async () => {
-  const cache = '/var/cache/pkgs/debian-bookworm-amd64';
+  const cache = '/var/cache/pkgs/debian-bookworm-amd64-mmdebstrap';
   const p = ok(await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
   assert.is(
     p.distroCommands[0],
@@ -114,7 +114,7 @@ test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap
   );
   assert.ok(p.fileLines.includes(`# mkdir ${cache}`), p.fileLines.join('\n'));
   const q = ok(await plan('debian', { ARCH: 'x86_64', DEBIAN_BOOTSTRAP: 'debootstrap', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
-  assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --cache-dir=${cache} bookworm ${R}`);
+  assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --cache-dir=/var/cache/pkgs/debian-bookworm-amd64-debootstrap bookworm ${R}`);
   const bad = await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: 'relative/dir' });
   assert.is(bad.exitCode, 1);
   assert.match(bad.stderr, /^ERROR: PACKAGE_CACHE_DIR=relative\/dir is not an absolute path/m);
