@@ -7,6 +7,7 @@ import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSetti
 import { runContainerStage } from './lib/container.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir, type RootfsContext } from './lib/context.ts';
 import { buildDnfRootfs } from './lib/dnf.ts';
+import { engineFor } from './lib/engine.ts';
 import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
 import { agentSourceOf, type AgentSource } from './lib/agent.ts';
 import { $, startPlanMode } from './lib/exec.ts';
@@ -112,7 +113,7 @@ export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
   const distro = ctx.distro!;
   if (distro.archExcludeList?.includes(ctx.arch)) die(`${ctx.distroName} cannot be built for ${ctx.arch}: pick another distro`);
   mkdirSync(ctx.workDir, { recursive: true });
-  if ((ctx.settings.useDocker || ctx.settings.usePodman) && !ctx.settings.insideContainer) {
+  if (engineFor(ctx.settings) && !ctx.settings.insideContainer) {
     await runContainerStage(ctx);
     return;
   }
@@ -121,14 +122,14 @@ export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
 
 /**
  * Where a build happens. Host builds happen in a hidden sibling of ROOTFS_DIR
- * renamed into place when complete; with BUILD_IN_RAM, in /dev/shm first and
- * then copied to the sibling. A container build stages on the host too (the
- * sibling is mounted as /rootfs); inside, the mount itself is the target. A
- * plan names ROOTFS_DIR itself, so that it reads the same every time.
+ * renamed into place when complete; with BUILD_IN_RAM, in a RAM stage first
+ * that is then copied to the sibling. A container build stages on the host
+ * too (the sibling is mounted as /rootfs); inside, the mount itself is the
+ * target. A plan names ROOTFS_DIR itself, so that it reads the same every time.
  */
 interface Staging {
-  work: string;
   sibling?: string;
+  ram?: string;
 }
 
 const siblingPrefix = (rootfsDir: string) => `.${basename(rootfsDir)}.partial-`;
@@ -136,16 +137,10 @@ const siblingPrefix = (rootfsDir: string) => `.${basename(rootfsDir)}.partial-`;
 const RAM_STAGE_PREFIX = 'osbuilder-rootfs-';
 
 function stagingFor(ctx: RootfsContext): Staging {
-  if (ctx.settings.insideContainer || ctx.settings.plan) return { work: ctx.rootfsDir };
+  if (ctx.settings.insideContainer || ctx.settings.plan) return {};
   const sibling = join(dirname(ctx.rootfsDir), `${siblingPrefix(ctx.rootfsDir)}${process.pid}`);
-  const inContainer = ctx.settings.useDocker || ctx.settings.usePodman;
-  const ram = inContainer ? undefined : ramStagingParent(ctx.settings.buildInRam);
-  return { work: ram ? join(ram, `${RAM_STAGE_PREFIX}${process.pid}`) : sibling, sibling };
-}
-
-async function removeStaleStages(ctx: RootfsContext, stage: Staging): Promise<void> {
-  if (stage.sibling) await removeStaleTemps(dirname(ctx.rootfsDir), siblingPrefix(ctx.rootfsDir));
-  if (stage.sibling && stage.work !== stage.sibling) await removeStaleTemps(dirname(stage.work), RAM_STAGE_PREFIX);
+  const ramParent = engineFor(ctx.settings) ? undefined : ramStagingParent(ctx.settings.buildInRam);
+  return { sibling, ...(ramParent ? { ram: join(ramParent, `${RAM_STAGE_PREFIX}${process.pid}`) } : {}) };
 }
 
 /** Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure. */
@@ -153,28 +148,26 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer && !replace) {
     die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty: remove it or give another directory with -r`);
   }
-  const stage = stagingFor(ctx);
-  const work = withWorkDir(ctx, stage.work);
-  await removeStaleStages(ctx, stage);
-  const temps = stage.sibling ? [...new Set([stage.work, stage.sibling])] : [];
-  const removeTemps = async () => {
-    for (const dir of temps) await removeTree(dir);
+  const { sibling, ram } = stagingFor(ctx);
+  if (sibling) await removeStaleTemps(dirname(sibling), siblingPrefix(ctx.rootfsDir));
+  if (ram) await removeStaleTemps(dirname(ram), RAM_STAGE_PREFIX);
+  const work = withWorkDir(ctx, ram ?? sibling ?? ctx.rootfsDir);
+  const removeStages = async () => {
+    for (const dir of [ram, sibling]) if (dir) await removeTree(dir);
   };
-  const dropCleanup = temps.length ? onCleanup(removeTemps) : () => {};
+  const dropCleanup = sibling ? onCleanup(removeStages) : () => {};
   try {
     await buildRootfsDistro(work);
     if (agent) await setupRootfs(work, agent);
-    if (stage.sibling) {
-      if (stage.work !== stage.sibling) {
-        await step(`Copying the tree from RAM to ${dirname(ctx.rootfsDir)}`, () => $`cp -a ${stage.work} ${stage.sibling}`);
-        await removeTree(stage.work);
-      }
-      await moveIntoPlace(stage.sibling, ctx.rootfsDir);
+    if (ram) {
+      await step(`Copying the tree from RAM to ${dirname(ctx.rootfsDir)}`, () => $`cp -a ${ram} ${sibling}`);
+      await removeTree(ram);
     }
+    if (sibling) await moveIntoPlace(sibling, ctx.rootfsDir);
     dropCleanup();
     return true;
   } catch (e) {
-    await removeTemps();
+    await removeStages();
     dropCleanup();
     if (!ctx.settings.gracefulExit || !ctx.distro?.buildCanFail || ctx.settings.insideContainer) throw e;
     info(`Detected a build error, but ${ctx.distroName} is allowed to fail (BUILD_CAN_FAIL specified), so exiting successfully`);

@@ -8,6 +8,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { AgentSource } from './agent.ts';
 import { onCleanup } from './cli.ts';
 import type { RootfsContext } from './context.ts';
+import { engineFor } from './engine.ts';
 import { $ } from './exec.ts';
 import { info } from './log.ts';
 import { isEmptyDir, removeTree } from './rootfs-dir.ts';
@@ -81,7 +82,7 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
   const distroSettings = Object.fromEntries(
     Object.entries(ctx.distroSettings).map(([key, value]) => [ctx.distro?.settings?.[key]?.env ?? key, String(value)]),
   );
-  const engine = s.useDocker ? 'docker' : s.usePodman ? 'podman' : '';
+  const engine = engineFor(s);
   return manifestFor({
     distro: ctx.distroName,
     osVersion: ctx.osVersion,
