@@ -84,7 +84,7 @@ async function resolveRootfsArg(arg: string): Promise<{ rootfs: string; distroIm
   return { rootfs, distroImage: `kata-containers-image-${arg}.img` };
 }
 
-/** Checks on the paths, before anything is written. */
+/** Checks on the paths, before anything is written (and before an engine would create a missing bind-mount source). */
 export function checkPaths(rootfs: string, image: string): void {
   checkRootfsToPack(rootfs);
   checkOutputFile(image, rootfs);

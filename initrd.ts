@@ -55,9 +55,8 @@ function isDistroName(name: string): boolean {
   return /^[a-z][a-z0-9-]*$/.test(name) && existsSync(join(scriptDir, 'rootfs', name, 'config.ts'));
 }
 
-/** The checks of upstream initrd_builder.sh, before anything is written. */
+/** The rootfs checks of upstream initrd_builder.sh (the paths are checked by main), before anything is written. */
 export function checkRootfs(rootfs: string, s: Pick<InitrdSettings, 'agentBin' | 'agentInit'>): void {
-  checkRootfsToPack(rootfs);
   const init = join(rootfs, 'sbin/init');
   if (!isExecutableFile(init) && !isSymlink(init)) die(`/sbin/init is not installed in ${rootfs}`);
   ok('init is installed');
@@ -83,7 +82,6 @@ async function rootfsFor(arg: string, env: NodeJS.ProcessEnv): Promise<{ rootfs:
 export async function buildInitrd(rootfs: string, image: string, s: InitrdSettings): Promise<void> {
   checkRootfs(rootfs, s);
   const out = resolve(image);
-  checkOutputFile(out, rootfs);
   info(`Creating ${out} based on rootfs at ${rootfs}`);
   const compressor = await hostCompressor(s.compression);
   await step(`Packing ${basename(out)} (newc cpio, ${compressor?.[0] ?? 'uncompressed'})`, async () => {
@@ -103,6 +101,7 @@ export async function main(): Promise<void> {
   if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
   const { rootfs, defaultImage } = await rootfsFor(String(opts._[0]), process.env);
   const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
+  // Before either path: an engine would create a missing bind-mount source.
   checkRootfsToPack(rootfs);
   checkOutputFile(resolve(image), rootfs);
   const engine = packEngine(process.env);

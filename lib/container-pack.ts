@@ -6,7 +6,6 @@
 // (read-only) and the output directory are mounted.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { checkOutputFile, checkRootfsToPack } from './input-checks.ts';
 import { type SettingSpec } from './cli.ts';
 import {
   CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer,
@@ -38,7 +37,6 @@ export function packSettingsFromEnv(env: NodeJS.ProcessEnv): PackSettings {
   };
 }
 
-/** USE_DOCKER / USE_PODMAN as rootfs.ts reads them (docker wins). */
 export interface PackJob {
   tool: PackTool;
   engine: Engine;
@@ -98,11 +96,8 @@ export function packRunSpec(job: PackJob, stageDir: string, containerName: strin
   };
 }
 
-/** Run image.ts or initrd.ts for `job` in the build container. */
+/** Run image.ts or initrd.ts for `job` in the build container; the caller has checked its paths (lib/input-checks.ts). */
 export async function packInContainer(job: PackJob): Promise<void> {
-  // An engine creates a missing bind-mount source: check before it can.
-  checkRootfsToPack(job.rootfs);
-  checkOutputFile(job.output, job.rootfs);
   await runInContainer({
     engine: job.engine,
     build: {
