@@ -17,7 +17,7 @@ import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
 import { ramStagingParent } from './lib/ram-staging.ts';
 import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
-import { checkVersionsFile } from './lib/versions.ts';
+import { checkVersionsFile, versionsFileOf } from './lib/versions.ts';
 import { removeStaleTemps } from './lib/stale-temps.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
@@ -67,7 +67,7 @@ export function checkEnvironment(s: RootfsSettings): void {
     die(`KERNEL_MODULES_DIR=${s.kernelModulesDir} is not an existing directory: give the modules directory or unset it`);
   }
   if (!s.osbuilderVersion) die('need osbuilder version: give -o VERSION');
-  checkVersionsFile(s.versionsFile || join(scriptDir, '../../versions.yaml'), !!s.versionsFile);
+  checkVersionsFile(versionsFileOf(s, scriptDir), !!s.versionsFile);
 }
 
 /** The host distro ID from /etc/os-release (used without a DISTRO). */

@@ -11,6 +11,7 @@ import minimist from 'minimist';
 import { $ } from '../lib/exec.ts';
 import { readMbrPartitions } from '../lib/mbr.ts';
 import { debianRootfs } from '../test/helpers/rootfs-fixture.ts';
+import { median, seconds } from './timing.ts';
 
 const repo = new URL('../', import.meta.url).pathname;
 const args = minimist(process.argv.slice(2), { string: ['runs', 'extra-mb'] });
@@ -29,12 +30,6 @@ async function grownTree(): Promise<string> {
   return tree;
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
   const rootfs = extraMb > 0 ? await grownTree() : baseRootfs;
@@ -47,8 +42,8 @@ try {
   const startup: number[] = [];
   for (let i = 0; i < runs; i++) {
     rmSync(image, { force: true });
-    ours.push(await timed(() => $`${tsx} ${join(repo, 'image.ts')} -o ${image} ${rootfs}`));
-    startup.push(await timed(() => $`${tsx} ${empty}`));
+    ours.push(await seconds(() => $`${tsx} ${join(repo, 'image.ts')} -o ${image} ${rootfs}`));
+    startup.push(await seconds(() => $`${tsx} ${empty}`));
     const mbr = Buffer.alloc(512);
     const fd = openSync(image, 'r');
     readSync(fd, mbr, 0, 512, 0);
@@ -56,7 +51,7 @@ try {
     const p1 = readMbrPartitions(mbr)[0]!;
     const bytes = p1.sectors * 512;
     rmSync(floorFile, { force: true });
-    floor.push(await timed(async () => {
+    floor.push(await seconds(async () => {
       await $`truncate -s ${bytes} ${floorFile}`;
       await $`mke2fs -q -F -t ext4 -b 4096 -d ${rootfs} ${floorFile}`;
     }));

@@ -8,16 +8,11 @@ import { join } from 'node:path';
 import { $ } from '../lib/exec.ts';
 import { info } from '../lib/log.ts';
 import { debianRootfs, repoRoot } from '../test/helpers/rootfs-fixture.ts';
+import { seconds } from './timing.ts';
 
 const RUNS = 2;
 const TIME_TARGET = 1 / 3;
 const SIZE_TARGET = 1.01;
-
-async function seconds(fn: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
 
 const rootfs = await debianRootfs({ agentInit: 'no' });
 const scratch = mkdtempSync('/var/tmp/osbuilder-bench-initrd-');

@@ -15,12 +15,12 @@ import { formatSeconds, info } from '../lib/log.ts';
 import { removeTree } from '../lib/rootfs-dir.ts';
 import { testAgentBinary } from '../test/helpers/agent.ts';
 import { repoRoot, runRootfs } from '../test/helpers/rootfs-fixture.ts';
+import { median, seconds } from './timing.ts';
 
+/** Milliseconds of `fn`, announced before and after. */
 async function timed(what: string, fn: () => Promise<void>): Promise<number> {
   info(`${what}...`);
-  const start = Date.now();
-  await fn();
-  const ms = Date.now() - start;
+  const ms = (await seconds(fn)) * 1000;
   info(`${what}: ${formatSeconds(ms)}`);
   return ms;
 }
@@ -30,7 +30,6 @@ async function sizeMiB(dir: string): Promise<number> {
 }
 
 const runs = Number(minimist(process.argv.slice(2), { string: ['runs'] }).runs ?? 1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const scratch = mkdtempSync('/var/tmp/osbuilder-bench-');
 try {
   const debian = await loadDistro('debian', 'x86_64');

@@ -1,5 +1,5 @@
 // Small questions about paths that the builders' checks ask.
-import { accessSync, constants, lstatSync, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, readFileSync, statSync } from 'node:fs';
 
 /** A regular file (links followed) that may be executed. */
 export function isExecutableFile(path: string): boolean {
@@ -18,4 +18,17 @@ export function isSymlink(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+export interface MountEntry {
+  point: string;
+  options: string[];
+}
+
+/** The mounts of this process, in mount order (`\040` in a path is a space). */
+export function mountTable(text = readFileSync('/proc/self/mounts', 'utf8')): MountEntry[] {
+  return text.split('\n').flatMap((line) => {
+    const [, point, , options] = line.split(' ');
+    return point && options ? [{ point: point.replace(/\\040/g, ' '), options: options.split(',') }] : [];
+  });
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path';
 import { $ } from './exec.ts';
 import { die, info, warn } from './log.ts';
-import { userCacheDir } from './package-cache.ts';
+import { userCacheDir } from './user-cache.ts';
 
 const METAPACKAGE = 'linux-image-cloud-amd64';
 const FLAVOUR = 'cloud-amd64';

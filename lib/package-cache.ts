@@ -1,18 +1,13 @@
 // PACKAGE_CACHE_DIR: downloaded packages kept between builds, one directory
-// per distro, release and architecture. The package manager checks each
+// per distro, release, architecture and bootstrap tool. The package manager checks each
 // cached file against the repository's index before using it, so a stale or
 // damaged file is downloaded again, never installed. After a build, a cached
 // package that the build installed in another version is dropped, so the
 // cache follows the repository without growing.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { die, info } from './log.ts';
-
-/** ${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts: the builder's own cache on this host. */
-export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'osbuilder-ts');
-}
+import { userCacheDir } from './user-cache.ts';
 
 /** The cache directory of one distro/release/arch, or undefined when PACKAGE_CACHE_DIR=no. */
 export function packageCacheDir(setting: string, key: string, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -2,7 +2,8 @@
 // tens of thousands of small files, several times faster on tmpfs than on a
 // disk filesystem. The finished tree is then copied beside ROOTFS_DIR (one
 // sequential pass) and renamed into place as before.
-import { readFileSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
+import { mountTable } from './fs-checks.ts';
 import { die, info } from './log.ts';
 
 export type BuildInRam = 'auto' | 'yes' | 'no';
@@ -13,14 +14,9 @@ const TMPFS_MAGIC = 0x01021994;
 /** Mount options under which a chroot build cannot run (device nodes, programs). */
 const BLOCKING_OPTIONS = ['nodev', 'noexec'];
 
-/** The options of the mount at `dir` exactly, from /proc/self/mounts (the last one wins). */
-export function mountOptionsOf(dir: string, mounts = readFileSync('/proc/self/mounts', 'utf8')): string[] | undefined {
-  let options: string[] | undefined;
-  for (const line of mounts.split('\n')) {
-    const [, point, , opts] = line.split(' ');
-    if (point === dir && opts) options = opts.split(',');
-  }
-  return options;
+/** The options of the mount at `dir` exactly (the last one wins). */
+export function mountOptionsOf(dir: string, mounts = mountTable()): string[] | undefined {
+  return mounts.filter((m) => m.point === dir).at(-1)?.options;
 }
 
 /** Why `dir` cannot hold the build, or undefined when it can. */

@@ -1,8 +1,9 @@
 // Guarding the rootfs directory: never the host's / or one of its system
 // directories, and removal of a partial tree that never crosses into a mount.
-import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { $ } from './exec.ts';
+import { mountTable } from './fs-checks.ts';
 import { die } from './log.ts';
 import { RAM_DIR } from './ram-staging.ts';
 
@@ -47,10 +48,9 @@ export function isEmptyDir(path: string): boolean {
 /** Mount points at or below `dir`, deepest first. */
 export function mountsBelow(dir: string): string[] {
   const real = realPathOf(dir);
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
-    .filter((m): m is string => !!m && (m === real || m.startsWith(`${real}/`)))
+  return mountTable()
+    .map((m) => m.point)
+    .filter((m) => m === real || m.startsWith(`${real}/`))
     .sort((a, b) => b.length - a.length);
 }
 

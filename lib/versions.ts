@@ -19,8 +19,9 @@ export function versionAt(doc: unknown, dottedPath: string): string {
   return node === null || node === undefined || typeof node === 'object' ? '' : String(node);
 }
 
-export function versionsFileOf(ctx: RootfsContext): string {
-  return ctx.settings.versionsFile || join(ctx.scriptDir, '../../versions.yaml');
+/** KATA_VERSIONS_FILE, else versions.yaml of the Kata tree around the builder. */
+export function versionsFileOf(settings: { versionsFile: string }, scriptDir: string): string {
+  return settings.versionsFile || join(scriptDir, '../../versions.yaml');
 }
 
 /** Read one value from versions.yaml; '' when the file or the key is missing. */
@@ -37,11 +38,11 @@ export const RUST_VERSION_KEY = 'languages.rust.meta.newest-version';
 export const MUSL_VERSION_KEY = 'externals.musl.version';
 
 export function rustVersion(ctx: RootfsContext): string {
-  return packageVersion(versionsFileOf(ctx), RUST_VERSION_KEY);
+  return packageVersion(versionsFileOf(ctx.settings, ctx.scriptDir), RUST_VERSION_KEY);
 }
 
 export function muslVersion(ctx: RootfsContext): string {
-  return packageVersion(versionsFileOf(ctx), MUSL_VERSION_KEY);
+  return packageVersion(versionsFileOf(ctx.settings, ctx.scriptDir), MUSL_VERSION_KEY);
 }
 
 /** Kata's versions.yaml, when it exists (or is named explicitly): valid YAML holding a mapping. */

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { isBuildError } from './helpers/errors.ts';
 import { integer, resolveSettings, text, yesNo, truthy } from '../lib/cli.ts';
-import { BuildError } from '../lib/log.ts';
 
 const specs = {
   rootfsDir: { env: 'ROOTFS_DIR', flag: 'r', default: '/default', parse: text, help: 'rootfs dir' },
@@ -26,8 +26,7 @@ test('boolean options', () => {
 });
 
 test('yes/no and integer parsers reject bad values with a fix', () => {
-  assert.throws(() => resolveSettings(specs, { AGENT_INIT: 'maybe' }), (e: Error) =>
-    e instanceof BuildError && /AGENT_INIT=maybe.*yes or no/.test(e.message));
+  assert.throws(() => resolveSettings(specs, { AGENT_INIT: 'maybe' }), isBuildError(/AGENT_INIT=maybe.*yes or no/));
   assert.throws(() => resolveSettings(specs, { ROOT_FREE_SPACE: '-3' }), /not a whole number/);
   assert.throws(() => resolveSettings(specs, { ROOT_FREE_SPACE: '2000' }), /out of range/);
   assert.is(resolveSettings(specs, { ROOT_FREE_SPACE: '12' }).freeSpace, 12);

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../lib/exec.ts';
-import { BuildError } from '../lib/log.ts';
-import { installedVersions, packageCacheDir, supersededDebs, userCacheDir } from '../lib/package-cache.ts';
+import { mountTable } from '../lib/fs-checks.ts';
+import { installedVersions, packageCacheDir, supersededDebs } from '../lib/package-cache.ts';
+import { userCacheDir } from '../lib/user-cache.ts';
 import { mountOptionsOf, RAM_DIR, ramStagingParent, ramUnusableReason } from '../lib/ram-staging.ts';
 import { unsafeRootfsReason } from '../lib/rootfs-dir.ts';
 import { testAgentBinary } from './helpers/agent.ts';
+import { isBuildError } from './helpers/errors.ts';
 import { runRootfs } from './helpers/rootfs-fixture.ts';
 import { buildRpmRepo, FEDORA_STAND_INS } from './helpers/rpm-repo.ts';
-
-const isBuildError = (re: RegExp) => (e: Error) => e instanceof BuildError && re.test(e.message);
 
 test('mount options of a mount point, the last mount winning', () => {
   const mounts = [
@@ -21,9 +21,9 @@ test('mount options of a mount point, the last mount winning', () => {
     '/dev/vda / ext4 rw,relatime 0 0',
     'tmpfs /dev/shm tmpfs rw,relatime,size=100k 0 0',
   ].join('\n');
-  assert.equal(mountOptionsOf('/dev/shm', mounts), ['rw', 'relatime', 'size=100k']);
-  assert.equal(mountOptionsOf('/', mounts), ['rw', 'relatime']);
-  assert.is(mountOptionsOf('/nowhere', mounts), undefined);
+  assert.equal(mountOptionsOf('/dev/shm', mountTable(mounts)), ['rw', 'relatime', 'size=100k']);
+  assert.equal(mountOptionsOf('/', mountTable(mounts)), ['rw', 'relatime']);
+  assert.is(mountOptionsOf('/nowhere', mountTable(mounts)), undefined);
 });
 
 test('RAM staging: refused off tmpfs, with yes an ERROR, with auto a fall-back, with no not even checked', () => {

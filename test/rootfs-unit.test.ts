@@ -17,13 +17,12 @@ import { pathInRoot, unsafeRootfsReason } from '../lib/rootfs-dir.ts';
 import { rootfsSettings } from '../lib/rootfs-settings.ts';
 import { formatCreationTime, summaryYaml } from '../lib/summary.ts';
 import { buildDistro, contextFor, hostDistroId, parseArgs } from '../rootfs.ts';
+import { isBuildError } from './helpers/errors.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-unit-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const settingsOf = (argv: string[], env: NodeJS.ProcessEnv = {}) => resolveSettings(rootfsSettings, env, parseArgs(argv));
-const isBuildError = (re: RegExp) => (e: Error) => e instanceof BuildError && re.test(e.message);
-
 async function rejects(fn: () => Promise<unknown>, check: (e: Error) => boolean): Promise<void> {
   try {
     await fn();

@@ -34,8 +34,7 @@ export interface DebianRootfsOptions {
   extraPkgs?: string;
 }
 
-/** Run `tsx rootfs.ts` as a subprocess. */
-/** Runs rootfs.ts; downloaded packages are kept in the test cache, not the user's. */
+/** Runs `tsx rootfs.ts` as a subprocess; downloaded packages are kept in the test cache, not the user's. */
 export function runRootfs(args: string[], env: Record<string, string> = {}) {
   return $({ cwd: repoRoot, env: { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...env }, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} rootfs.ts ${args}`;
 }
