@@ -132,7 +132,7 @@ KATADIR       := /usr/libexec/kata-containers
 OSBUILDER_DIR := $(KATADIR)/osbuilder
 INSTALL_DIR   := $(DESTDIR)/$(OSBUILDER_DIR)
 SCRIPTS       := rootfs.ts image.ts initrd.ts
-HELPER_FILES  := package.json package-lock.json tsconfig.json VERSION $(wildcard lib/*.ts) \
+HELPER_FILES  := package.json package-lock.json tsconfig.json VERSION $(wildcard lib/*/*.ts) \
                  $(wildcard rootfs/*/config.ts) $(wildcard rootfs/*/Dockerfile*.in)
 
 .PHONY: install-scripts

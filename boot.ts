@@ -6,10 +6,10 @@ import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags,
-} from './lib/cli.ts';
-import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot.ts';
-import { checkExistingFile } from './lib/input-checks.ts';
-import { die, info, ok } from './lib/log.ts';
+} from './lib/core/cli.ts';
+import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
+import { checkExistingFile } from './lib/core/input-checks.ts';
+import { die, info, ok } from './lib/core/log.ts';
 
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,

@@ -7,13 +7,13 @@ import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags, yesNo,
-} from './lib/cli.ts';
-import { packEngine } from './lib/engine.ts';
-import { $ } from './lib/exec.ts';
-import { buildImage, type ImageOptions } from './lib/image-build.ts';
-import { FS_TYPES, type FsType } from './lib/image-fs.ts';
-import { checkOutputFile, checkRootfsToPack } from './lib/input-checks.ts';
-import { die, info, step } from './lib/log.ts';
+} from './lib/core/cli.ts';
+import { packEngine } from './lib/container/engine.ts';
+import { $ } from './lib/core/exec.ts';
+import { buildImage, type ImageOptions } from './lib/image/build.ts';
+import { FS_TYPES, type FsType } from './lib/image/fs.ts';
+import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';
+import { die, info, step } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -123,7 +123,7 @@ export async function main(): Promise<void> {
   const engine = packEngine(process.env);
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
-    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container-pack.ts');
+    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container/pack.ts');
     await packInContainer({
       tool: 'image', engine, rootfs, output: image, settings: packSettingsFromEnv(process.env),
       env: settingsEnv(imageSettings, s, ['help', 'image', 'useDocker', 'usePodman', 'nsdaxBin']),

@@ -6,15 +6,15 @@ import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, valueFlags, yesNo, truthy,
-} from './lib/cli.ts';
-import { packEngine } from './lib/engine.ts';
-import { $ } from './lib/exec.ts';
-import { isExecutableFile, isSymlink } from './lib/fs-checks.ts';
-import { checkOutputFile, checkRootfsToPack } from './lib/input-checks.ts';
-import { COMPRESSIONS, hostCompressor } from './lib/initrd-compress.ts';
-import { planArchive, scanTree } from './lib/initrd-tree.ts';
-import { writeInitrd } from './lib/initrd-write.ts';
-import { die, info, ok, step } from './lib/log.ts';
+} from './lib/core/cli.ts';
+import { packEngine } from './lib/container/engine.ts';
+import { $ } from './lib/core/exec.ts';
+import { isExecutableFile, isSymlink } from './lib/core/fs-checks.ts';
+import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';
+import { COMPRESSIONS, hostCompressor } from './lib/initrd/compress.ts';
+import { planArchive, scanTree } from './lib/initrd/tree.ts';
+import { writeInitrd } from './lib/initrd/write.ts';
+import { die, info, ok, step } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -107,7 +107,7 @@ export async function main(): Promise<void> {
   const engine = packEngine(process.env);
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
-    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container-pack.ts');
+    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container/pack.ts');
     await packInContainer({
       tool: 'initrd', engine, rootfs, output: resolve(image), settings: packSettingsFromEnv(process.env),
       env: settingsEnv(initrdSettings, s, ['help', 'image']),

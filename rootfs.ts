@@ -3,22 +3,24 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import minimist from 'minimist';
-import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/cli.ts';
-import { runContainerStage } from './lib/container.ts';
-import { failMarker, libcFor, splitWords, targetArch, withWorkDir, type RootfsContext } from './lib/context.ts';
-import { buildDnfRootfs } from './lib/dnf.ts';
-import { engineFor } from './lib/engine.ts';
-import { listDistros, loadDistro, testConfigText, type DistroConfig } from './lib/distro.ts';
-import { agentSourceOf, type AgentSource } from './lib/agent.ts';
-import { $, startPlanMode } from './lib/exec.ts';
-import { die, info, step, warn } from './lib/log.ts';
-import { checkRootfsCache, moveIntoPlace, storeManifest } from './lib/rootfs-cache.ts';
-import { checkRootfsDir, isEmptyDir, removeTree } from './lib/rootfs-dir.ts';
-import { rootfsSettings, type RootfsSettings } from './lib/rootfs-settings.ts';
-import { ramStagingParent } from './lib/ram-staging.ts';
-import { prepareOverlay, setupRootfs } from './lib/setup-rootfs.ts';
-import { checkVersionsFile, versionsFileOf } from './lib/versions.ts';
-import { removeStaleTemps } from './lib/stale-temps.ts';
+import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
+import { runContainerStage } from './lib/container/rootfs-stage.ts';
+import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
+import type { RootfsContext } from './lib/rootfs/types.ts';
+import { buildDnfRootfs } from './lib/rootfs/dnf.ts';
+import { engineFor } from './lib/container/engine.ts';
+import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
+import type { DistroConfig } from './lib/rootfs/types.ts';
+import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';
+import { $, startPlanMode } from './lib/core/exec.ts';
+import { die, info, step, warn } from './lib/core/log.ts';
+import { checkRootfsCache, moveIntoPlace, storeManifest } from './lib/rootfs/cache.ts';
+import { checkRootfsDir, isEmptyDir, removeTree } from './lib/core/safe-paths.ts';
+import { rootfsSettings, type RootfsSettings } from './lib/rootfs/settings.ts';
+import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
+import { prepareOverlay, setupRootfs } from './lib/rootfs/setup.ts';
+import { checkVersionsFile, versionsFileOf } from './lib/rootfs/versions.ts';
+import { removeStaleTemps } from './lib/core/stale-temps.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -202,7 +204,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     const distro = await loadDistro(distroName, arch);
     const rootfsDir = checkRootfsDir(settings.rootfsDir || join(scriptDir, `rootfs-${distro.name}`));
     const ctx = contextFor(settings, distroName, distro, rootfsDir, env);
-    // The build cache (lib/rootfs-cache.ts); a plan and the container's inner stage always build.
+    // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.
     const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
     if (cache?.upToDate) return;
     if ((await buildDistro(ctx, agent, cache?.replaceable)) && cache) storeManifest(rootfsDir, cache.manifest);

@@ -8,12 +8,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { isMain, onCleanup, runMain } from './lib/cli.ts';
-import { bootGuest } from './lib/boot.ts';
-import { type BuiltGuest, statsTable } from './lib/boot-stats.ts';
-import { $ } from './lib/exec.ts';
-import { die, error, info, ok, step, warn } from './lib/log.ts';
-import { removeTree } from './lib/rootfs-dir.ts';
+import { isMain, onCleanup, runMain } from './lib/core/cli.ts';
+import { bootGuest } from './lib/boot/boot.ts';
+import { type BuiltGuest, statsTable } from './lib/boot/stats.ts';
+import { $ } from './lib/core/exec.ts';
+import { die, error, info, ok, step, warn } from './lib/core/log.ts';
+import { removeTree } from './lib/core/safe-paths.ts';
 import { testAgentBinary } from './test/helpers/agent.ts';
 
 const projectDir = new URL('./', import.meta.url).pathname;

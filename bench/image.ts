@@ -8,8 +8,8 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { $ } from '../lib/exec.ts';
-import { readMbrPartitions } from '../lib/mbr.ts';
+import { $ } from '../lib/core/exec.ts';
+import { readMbrPartitions } from '../lib/image/mbr.ts';
 import { debianRootfs } from '../test/helpers/rootfs-fixture.ts';
 import { median, seconds } from './timing.ts';
 

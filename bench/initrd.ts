@@ -5,8 +5,8 @@
 // Usage: npm run bench:initrd
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../lib/exec.ts';
-import { info } from '../lib/log.ts';
+import { $ } from '../lib/core/exec.ts';
+import { info } from '../lib/core/log.ts';
 import { debianRootfs, repoRoot } from '../test/helpers/rootfs-fixture.ts';
 import { seconds } from './timing.ts';
 

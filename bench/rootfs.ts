@@ -9,10 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { loadDistro } from '../lib/distro.ts';
-import { $ } from '../lib/exec.ts';
-import { formatSeconds, info } from '../lib/log.ts';
-import { removeTree } from '../lib/rootfs-dir.ts';
+import { loadDistro } from '../lib/rootfs/distro.ts';
+import { $ } from '../lib/core/exec.ts';
+import { formatSeconds, info } from '../lib/core/log.ts';
+import { removeTree } from '../lib/core/safe-paths.ts';
 import { testAgentBinary } from '../test/helpers/agent.ts';
 import { repoRoot, runRootfs } from '../test/helpers/rootfs-fixture.ts';
 import { median, seconds } from './timing.ts';

@@ -4,11 +4,11 @@
 // Outputs go to ./out of the project (ignored by git).
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMain, runMain } from '../lib/cli.ts';
-import { bootGuest } from '../lib/boot.ts';
-import { $ } from '../lib/exec.ts';
-import { die, formatSeconds, info, ok } from '../lib/log.ts';
-import { removeTree } from '../lib/rootfs-dir.ts';
+import { isMain, runMain } from '../lib/core/cli.ts';
+import { bootGuest } from '../lib/boot/boot.ts';
+import { $ } from '../lib/core/exec.ts';
+import { die, formatSeconds, info, ok } from '../lib/core/log.ts';
+import { removeTree } from '../lib/core/safe-paths.ts';
 import { testAgentBinary } from '../test/helpers/agent.ts';
 
 const repo = new URL('../', import.meta.url).pathname;

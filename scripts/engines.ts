@@ -17,11 +17,11 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMain, runMain } from '../lib/cli.ts';
-import { type Engine, checkEngine } from '../lib/engine.ts';
-import { $, failureSummary, haveCommand } from '../lib/exec.ts';
-import { die, info, ok, step, warn } from '../lib/log.ts';
-import { mountsBelow } from '../lib/rootfs-dir.ts';
+import { isMain, runMain } from '../lib/core/cli.ts';
+import { type Engine, checkEngine } from '../lib/container/engine.ts';
+import { $, failureSummary, haveCommand } from '../lib/core/exec.ts';
+import { die, info, ok, step, warn } from '../lib/core/log.ts';
+import { mountsBelow } from '../lib/core/safe-paths.ts';
 
 export const RUN_DIR = '/run/osbuilder-ts';
 const DOCKER_SOCKET = join(RUN_DIR, 'docker.sock');

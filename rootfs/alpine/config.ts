@@ -1,7 +1,7 @@
-// Alpine: apk.static --root --initdb (lib/apk.ts), the agent as init.
-import { buildAlpineRootfs } from '../../lib/apk.ts';
-import type { DistroConfig } from '../../lib/distro.ts';
-import { ifYes } from '../../lib/distro-packages.ts';
+// Alpine: apk.static --root --initdb (lib/rootfs/apk.ts), the agent as init.
+import { buildAlpineRootfs } from '../../lib/rootfs/apk.ts';
+import type { DistroConfig } from '../../lib/rootfs/types.ts';
+import { ifYes } from '../../lib/rootfs/distro-packages.ts';
 
 const alpine: DistroConfig = {
   name: 'alpine',

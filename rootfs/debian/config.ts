@@ -1,7 +1,7 @@
 // Debian: bootstrapped with mmdebstrap (default when installed) or
 // debootstrap (DEBIAN_BOOTSTRAP=debootstrap), minbase variant.
-import type { DistroConfig } from '../../lib/distro.ts';
-import { DEBIAN_FAMILY, ifYes } from '../../lib/distro-packages.ts';
+import type { DistroConfig } from '../../lib/rootfs/types.ts';
+import { DEBIAN_FAMILY, ifYes } from '../../lib/rootfs/distro-packages.ts';
 
 const debian: DistroConfig = {
   ...DEBIAN_FAMILY,

@@ -1,8 +1,8 @@
 // Ubuntu: bootstrapped like Debian, with mmdebstrap (default when installed)
 // or debootstrap. Without REPO_URL the tool's own default mirror for the
 // suite is used.
-import type { DistroConfig } from '../../lib/distro.ts';
-import { DEBIAN_FAMILY, ifYes } from '../../lib/distro-packages.ts';
+import type { DistroConfig } from '../../lib/rootfs/types.ts';
+import { DEBIAN_FAMILY, ifYes } from '../../lib/rootfs/distro-packages.ts';
 
 const ubuntu: DistroConfig = {
   ...DEBIAN_FAMILY,

@@ -1,6 +1,6 @@
 // The test stand-in for kata-agent (test/agent/test-agent.c), built static.
 import { join } from 'node:path';
-import { $ } from '../../lib/exec.ts';
+import { $ } from '../../lib/core/exec.ts';
 import { cached, hashFiles } from './cache.ts';
 
 export const AGENT_MARKER = 'KATA-TEST-AGENT-READY';

@@ -1,7 +1,7 @@
 // Small synthetic rootfs trees for image.ts tests, and running image.ts itself.
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../../lib/exec.ts';
+import { $ } from '../../lib/core/exec.ts';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 const tsx = join(repoRoot, 'node_modules/.bin/tsx');

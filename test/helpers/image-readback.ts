@@ -3,8 +3,8 @@
 // rootfs directory should give (independently, with find).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../../lib/exec.ts';
-import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../../lib/image-prune.ts';
+import { $ } from '../../lib/core/exec.ts';
+import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../../lib/core/systemd-prune.ts';
 
 export interface Meta {
   type: string; // f d l c b p s

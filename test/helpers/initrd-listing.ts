@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { S_IFLNK, S_IFMT, S_IFREG, parseNewc, type NewcMember } from '../../lib/cpio.ts';
-import { $ } from '../../lib/exec.ts';
+import { S_IFLNK, S_IFMT, S_IFREG, parseNewc, type NewcMember } from '../../lib/initrd/cpio.ts';
+import { $ } from '../../lib/core/exec.ts';
 
 export interface ListedPath {
   mode: string;

@@ -3,9 +3,9 @@
 // tree as read-only.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../../lib/exec.ts';
-import { sourceClosure } from '../../lib/rootfs-cache.ts';
-import { rootfsSettings } from '../../lib/rootfs-settings.ts';
+import { $ } from '../../lib/core/exec.ts';
+import { sourceClosure } from '../../lib/rootfs/cache.ts';
+import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { testAgentBinary } from './agent.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from './cache.ts';
 

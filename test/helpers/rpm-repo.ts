@@ -2,7 +2,7 @@
 // packages the fedora config asks for, built with rpmbuild + createrepo_c.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../../lib/exec.ts';
+import { $ } from '../../lib/core/exec.ts';
 
 export interface StandInRpm {
   name: string;

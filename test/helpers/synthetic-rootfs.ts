@@ -4,7 +4,7 @@
 // an empty file, a name with spaces, a multi-megabyte file.
 import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../../lib/exec.ts';
+import { $ } from '../../lib/core/exec.ts';
 
 export async function makeSyntheticRootfs(root: string, agent: string): Promise<void> {
   for (const d of ['sbin', 'usr/bin', 'usr/lib', 'etc/ssl', 'dev', 'proc', 'sys', 'tmp', 'home/user']) {

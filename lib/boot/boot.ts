@@ -1,0 +1,131 @@
+// Boot a built guest (disk image or initrd) in QEMU and watch the console for
+// the agent's marker. Without an explicit kernel, the Debian cloud kernel is
+// used; a disk boot then goes through the shim initramfs that loads its
+// virtio/NVDIMM/xfs/erofs modules.
+import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
+import { shimInitramfs } from './shim.ts';
+import { debianCloudKernel } from './kernel.ts';
+import { die } from '../core/log.ts';
+import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
+
+/** What the test agent (test/agent/test-agent.c) prints when it is up. */
+export const DEFAULT_MARKER = 'KATA-TEST-AGENT-READY';
+
+export const DEFAULT_TIMEOUT_SECONDS = 180;
+
+const SECTOR = 512;
+const MBR_PARTITION_TABLE = 446;
+
+/** What a file to boot is, from its first sector: a disk image or an initrd. */
+export function bootKindOf(head: Buffer): 'image' | 'initrd' | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'initrd'; // gzip
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'initrd'; // zstd
+  if (head.toString('latin1', 0, 6) === '070701') return 'initrd'; // uncompressed newc
+  if (head.length >= SECTOR && head[510] === 0x55 && head[511] === 0xaa) return 'image';
+  return undefined;
+}
+
+/** bootKindOf() for a file. */
+export function bootKindOfFile(path: string): 'image' | 'initrd' | undefined {
+  return bootKindOf(readAt(path, 0, SECTOR));
+}
+
+export type RootFsType = 'ext4' | 'xfs' | 'erofs';
+
+export interface BootOptions {
+  image?: string;
+  initrd?: string;
+  media?: BootMedia;
+  kernel?: string;
+  timeoutSeconds?: number;
+  marker?: string;
+  /** Root filesystem type; default: detected from the first partition of MBR #1. */
+  rootFsType?: RootFsType;
+  /** Called with each piece of console output as it arrives. */
+  onConsole?: (chunk: string) => void;
+}
+
+export interface BootResult {
+  markerSeen: boolean;
+  console: string;
+  seconds: number;
+}
+
+/** Byte offset of partition 1 from an MBR (sector 0). */
+export function firstPartitionOffset(mbr: Buffer): number {
+  if (mbr.length < SECTOR || mbr[510] !== 0x55 || mbr[511] !== 0xaa) die('the image has no MBR partition table');
+  const lba = mbr.readUInt32LE(MBR_PARTITION_TABLE + 8);
+  if (lba === 0) die('the image has no first partition');
+  return lba * SECTOR;
+}
+
+/** Filesystem type from the first 4 KiB of a partition. */
+export function rootFsTypeOf(head: Buffer): RootFsType | undefined {
+  if (head.toString('latin1', 0, 4) === 'XFSB') return 'xfs';
+  if (head.length >= 1028 && head.readUInt32LE(1024) === 0xe0f5e1e2) return 'erofs';
+  if (head.length >= 1082 && head.readUInt16LE(1024 + 56) === 0xef53) return 'ext4';
+  return undefined;
+}
+
+function readAt(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const n = readSync(fd, buf, 0, length, offset);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The root filesystem type of a disk image built by image.ts. */
+export function detectRootFsType(image: string): RootFsType {
+  const offset = firstPartitionOffset(readAt(image, 0, SECTOR));
+  return rootFsTypeOf(readAt(image, offset, 4096)) ?? die(`${image}: no ext4, xfs or erofs filesystem in partition 1`);
+}
+
+/**
+ * Kernel parameters for a disk root, as the Kata runtime passes them
+ * (DAX on NVDIMM). The shim reads the same root=/rootfstype=/rootflags=.
+ */
+export function rootParams(media: BootMedia, fsType: RootFsType): string {
+  const device = media === 'nvdimm' ? '/dev/pmem0p1' : '/dev/vda1';
+  const flags = [
+    ...(media === 'nvdimm' ? ['dax'] : []),
+    ...(fsType === 'ext4' ? ['data=ordered', 'errors=remount-ro'] : []),
+  ];
+  return [`root=${device}`, ...(flags.length ? [`rootflags=${flags.join(',')}`] : []), 'ro', `rootfstype=${fsType}`].join(' ');
+}
+
+/** Parameters every boot gets: serial console, no reboot loop, Kata's systemd target. */
+export const BASE_PARAMS =
+  'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
+
+/** Console output after which the agent cannot come up (the guest hangs). */
+export const FATAL_CONSOLE = [/Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+
+/** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
+export async function bootGuest(opts: BootOptions): Promise<BootResult> {
+  if (!!opts.image === !!opts.initrd) die('boot: give either a disk image or an initrd');
+  const target = (opts.image ?? opts.initrd)!;
+  if (!existsSync(target)) die(`${target} does not exist`);
+  if (opts.kernel && !existsSync(opts.kernel)) die(`kernel ${opts.kernel} does not exist`);
+  const media = opts.media ?? 'virtio';
+  const debian = opts.kernel ? undefined : await debianCloudKernel();
+  const kernel = opts.kernel ?? debian!.vmlinuz;
+
+  let append = BASE_PARAMS;
+  let initrd = opts.initrd;
+  let image: { path: string; bytes: number; media: BootMedia } | undefined;
+  if (opts.image) {
+    append += ` ${rootParams(media, opts.rootFsType ?? detectRootFsType(opts.image))}`;
+    image = { path: opts.image, bytes: statSync(opts.image).size, media };
+    if (debian) initrd = await shimInitramfs(debian);
+  }
+  return runQemu(qemuArgs({ kernel, append, initrd, image }), {
+    marker: opts.marker ?? DEFAULT_MARKER,
+    timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    failOn: FATAL_CONSOLE,
+    onConsole: opts.onConsole,
+  });
+}

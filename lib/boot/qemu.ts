@@ -1,0 +1,92 @@
+// QEMU for boot checks: the command line (pure) and a runner that watches the
+// serial console for a marker and kills the VM at a deadline. Always TCG:
+// KVM is not usable on the machines this runs on.
+import { $ } from '../core/exec.ts';
+
+export type BootMedia = 'virtio' | 'nvdimm';
+
+export interface QemuPlan {
+  kernel: string;
+  append: string;
+  initrd?: string;
+  /** Disk image attached as virtio-blk or as an NVDIMM. */
+  image?: { path: string; bytes: number; media: BootMedia };
+  memoryMiB?: number;
+}
+
+/** qemu-system-x86_64 arguments: serial console on stdio, no display, no reboot. */
+export function qemuArgs(plan: QemuPlan): string[] {
+  const mem = plan.memoryMiB ?? 1024;
+  const args = ['-accel', 'tcg', '-nodefaults', '-display', 'none', '-no-reboot', '-serial', 'stdio'];
+  if (plan.image?.media === 'nvdimm') {
+    args.push(
+      '-machine', 'pc,nvdimm=on',
+      '-m', `${mem}M,slots=2,maxmem=${mem + 4096}M`,
+      '-object', `memory-backend-file,id=mem0,share=off,mem-path=${plan.image.path},size=${plan.image.bytes}`,
+      '-device', 'nvdimm,memdev=mem0,id=nv0',
+    );
+  } else {
+    args.push('-machine', 'pc', '-m', `${mem}M`);
+    if (plan.image) {
+      args.push('-drive', `file=${plan.image.path},if=virtio,format=raw,readonly=on`);
+    }
+  }
+  args.push('-kernel', plan.kernel, '-append', plan.append);
+  if (plan.initrd) args.push('-initrd', plan.initrd);
+  return args;
+}
+
+export interface QemuRun {
+  markerSeen: boolean;
+  console: string;
+  /** Seconds from start to the marker, or to the end of the run without it. */
+  seconds: number;
+}
+
+/** After the marker, how long the guest may take to power itself off. */
+const POWEROFF_GRACE_MS = 5000;
+/** After a fatal console line, how long to keep collecting output. */
+const FAILURE_GRACE_MS = 2000;
+
+/** Run QEMU until it exits, or until the timeout (then it is killed). */
+export async function runQemu(
+  args: string[],
+  opts: {
+    marker: string;
+    timeoutSeconds: number;
+    /** Console lines after which the marker can no longer come: stop early. */
+    failOn?: RegExp[];
+    onConsole?: (chunk: string) => void;
+  },
+): Promise<QemuRun> {
+  const start = Date.now();
+  let console = '';
+  let markerAt: number | undefined;
+  const proc = $({ nothrow: true, quiet: true })`exec qemu-system-x86_64 ${args}`;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void proc.kill('SIGKILL').catch(() => {}), ms);
+  };
+  arm(opts.timeoutSeconds * 1000);
+  proc.stdout.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    console += text;
+    opts.onConsole?.(text);
+    if (markerAt === undefined && console.includes(opts.marker)) {
+      markerAt = Date.now();
+      arm(POWEROFF_GRACE_MS);
+    } else if (markerAt === undefined && opts.failOn?.some((re) => re.test(console.slice(-(text.length + 100))))) {
+      arm(FAILURE_GRACE_MS);
+    }
+  });
+  const result = await proc;
+  clearTimeout(timer);
+  const stderr = result.stderr.trim();
+  if (stderr) console += `\n[qemu] ${stderr}\n`;
+  return {
+    markerSeen: markerAt !== undefined,
+    console,
+    seconds: ((markerAt ?? Date.now()) - start) / 1000,
+  };
+}

@@ -1,0 +1,173 @@
+// The shim initramfs for booting a disk image with a modular (Debian) kernel:
+// busybox plus the driver modules for virtio-blk, NVDIMM, xfs and erofs. Its
+// /init loads them, mounts the root named by root=/rootfstype=/rootflags= on
+// the kernel command line, and switch_roots into it, as the kernel itself
+// would with the drivers built in (Kata's guest kernel).
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type NewcHeader } from '../initrd/cpio.ts';
+import { type CpioBody, CpioStreamWriter } from '../initrd/cpio-stream.ts';
+import { kernelCacheDir, type DebianKernel } from './kernel.ts';
+import { die } from '../core/log.ts';
+
+/** Modules the shim loads (dependencies are added from each module's modinfo). */
+export const SHIM_MODULES = ['virtio_pci', 'virtio_blk', 'nfit', 'nd_pmem', 'xfs', 'erofs'];
+
+const BUSYBOX = '/bin/busybox';
+
+/** /init of the shim; a busybox sh script. */
+export const SHIM_INIT = `#!/bin/sh
+# osbuilder-ts boot shim: load drivers, mount root=, switch_root into it.
+export PATH=/bin
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+fail() { echo "shim: $*"; poweroff -f; }
+for m in $(cat /etc/shim-modules); do
+	insmod "/lib/modules/$m" || echo "shim: cannot load $m"
+done
+root= fstype=auto flags= mode=ro init=/sbin/init
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	root=*) root=\${arg#root=} ;;
+	rootfstype=*) fstype=\${arg#rootfstype=} ;;
+	rootflags=*) flags=\${arg#rootflags=} ;;
+	init=*) init=\${arg#init=} ;;
+	ro) mode=ro ;;
+	rw) mode=rw ;;
+	esac
+done
+[ -n "$root" ] || fail "no root= on the kernel command line"
+tries=0
+while [ ! -b "$root" ]; do
+	tries=$((tries + 1))
+	[ $tries -le 100 ] || fail "root device $root did not appear"
+	sleep 0.1
+done
+mount -t "$fstype" -o "$mode\${flags:+,$flags}" "$root" /newroot || fail "cannot mount $root ($fstype, $mode,$flags)"
+umount /proc /sys
+mount --move /dev /newroot/dev 2>/dev/null || umount /dev
+exec switch_root /newroot "$init"
+`;
+
+/** The `depends=` list of a module's .modinfo section (empty when none). */
+export function moduleDepends(ko: Buffer): string[] {
+  let at = -1;
+  while ((at = ko.indexOf('depends=', at + 1)) >= 0) {
+    if (at === 0 || ko[at - 1] === 0) {
+      const end = ko.indexOf(0, at);
+      const list = ko.toString('latin1', at + 'depends='.length, end < 0 ? undefined : end);
+      return list.split(',').filter(Boolean);
+    }
+  }
+  return [];
+}
+
+/** Module names are compared with `-` and `_` as one. */
+export function moduleName(fileName: string): string {
+  return fileName.replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_');
+}
+
+/** Dependencies first, each module once, in a stable order. */
+export function moduleLoadOrder(wanted: string[], dependsOf: (name: string) => string[]): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, chain: string[]) => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') die(`module dependency loop: ${[...chain, name].join(' -> ')}`);
+    state.set(name, 'visiting');
+    for (const dep of [...dependsOf(name)].sort()) visit(moduleName(dep), [...chain, name]);
+    state.set(name, 'done');
+    order.push(name);
+  };
+  for (const name of wanted) visit(moduleName(name), []);
+  return order;
+}
+
+function indexModules(modulesDir: string): Map<string, string> {
+  const index = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ko$/.test(e.name)) index.set(moduleName(e.name), relative(modulesDir, p));
+    }
+  };
+  walk(join(modulesDir, 'kernel'));
+  return index;
+}
+
+/** Paths (relative to the modules dir) of the shim's modules, in load order. */
+export function shimModulePaths(modulesDir: string): string[] {
+  const index = indexModules(modulesDir);
+  const builtin = new Set(
+    readFileSync(join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map((p) => moduleName(p.split('/').pop()!)),
+  );
+  const pathOf = (name: string) => index.get(name) ?? die(`kernel module ${name} not found in ${modulesDir}`);
+  const deps = (name: string) => (builtin.has(name) ? [] : moduleDepends(readFileSync(join(modulesDir, pathOf(name)))));
+  return moduleLoadOrder(SHIM_MODULES, deps)
+    .filter((name) => !builtin.has(name))
+    .map(pathOf);
+}
+
+interface ShimEntry { name: string; mode: number; body?: CpioBody; rdev?: [number, number] }
+
+function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
+  const dir = (name: string): ShimEntry => ({ name, mode: S_IFDIR | 0o755 });
+  const file = (name: string, mode: number, body: CpioBody): ShimEntry => ({ name, mode: S_IFREG | mode, body });
+  const moduleDirs = new Set<string>();
+  for (const m of modules) {
+    const parts = `lib/modules/${m}`.split('/');
+    for (let i = 1; i < parts.length; i++) moduleDirs.add(parts.slice(0, i).join('/'));
+  }
+  const list = modules.join('\n') + '\n';
+  return [
+    ...['bin', 'dev', 'etc', 'newroot', 'proc', 'sys'].map(dir),
+    { name: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] },
+    file('bin/busybox', 0o755, { path: BUSYBOX, size: statSync(BUSYBOX).size }),
+    { name: 'bin/sh', mode: S_IFLNK | 0o777, body: Buffer.from('busybox') },
+    file('etc/shim-modules', 0o644, Buffer.from(list)),
+    file('init', 0o755, Buffer.from(SHIM_INIT)),
+    ...[...moduleDirs].sort().map(dir),
+    ...modules.map((m) => {
+      const path = join(modulesDir, m);
+      return file(`lib/modules/${m}`, 0o644, { path, size: statSync(path).size });
+    }),
+  ];
+}
+
+/** Busybox applets: the shim calls `busybox --install` equivalents by symlink. */
+const APPLETS = ['cat', 'echo', 'insmod', 'mount', 'poweroff', 'sleep', 'switch_root', 'umount'];
+
+async function writeShim(path: string, modulesDir: string, modules: string[]): Promise<void> {
+  const entries = shimEntries(modulesDir, modules);
+  for (const a of APPLETS) entries.push({ name: `bin/${a}`, mode: S_IFLNK | 0o777, body: Buffer.from('busybox') });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const out = createWriteStream(tmp);
+  const writer = new CpioStreamWriter(out);
+  let ino = 1;
+  for (const e of entries) {
+    const size = e.body === undefined ? 0 : Buffer.isBuffer(e.body) ? e.body.length : e.body.size;
+    const header: NewcHeader = {
+      c_ino: ino++, c_mode: e.mode, c_uid: 0, c_gid: 0, c_nlink: (e.mode & S_IFDIR) === S_IFDIR ? 2 : 1,
+      c_mtime: 0, c_filesize: size, c_devmajor: 0, c_devminor: 0,
+      c_rdevmajor: e.rdev?.[0] ?? 0, c_rdevminor: e.rdev?.[1] ?? 0,
+    };
+    await writer.add(header, e.name, e.body);
+  }
+  await writer.finish();
+  renameSync(tmp, path);
+}
+
+/** Path of the shim initramfs (uncompressed cpio) for `kernel`, built once and cached. */
+export async function shimInitramfs(kernel: DebianKernel): Promise<string> {
+  if (!existsSync(BUSYBOX)) die(`${BUSYBOX} is missing: install busybox-static (scripts/setup-host.sh)`);
+  const modules = shimModulePaths(kernel.modulesDir);
+  const key = createHash('sha256')
+    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(BUSYBOX))
+    .digest('hex').slice(0, 16);
+  const path = join(kernelCacheDir(), `shim-${kernel.release}-${key}.cpio`);
+  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules);
+  return path;
+}

@@ -1,0 +1,68 @@
+// The build container's Dockerfile, generated from the distro's
+// Dockerfile.in (an architecture-specific Dockerfile-<arch>.in wins).
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RootfsContext } from '../rootfs/types.ts';
+import { die } from '../core/log.ts';
+
+export interface DockerfileValues {
+  osVersion: string;
+  httpProxy: string;
+}
+
+/**
+ * The proxy line of SET_PROXY: dnf/yum read their proxy from their config
+ * (apt-based images take http_proxy from the build args).
+ */
+export function setProxyLine(httpProxy: string): string {
+  return httpProxy ? `RUN sed -i '$ a proxy=${httpProxy}' /etc/dnf/dnf.conf /etc/yum.conf; true` : '';
+}
+
+/**
+ * Fill the placeholders. @INSTALL_RUST@ and @INSTALL_MUSL@ become empty: here
+ * the container runs only the distro stage, and the agent is built (or
+ * copied) on the host by setupRootfs, so the image needs no toolchain.
+ */
+export function generateDockerfileText(template: string, v: DockerfileValues): string {
+  const values: Record<string, string> = {
+    OS_VERSION: v.osVersion,
+    SET_PROXY: setProxyLine(v.httpProxy),
+    INSTALL_RUST: '',
+    INSTALL_MUSL: '',
+  };
+  const out = template.replace(/@([A-Z_]+)@/g, (whole, name: string) => values[name] ?? whole);
+  const left = out.match(/@[A-Z_]+@/);
+  if (left) die(`unknown placeholder ${left[0]} in Dockerfile.in: use one of ${Object.keys(values).map((k) => `@${k}@`).join(' ')}`);
+  return out;
+}
+
+/** Dockerfile-<arch>.in when present, else Dockerfile.in. */
+export function dockerfileTemplate(configDir: string, arch: string): string {
+  const specific = join(configDir, `Dockerfile-${arch}.in`);
+  if (existsSync(specific)) return specific;
+  const generic = join(configDir, 'Dockerfile.in');
+  if (!existsSync(generic)) die(`${configDir} has no Dockerfile.in: add one to build this distro in a container`);
+  return generic;
+}
+
+/** A template whose `ARG IMAGE_REGISTRY` has no default needs IMAGE_REGISTRY (pure). */
+export function needsImageRegistry(template: string): boolean {
+  return /^ARG IMAGE_REGISTRY\s*$/m.test(template);
+}
+
+export function dockerfileFor(ctx: RootfsContext): string {
+  const path = dockerfileTemplate(ctx.configDir, ctx.arch);
+  const template = readFileSync(path, 'utf8');
+  if (needsImageRegistry(template) && !ctx.settings.imageRegistry) {
+    die(`${ctx.distroName}'s base image is not on the engine's default registry: set IMAGE_REGISTRY to the registry that serves it (see ${path})`);
+  }
+  return generateDockerfileText(template, { osVersion: ctx.osVersion, httpProxy: ctx.settings.httpProxy });
+}
+
+/** Write `<dir>/Dockerfile` (upstream generate_dockerfile); returns its path. */
+export function generateDockerfile(dir: string, ctx: RootfsContext): string {
+  const file = join(dir, 'Dockerfile');
+  writeFileSync(`${file}.tmp`, dockerfileFor(ctx));
+  renameSync(`${file}.tmp`, file);
+  return file;
+}

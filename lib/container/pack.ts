@@ -1,0 +1,116 @@
+// image.ts and initrd.ts with USE_DOCKER / USE_PODMAN: the same script,
+// bundled, run in the `image-builder-osbuilder` container (image-builder/
+// Dockerfile: the distro's Node and the filesystem tools). Both fill their
+// output without loop devices or mounts, so the container gets no
+// --privileged, no extra capabilities and no host /dev: only the rootfs
+// (read-only) and the output directory are mounted.
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { type SettingSpec } from '../core/cli.ts';
+import {
+  CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer,
+} from './run.ts';
+import { type Engine, type Mount, type RunSpec, selinuxEnabled } from './engine.ts';
+
+export type PackTool = 'image' | 'initrd';
+
+export const PACK_IMAGE = 'image-builder-osbuilder';
+export const PACK_CONTEXT_DIR = join(PROJECT_DIR, 'image-builder');
+const CONTAINER_ROOTFS = '/rootfs';
+const CONTAINER_OUTPUT = '/output';
+
+/** The container's settings, from the engine-neutral variables of the script. */
+export interface PackSettings {
+  dockerRuntime: string;
+  imageRegistry: string;
+  httpProxy: string;
+  httpsProxy: string;
+}
+
+/** The container variables image.ts and initrd.ts take from the environment, as rootfs.ts does. */
+export function packSettingsFromEnv(env: NodeJS.ProcessEnv): PackSettings {
+  return {
+    dockerRuntime: env.DOCKER_RUNTIME || 'runc',
+    imageRegistry: env.IMAGE_REGISTRY ?? '',
+    httpProxy: env.http_proxy ?? '',
+    httpsProxy: env.https_proxy ?? '',
+  };
+}
+
+export interface PackJob {
+  tool: PackTool;
+  engine: Engine;
+  rootfs: string;
+  /** Absolute path of the file to write. */
+  output: string;
+  /** Variables for the inner run (the script's settings, resolved). */
+  env: [string, string][];
+  /** Host files the settings name (NSDAX_BIN...), mounted read-only at the same path. */
+  extraFiles?: string[];
+  settings: PackSettings;
+}
+
+/**
+ * The script's resolved settings as variables for the inner run, except the
+ * ones the container replaces (engine choice, output path, help).
+ */
+export function settingsEnv(specs: Record<string, SettingSpec<any>>, values: Record<string, unknown>, skip: string[]): [string, string][] {
+  const env: [string, string][] = [];
+  for (const [key, spec] of Object.entries(specs)) {
+    const value = values[key];
+    if (!spec.env || skip.includes(key) || value === undefined || value === '') continue;
+    env.push([spec.env, String(value)]);
+  }
+  return env;
+}
+
+export function packEntry(tool: PackTool): string {
+  return [
+    "import { runMain } from './lib/core/cli.ts';",
+    `import { main } from './${tool}.ts';`,
+    'await runMain(() => main());',
+    '',
+  ].join('\n');
+}
+
+export function packRunSpec(job: PackJob, stageDir: string, containerName: string, relabel: boolean): RunSpec {
+  const mounts: Mount[] = [
+    { source: PROJECT_DIR, target: CONTAINER_PROJECT_DIR, readOnly: true },
+    { source: stageDir, target: CONTAINER_STAGE_DIR, readOnly: true },
+    { source: job.rootfs, target: CONTAINER_ROOTFS, readOnly: true },
+    { source: dirname(job.output), target: CONTAINER_OUTPUT },
+    ...(job.extraFiles ?? []).map((f) => ({ source: f, target: f, readOnly: true })),
+  ];
+  return {
+    engine: job.engine,
+    image: PACK_IMAGE,
+    name: containerName,
+    runtime: job.settings.dockerRuntime,
+    ulimits: [],
+    caps: [],
+    securityOpts: [],
+    env: [...job.env, ['INSIDE_CONTAINER', '1'], ['HOME', '/root']],
+    mounts,
+    relabel,
+    command: ['node', `${CONTAINER_STAGE_DIR}/${job.tool}-stage.mjs`, '-o', `${CONTAINER_OUTPUT}/${basename(job.output)}`, CONTAINER_ROOTFS],
+  };
+}
+
+/** Run image.ts or initrd.ts for `job` in the build container; the caller has checked its paths (lib/core/input-checks.ts). */
+export async function packInContainer(job: PackJob): Promise<void> {
+  await runInContainer({
+    engine: job.engine,
+    build: {
+      engine: job.engine,
+      image: PACK_IMAGE,
+      contextDir: PACK_CONTEXT_DIR,
+      buildArgs: commonBuildArgs(job.settings),
+      runtime: job.settings.dockerRuntime,
+    },
+    dockerfileText: readFileSync(join(PACK_CONTEXT_DIR, 'Dockerfile'), 'utf8'),
+    entry: packEntry(job.tool),
+    script: `${job.tool}-stage.mjs`,
+    run: async (stageDir, name) => packRunSpec(job, stageDir, name, await selinuxEnabled()),
+    what: `${job.tool}.ts for ${basename(job.output)}`,
+  });
+}

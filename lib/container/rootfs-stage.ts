@@ -1,0 +1,137 @@
+// The container stage (USE_DOCKER / USE_PODMAN, SPEC §2): build the distro's
+// image from its Dockerfile.in, run the distro stage of rootfs.ts in it
+// (STAGE_PREPARE_ROOTFS=1: populate /rootfs and nothing else), and return so
+// that setupRootfs runs on the host. The stage runs as a bundle on the
+// distro's own Node (lib/container/bundle.ts).
+import { existsSync, readFileSync } from 'node:fs';
+import { $ } from '../core/exec.ts';
+import type { RootfsContext } from '../rootfs/types.ts';
+import { dockerfileFor } from './dockerfile.ts';
+import { type BuildSpec, type Engine, type RunSpec, engineFor, selinuxEnabled } from './engine.ts';
+import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInContainer } from './run.ts';
+import { rootfsSettings, type RootfsSettings } from '../rootfs/settings.ts';
+
+export const CONTAINER_ROOTFS_DIR = '/rootfs';
+export const STAGE_SCRIPT = 'rootfs-stage.mjs';
+
+/** Caps the distro stage needs: mount (SYS_ADMIN), chroot, device nodes (MKNOD). */
+export const STAGE_CAPS = ['SYS_ADMIN', 'SYS_CHROOT', 'MKNOD'];
+/**
+ * Upstream raises nofile because apt closes every possible fd; capped at the
+ * host's hard limit. Docker only: podman drops all its default_ulimits
+ * (containers.conf) as soon as one --ulimit is given, and its limits are
+ * that file's business.
+ */
+const WANTED_NOFILE = 262144;
+
+/** Settings the distro stage reads, passed to the container under their variable names. */
+const FORWARDED_SETTINGS = [
+  'httpsProxy', 'httpProxy', 'agentVersion', 'agentBin', 'agentInit', 'kernelModulesDir', 'extraPkgs',
+  'osbuilderVersion', 'osVersion', 'arch', 'libc', 'repoUrl', 'seccomp', 'debug',
+] as const satisfies readonly (keyof RootfsSettings)[];
+
+/** Facts about the host and this build that the run command depends on. */
+export interface HostFacts {
+  /** /etc/os-release ID is fedora, centos or rhel (no AppArmor there). */
+  redHatHost: boolean;
+  selinux: boolean;
+  nofileHardLimit: number;
+  containerName: string;
+  /** Host dir holding the stage bundle and the generated Dockerfile. */
+  stageDir: string;
+}
+
+export function imageName(distroName: string): string {
+  return `${distroName}-rootfs-osbuilder`;
+}
+
+export function isRedHatFamily(osRelease: string): boolean {
+  const id = /^ID="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? '';
+  return ['fedora', 'centos', 'rhel'].includes(id);
+}
+
+/** A setting's value as the shell original would see it in its variable. */
+function asVariable(value: unknown): string {
+  if (typeof value === 'boolean') return value ? 'true' : '';
+  return String(value ?? '');
+}
+
+/** The container's environment (SPEC §2), generated from the settings tables. */
+export function stageEnv(ctx: RootfsContext): [string, string][] {
+  const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
+  for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
+    if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
+  }
+  env.push(['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1'], ['STAGE_PREPARE_ROOTFS', '1'], ['HOME', '/root']);
+  return env;
+}
+
+export function stageBuildSpec(ctx: RootfsContext, engine: Engine): Omit<BuildSpec, 'dockerfile'> {
+  return {
+    engine,
+    image: imageName(ctx.distroName),
+    contextDir: ctx.configDir,
+    buildArgs: commonBuildArgs(ctx.settings),
+    runtime: ctx.settings.dockerRuntime,
+  };
+}
+
+export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts): RunSpec {
+  const modules = ctx.settings.kernelModulesDir;
+  const nofile = Math.min(WANTED_NOFILE, facts.nofileHardLimit);
+  return {
+    engine,
+    image: imageName(ctx.distroName),
+    name: facts.containerName,
+    runtime: ctx.settings.dockerRuntime,
+    ulimits: engine === 'docker' ? [`nofile=${nofile}:${nofile}`] : [],
+    caps: STAGE_CAPS,
+    securityOpts: ctx.distro?.containerAppArmorUnconfined && !facts.redHatHost ? ['apparmor=unconfined'] : [],
+    env: stageEnv(ctx),
+    mounts: [
+      { source: ctx.scriptDir, target: CONTAINER_PROJECT_DIR },
+      { source: facts.stageDir, target: CONTAINER_STAGE_DIR, readOnly: true },
+      { source: ctx.workDir, target: CONTAINER_ROOTFS_DIR },
+      ...(modules ? [{ source: modules, target: modules, readOnly: true }] : []),
+    ],
+    relabel: facts.selinux,
+    command: ['node', `${CONTAINER_STAGE_DIR}/${STAGE_SCRIPT}`, ctx.distroName],
+  };
+}
+
+/** Entry of the stage bundle: the distro config linked in, rootfs.ts's main run (pure). */
+export function stageEntry(distroName: string): string {
+  return [
+    "import { runMain } from './lib/core/cli.ts';",
+    "import { bundledDistros } from './lib/rootfs/distro.ts';",
+    `import config from './rootfs/${distroName}/config.ts';`,
+    "import { main } from './rootfs.ts';",
+    `bundledDistros.set(${JSON.stringify(distroName)}, config);`,
+    'await runMain(() => main());',
+    '',
+  ].join('\n');
+}
+
+async function hostFacts(containerName: string, stageDir: string): Promise<HostFacts> {
+  return {
+    redHatHost: existsSync('/etc/os-release') && isRedHatFamily(readFileSync('/etc/os-release', 'utf8')),
+    selinux: await selinuxEnabled(),
+    nofileHardLimit: Number((await $`ulimit -Hn`).stdout.trim()) || 1024,
+    containerName,
+    stageDir,
+  };
+}
+
+/** The rootfs container stage of rootfs.ts (SPEC §2). */
+export async function runContainerStage(ctx: RootfsContext): Promise<void> {
+  const engine = engineFor(ctx.settings)!;
+  await runInContainer({
+    engine,
+    build: stageBuildSpec(ctx, engine),
+    dockerfileText: dockerfileFor(ctx),
+    entry: stageEntry(ctx.distroName),
+    script: STAGE_SCRIPT,
+    run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir)),
+    what: `the ${ctx.distroName} rootfs stage`,
+  });
+}

@@ -1,0 +1,124 @@
+// Running one stage of this project in a build container: build the image,
+// bundle the stage (lib/container/bundle.ts), run it, and remove the
+// container on every exit path. Used by the rootfs distro stage and by the
+// image/initrd pack; knows nothing of either.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onCleanup } from '../core/cli.ts';
+import { type BuildSpec, type Engine, type RunSpec, buildArgv, checkEngine, runArgv } from './engine.ts';
+import { $, failureSummary } from '../core/exec.ts';
+import { die, step } from '../core/log.ts';
+
+/** This project's directory on the host. */
+export const PROJECT_DIR = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+/** Fixed paths inside the build container. */
+export const CONTAINER_PROJECT_DIR = '/osbuilder';
+export const CONTAINER_STAGE_DIR = '/osbuilder-stage';
+/** Build args of every build image: proxies, and IMAGE_REGISTRY when set. */
+export function commonBuildArgs(s: { httpProxy: string; httpsProxy: string; imageRegistry: string }): [string, string][] {
+  return [
+    ['http_proxy', s.httpProxy],
+    ['https_proxy', s.httpsProxy],
+    ...(s.imageRegistry ? [['IMAGE_REGISTRY', s.imageRegistry] as [string, string]] : []),
+  ];
+}
+
+/**
+ * Splits a stream into lines, passes each to `emit` except `ERROR:` lines,
+ * which are kept: the outer build reports the inner failure in its own single
+ * ERROR line.
+ */
+export class InnerErrorFilter {
+  private partial = '';
+  lastError: string | undefined;
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(chunk: string): void {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) this.line(line);
+  }
+
+  end(): void {
+    if (this.partial) this.line(this.partial);
+    this.partial = '';
+  }
+
+  private line(line: string): void {
+    if (line.startsWith('ERROR: ')) this.lastError = line.slice('ERROR: '.length);
+    else this.emit(`${line}\n`);
+  }
+}
+
+/**
+ * The bundler (esbuild) is loaded by a computed URL, so that the stage bundle
+ * does not contain it: it only ever runs on the host.
+ */
+async function loadBundler(): Promise<typeof import('./bundle.ts')> {
+  return import(new URL('./bundle.ts', import.meta.url).href);
+}
+
+/** Run the engine, streaming its output; dies with the inner stage's error. */
+async function runStage(engine: Engine, args: string[], what: string): Promise<void> {
+  const stdout = new InnerErrorFilter((l) => process.stdout.write(l));
+  const stderr = new InnerErrorFilter((l) => process.stderr.write(l));
+  const p = $({ quiet: true, nothrow: true })`${engine} ${args}`;
+  p.stdout.on('data', (d: Buffer) => stdout.push(d.toString()));
+  p.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const out = await p;
+  stdout.end();
+  stderr.end();
+  if (out.exitCode !== 0) {
+    die(`${what} failed (exit ${out.exitCode}): ${stderr.lastError ?? stdout.lastError ?? failureSummary(out)}`);
+  }
+}
+
+/** One stage of this project run in a build container. */
+export interface ContainerJob {
+  engine: Engine;
+  /** The image to build; its `dockerfile` is written into the stage dir. */
+  build: Omit<BuildSpec, 'dockerfile'>;
+  dockerfileText: string;
+  /** Entry module of the stage bundle (see stageEntry). */
+  entry: string;
+  /** File name of the bundle in the stage dir. */
+  script: string;
+  /** The run spec, given the stage dir and a unique container name. */
+  run: (stageDir: string, containerName: string) => Promise<RunSpec>;
+  /** What runs, for messages: "the debian rootfs stage". */
+  what: string;
+}
+
+/**
+ * Build the image, bundle the stage, run it; the container is removed on
+ * every exit path (including SIGINT/SIGTERM).
+ */
+export async function runInContainer(job: ContainerJob): Promise<void> {
+  const { engine } = job;
+  await checkEngine(engine);
+  const stageDir = mkdtempSync(join(tmpdir(), 'osbuilder-stage-'));
+  const dropStageDir = onCleanup(() => rmSync(stageDir, { recursive: true, force: true }));
+  try {
+    const build: BuildSpec = { ...job.build, dockerfile: join(stageDir, 'Dockerfile') };
+    writeFileSync(build.dockerfile, job.dockerfileText);
+    await step(`Building the ${engine} image ${build.image}`, async () => {
+      const r = await $({ nothrow: true })`${engine} ${buildArgv(build)}`;
+      if (r.exitCode !== 0) die(`${engine} build of ${build.image} failed (exit ${r.exitCode}): ${failureSummary(r)}`);
+    });
+    await step(`Bundling ${job.what} for the container`, async () =>
+      (await loadBundler()).bundleStage({ entry: job.entry, projectDir: PROJECT_DIR, mountedAt: CONTAINER_PROJECT_DIR, outFile: join(stageDir, job.script) }));
+    const containerName = `osbuilder-${build.image.replace(/-osbuilder$/, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const run = await job.run(stageDir, containerName);
+    const dropContainer = onCleanup(async () => {
+      await $({ nothrow: true })`${engine} rm -f ${containerName}`;
+    });
+    await step(`Running ${job.what} in ${engine} container ${containerName}`, () => runStage(engine, runArgv(run), `${job.what} in the ${engine} container`));
+    dropContainer();
+  } finally {
+    rmSync(stageDir, { recursive: true, force: true });
+    dropStageDir();
+  }
+}
+

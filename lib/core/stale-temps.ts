@@ -1,0 +1,46 @@
+// Temporary names carry the writer's PID (`.<name>.partial-<pid>`,
+// `.<name>.tmp-<pid>`): two builds never share one, and those of a process
+// that died without cleaning up (SIGKILL, power loss) are swept by the next run.
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { info } from './log.ts';
+import { removeTree } from './safe-paths.ts';
+
+/** The PID in `name` when it is `prefix` + PID (optionally + `-suffix`). */
+export function tempOwner(name: string, prefix: string): number | undefined {
+  if (!name.startsWith(prefix)) return undefined;
+  const m = /^(\d+)(?:-[A-Za-z0-9]+)?$/.exec(name.slice(prefix.length));
+  return m ? Number(m[1]) : undefined;
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove `dir/<prefix><pid>[-x]` entries whose process is gone; returns what was removed. */
+export async function removeStaleTemps(dir: string, prefix: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = tempOwner(name, prefix);
+    if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) continue; // another run swept it first
+    if (st.isDirectory()) await removeTree(path);
+    else rmSync(path, { force: true });
+    info(`removed ${path}, left by process ${pid} which no longer runs`);
+    removed.push(path);
+  }
+  return removed;
+}

@@ -1,0 +1,177 @@
+// Build a Kata disk image from a rootfs directory: size it, lay out the
+// partition table(s) and PFN block, fill the root partition in place, add the
+// dm-verity tree, and move the finished file into place. Importable as is, so
+// a container build can run the same function.
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { onCleanup } from '../core/cli.ts';
+import { $ } from '../core/exec.ts';
+import { buildErofsFile } from './erofs.ts';
+import { ext4Geometry } from './ext4-geometry.ts';
+import { buildExt4 } from './ext4.ts';
+import { buildXfs } from './xfs.ts';
+import type { FsBuild, FsIds, FsType } from './fs.ts';
+import { DAX_ALIGNMENT_MB, hashStartMb, imageLayout, MiB, ROOTFS_START_MB, TAIL_MB, type ImageLayout } from './layout.ts';
+import { checkRootfs } from './rootfs-check.ts';
+import { ext4AvailableMb, ext4Needs, imageMbFor, requiredDiskMb, SIZE_INCREMENT_MB, SIZE_TRIES } from './size.ts';
+import { diskUsageBytes, walkRootfs, type RootfsTree } from './tree.ts';
+import { verityParamsLine, writeVerityTree } from './verity.ts';
+import { XFS_MIN_MB, xfsAvailableMb } from './xfs-size.ts';
+import { die, info, ok, step } from '../core/log.ts';
+import { mbrSector } from './mbr.ts';
+import { PFN_INFO_OFFSET, pfnInfoBlock } from './pfn.ts';
+import { removeStaleTemps } from '../core/stale-temps.ts';
+
+export interface ImageOptions {
+  rootfs: string;
+  image: string;
+  fsType: FsType;
+  blockSize: number;
+  rootFreeSpaceMb: number;
+  agentInit: 'yes' | 'no';
+  daxHeader: boolean;
+  measured: boolean;
+  alignmentMb: number;
+  nsdaxBin?: string;
+  buildVariant: string;
+  /** SOURCE_DATE_EPOCH: reproducible output. */
+  epoch?: number;
+  skipRootfsCheck?: boolean;
+}
+
+export interface ImageResult {
+  image: string;
+  imageBytes: number;
+  layout: ImageLayout;
+  rootHashFile?: string;
+}
+
+/** Ids derived from what goes into the image, for reproducible builds. */
+export function reproducibleIds(tree: RootfsTree, opts: Pick<ImageOptions, 'fsType' | 'blockSize' | 'epoch' | 'daxHeader' | 'measured'>): { ids: FsIds; diskSignature: number; salt: Buffer } {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([opts.fsType, opts.blockSize, opts.epoch, opts.daxHeader, opts.measured, tree.pruned, tree.addMachineId]));
+  for (const e of tree.entries) h.update(`${e.rel}\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0${e.target ?? ''}\0${e.rdev}\n`);
+  const d = h.digest();
+  const uuid = (b: Buffer) => {
+    const x = Buffer.from(b.subarray(0, 16));
+    x[6] = (x[6]! & 0x0f) | 0x40; // version 4 layout, content-derived
+    x[8] = (x[8]! & 0x3f) | 0x80;
+    const s = x.toString('hex');
+    return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+  };
+  const d2 = createHash('sha256').update(d).update('hash_seed').digest();
+  const salt = createHash('sha256').update(d).update('verity salt').digest();
+  return { ids: { uuid: uuid(d), hashSeed: uuid(d2) }, diskSignature: d.readUInt32LE(16), salt };
+}
+
+function writeAt(fd: number, buf: Buffer, offset: number): void {
+  writeSync(fd, buf, 0, buf.length, offset);
+}
+
+/** Size in MiB for ext4/xfs: upstream's pick, grown only if the tree would not fit. */
+async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string): Promise<number> {
+  const duMb = Math.ceil((diskUsageBytes(tree.entries) + tree.prunedAllocated) / MiB);
+  const avail = o.fsType === 'ext4'
+    ? (bytes: number) => ext4AvailableMb(bytes, o.blockSize)
+    : (bytes: number) => xfsAvailableMb(bytes, o.blockSize, scratch);
+  // Small trees: upstream cannot format xfs below 300 MiB and gives up; keep looking instead.
+  const tries = o.fsType === 'xfs' ? SIZE_TRIES + Math.ceil(XFS_MIN_MB / SIZE_INCREMENT_MB) : SIZE_TRIES;
+  const diskMb = (await requiredDiskMb(duMb, avail, tries)) ?? die(`could not find a disk size for a ${duMb} MiB rootfs in ${SIZE_TRIES} tries, as upstream`);
+  let imageMb = imageMbFor(diskMb, o);
+  if (o.fsType === 'ext4') {
+    const needs = ext4Needs(tree.entries, o.blockSize, tree.addMachineId ? 1 : 0);
+    for (;;) {
+      const root = imageLayout({ imageMb, daxHeader: o.daxHeader, measured: o.measured }).root;
+      const g = ext4Geometry(root.bytes, o.blockSize);
+      if (needs.blocks <= g.freeBlocks && needs.inodes <= g.inodes - 11) break;
+      info(`the rootfs needs more than ${imageMb} MiB in ext4; growing the image`);
+      imageMb += o.alignmentMb;
+    }
+  }
+  return imageMb;
+}
+
+/** The erofs inner-image size upstream derives from the built filesystem. */
+export function erofsImageMb(fsBytes: number, o: Pick<ImageOptions, 'daxHeader' | 'measured'>): number {
+  let innerMb = Math.floor((fsBytes + MiB) / MiB) + 1 + 1;
+  if (o.measured) {
+    innerMb = Math.floor((innerMb * 100) / 99) + 1;
+    // Small trees: upstream's 1% leaves no room for the hash tree; give it 1 MiB at least.
+    while (innerMb - TAIL_MB - hashStartMb(innerMb) < 1 || (hashStartMb(innerMb) - ROOTFS_START_MB) * MiB < fsBytes) innerMb++;
+  }
+  return innerMb + (o.daxHeader ? 2 : 0);
+}
+
+export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
+  const o = { ...opts, rootfs: realpathSync(opts.rootfs) }; // as upstream's readlink -f: a linked rootfs is walked, not the link
+  if (!o.skipRootfsCheck) checkRootfs(o.rootfs, o.agentInit);
+  if (o.fsType === 'erofs' && o.blockSize !== 4096) die(`BLOCK_SIZE=${o.blockSize} is not valid for erofs: use 4096`);
+  const outDir = dirname(o.image);
+  await removeStaleTemps(outDir, `.${basename(o.image)}.build-`);
+  await removeStaleTemps(outDir, `.${basename(o.image)}.tmp-`);
+  const scratch = mkdtempSync(join(outDir, `.${basename(o.image)}.build-${process.pid}-`));
+  const dropScratch = onCleanup(() => rmSync(scratch, { recursive: true, force: true }));
+  const tmpImage = join(outDir, `.${basename(o.image)}.tmp-${process.pid}`);
+  const dropTmp = onCleanup(() => rmSync(tmpImage, { force: true }));
+  try {
+    const tree = await step('Reading the rootfs tree', async () => walkRootfs(o.rootfs));
+    const fixed = o.epoch !== undefined ? reproducibleIds(tree, o) : undefined;
+    const erofsFile = join(scratch, 'erofs.img');
+    let imageMb: number;
+    if (o.fsType === 'erofs') {
+      await step('Creating the erofs filesystem', () => buildErofsFile(tree, erofsFile, scratch, o.epoch, fixed?.ids));
+      imageMb = erofsImageMb(statSync(erofsFile).size, o);
+    } else {
+      imageMb = await diskImageMb(tree, o, scratch);
+    }
+    const layout = imageLayout({ imageMb, daxHeader: o.daxHeader, measured: o.measured });
+    info(`Creating raw disk with size ${imageMb}M`);
+    const fd = openSync(tmpImage, 'w', 0o644);
+    try {
+      const diskSignature = fixed?.diskSignature ?? randomBytes(4).readUInt32LE(0);
+      ftruncateSync(fd, layout.imageBytes); // sparse; the partitions are filled in place
+      writeAt(fd, mbrSector(layout.mbr1, diskSignature), 0);
+      if (layout.mbr2) {
+        writeAt(fd, mbrSector(layout.mbr2, diskSignature), layout.pfnDataOffset!);
+        if (!o.nsdaxBin) writeAt(fd, pfnInfoBlock({ dataoff: layout.pfnDataOffset!, align: DAX_ALIGNMENT_MB * MiB }), PFN_INFO_OFFSET);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (layout.mbr2 && o.nsdaxBin) {
+      info('Set DAX metadata');
+      await $`${o.nsdaxBin} ${tmpImage} ${layout.pfnDataOffset!} ${DAX_ALIGNMENT_MB * MiB}`;
+    }
+    ok('Partitions created');
+    const build: FsBuild = { tree, image: tmpImage, region: layout.root, blockSize: o.blockSize, scratch, ...(o.epoch !== undefined ? { epoch: o.epoch, ids: fixed!.ids } : {}) };
+    if (o.fsType === 'ext4') await step('Filling the ext4 root partition', () => buildExt4(build));
+    else if (o.fsType === 'xfs') await step('Filling the xfs root partition', () => buildXfs(build));
+    else await $`dd if=${erofsFile} of=${tmpImage} bs=1M seek=${layout.root.offset} oflag=seek_bytes conv=notrunc status=none`;
+
+    let rootHashFile: string | undefined;
+    let rootHashTmp: string | undefined;
+    if (layout.hash) {
+      const params = await step('Computing the dm-verity hash tree', async () => writeVerityTree(tmpImage, layout.root, layout.hash!, fixed?.salt));
+      rootHashFile = join(outDir, `root_hash_${o.buildVariant}.txt`);
+      rootHashTmp = `${rootHashFile}.tmp-${process.pid}`;
+      onCleanup(() => rmSync(rootHashTmp!, { force: true }));
+      writeFileSync(rootHashTmp, verityParamsLine(params) + '\n');
+    }
+    const fdSync = openSync(tmpImage, 'r+');
+    fsyncSync(fdSync);
+    closeSync(fdSync);
+    renameSync(tmpImage, o.image);
+    dropTmp();
+    if (rootHashTmp && rootHashFile) {
+      renameSync(rootHashTmp, rootHashFile);
+      ok(`Root hash file created for variant: ${o.buildVariant}`);
+    }
+    ok(`Image created: ${o.image} (${imageMb} MiB)`);
+    return { image: o.image, imageBytes: layout.imageBytes, layout, ...(rootHashFile ? { rootHashFile } : {}) };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+    dropScratch();
+  }
+}

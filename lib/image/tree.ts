@@ -1,0 +1,126 @@
+// One walk over the rootfs directory: every entry's metadata, in a stable
+// (sorted) order, with the image's pruning applied. Sizing, the xfs
+// protofile, timestamp clamping and the reproducibility hash all read it.
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { isPrunedFile, MACHINE_ID } from '../core/systemd-prune.ts';
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+
+export interface TreeEntry {
+  /** Path relative to the rootfs ('' for the root itself). */
+  rel: string;
+  type: EntryType;
+  /** Permission bits including setuid/setgid/sticky (mode & 0o7777). */
+  perm: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Bytes allocated on the host (st_blocks * 512). */
+  allocated: number;
+  dev: number;
+  ino: number;
+  nlink: number;
+  rdev: number;
+  mtimeSec: number;
+  target?: string;
+}
+
+export interface RootfsTree {
+  root: string;
+  entries: TreeEntry[];
+  /** Regular files left out of the image (relative paths). */
+  pruned: string[];
+  /** Host bytes allocated to the pruned files (upstream measures the tree before pruning). */
+  prunedAllocated: number;
+  /** True when etc/machine-id is missing and the image adds an empty one. */
+  addMachineId: boolean;
+}
+
+function entryType(st: Stats): EntryType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  return 'socket';
+}
+
+function toEntry(root: string, rel: string): TreeEntry {
+  const path = rel ? join(root, rel) : root;
+  const st = lstatSync(path, { bigint: false });
+  const type = entryType(st);
+  return {
+    rel,
+    type,
+    perm: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    allocated: st.blocks * 512,
+    dev: st.dev,
+    ino: st.ino,
+    nlink: st.nlink,
+    rdev: st.rdev,
+    mtimeSec: Math.floor(st.mtimeMs / 1000),
+    ...(type === 'symlink' ? { target: readlinkSync(path) } : {}),
+  };
+}
+
+/** Walk the tree depth-first in byte order of names. */
+export function walkRootfs(root: string): RootfsTree {
+  const entries: TreeEntry[] = [];
+  const pruned: string[] = [];
+  let prunedAllocated = 0;
+  const visit = (rel: string) => {
+    const e = toEntry(root, rel);
+    entries.push(e);
+    if (e.type !== 'dir') return;
+    const children = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const d of children) {
+      const child = rel ? `${rel}/${d.name}` : d.name;
+      if (isPrunedFile(d.name, d.isFile())) {
+        pruned.push(child);
+        prunedAllocated += lstatSync(join(root, child)).blocks * 512;
+      } else visit(child);
+    }
+  };
+  visit('');
+  const hasEtc = entries.some((e) => e.rel === 'etc' && e.type === 'dir');
+  const hasMachineId = entries.some((e) => e.rel === MACHINE_ID);
+  return { root, entries, pruned, prunedAllocated, addMachineId: hasEtc && !hasMachineId };
+}
+
+/** `du -s -B1` of the tree as upstream measures it: hard links counted once. */
+export function diskUsageBytes(entries: TreeEntry[]): number {
+  const seen = new Set<string>();
+  let total = 0;
+  for (const e of entries) {
+    if (e.nlink > 1 && e.type !== 'dir') {
+      const key = `${e.dev}:${e.ino}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    total += e.allocated;
+  }
+  return total;
+}
+
+/** The entries as they appear in the image: the tree plus an added machine-id, in walk order. */
+export function imageEntries(tree: RootfsTree): TreeEntry[] {
+  if (!tree.addMachineId) return tree.entries;
+  const added: TreeEntry = {
+    rel: MACHINE_ID, type: 'file', perm: 0o644, uid: 0, gid: 0, size: 0, allocated: 0,
+    dev: 0, ino: 0, nlink: 1, rdev: 0, mtimeSec: Math.floor(Date.now() / 1000),
+  };
+  const name = MACHINE_ID.slice(MACHINE_ID.indexOf('/') + 1);
+  let at = tree.entries.findIndex((e) => e.rel === 'etc') + 1;
+  while (at < tree.entries.length && tree.entries[at]!.rel.startsWith('etc/')) {
+    const rel = tree.entries[at]!.rel;
+    if (!rel.slice(4).includes('/') && rel.slice(4) > name) break;
+    at++;
+  }
+  return [...tree.entries.slice(0, at), added, ...tree.entries.slice(at)];
+}

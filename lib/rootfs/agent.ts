@@ -1,0 +1,158 @@
+// Installing the kata-agent into the rootfs from one of three sources — a
+// prebuilt binary (AGENT_SOURCE_BIN), a tarball (AGENT_TARBALL) or the agent
+// source tree built with make — and wiring it up as init or systemd service.
+import { copyFileSync, existsSync, lstatSync, mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isExecutableFile } from '../core/fs-checks.ts';
+import { join, relative, resolve } from 'node:path';
+import type { RootfsContext } from './types.ts';
+import { $, haveCommand } from '../core/exec.ts';
+import { checkAgentTarball } from '../core/input-checks.ts';
+import { die, info, ok, step, warn } from '../core/log.ts';
+import { planning } from '../core/plan.ts';
+import { pathInRoot } from '../core/safe-paths.ts';
+import type { RootfsSettings } from './settings.ts';
+import { rustVersion } from './versions.ts';
+
+export type AgentSource =
+  | { kind: 'binary'; path: string }
+  | { kind: 'tarball'; path: string }
+  | { kind: 'source'; dir: string };
+
+export const AGENT_UNIT = 'kata-agent.service';
+export const AGENT_TARGET = 'kata-containers.target';
+const UNIT_DIR = 'usr/lib/systemd/system';
+
+/** Pick and validate the agent source before anything touches the disk. */
+export function agentSourceOf(settings: RootfsSettings, scriptDir: string): AgentSource {
+  const { agentSourceBin: bin, agentTarball: tarball } = settings;
+  if (bin && tarball) die('AGENT_SOURCE_BIN and AGENT_TARBALL are both set: give only one agent source');
+  if (bin) {
+    if (!existsSync(bin)) die(`AGENT_SOURCE_BIN=${bin} does not exist: give the path of a built agent binary`);
+    if (!isExecutableFile(bin)) die(`AGENT_SOURCE_BIN=${bin} is not an executable file: chmod +x it or give the agent binary`);
+    return { kind: 'binary', path: resolve(bin) };
+  }
+  if (tarball) {
+    checkAgentTarball(tarball);
+    return { kind: 'tarball', path: resolve(tarball) };
+  }
+  const dir = settings.agentSourceDir || join(scriptDir, '../../src/agent');
+  if (!existsSync(join(dir, 'Makefile'))) {
+    die(`no agent: ${dir} has no Makefile; set AGENT_SOURCE_DIR to the agent sources, or AGENT_SOURCE_BIN / AGENT_TARBALL`);
+  }
+  return { kind: 'source', dir: resolve(dir) };
+}
+
+async function buildFromSource(ctx: RootfsContext, dir: string): Promise<void> {
+  const s = ctx.settings;
+  const rust = rustVersion(ctx);
+  if (rust) info(`Agent needs rust ${rust} (from versions.yaml)`);
+  if (s.agentVersion) {
+    const r = await $({ nothrow: true, cwd: dir })`git checkout ${s.agentVersion}`;
+    if (r.exitCode !== 0) die(`checkout of agent version ${s.agentVersion} in ${dir} failed: give a ref that exists there`);
+    ok(`git checkout ${s.agentVersion}`);
+  }
+  const make = { LIBC: ctx.libc, INIT: s.agentInit, SECCOMP: s.seccomp };
+  const vars = Object.entries(make).map(([k, v]) => `${k}=${v}`);
+  await step('Building the agent', async () => {
+    await $({ cwd: dir })`make clean`;
+    await $({ cwd: dir })`make ${vars}`;
+    await $({ cwd: dir })`make install DESTDIR=${ctx.workDir} LIBC=${ctx.libc} INIT=${s.agentInit}`;
+  });
+}
+
+/** Install the agent as usr/bin/AGENT_BIN (setupRootfs step 5). */
+export async function installAgent(ctx: RootfsContext, source: AgentSource): Promise<void> {
+  const dest = ctx.agentDest;
+  if (source.kind === 'binary') {
+    mkdirSync(join(dest, '..'), { recursive: true });
+    copyFileSync(source.path, pathInRoot(ctx.workDir, relative(ctx.workDir, dest)));
+    ok(`cp ${source.path} ${dest}`);
+  } else if (source.kind === 'tarball') {
+    await $`tar --zstd -xf ${source.path} -C ${ctx.workDir}`;
+    ok(`unpacked ${source.path}`);
+  } else {
+    await buildFromSource(ctx, source.dir);
+  }
+  if ((existsSync(dest) || planning()) && (await haveCommand('strip'))) {
+    const r = await $({ nothrow: true })`strip ${dest}`;
+    if (r.exitCode !== 0) warn(`could not strip ${dest}: left as is`);
+  }
+  if (!planning() && !isExecutableFile(dest)) die(`${dest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
+  ok('Agent installed');
+}
+
+/** kata-agent.service for a bare agent binary: output on the console, no dependency on pruned units. */
+export function agentServiceUnit(agentPath: string): string {
+  return `[Unit]
+Description=Kata Containers Agent
+Wants=${AGENT_TARGET}
+After=local-fs.target
+
+[Service]
+Type=simple
+ExecStart=${agentPath}
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+LimitNOFILE=1048576
+FailureAction=poweroff
+OOMScoreAdjust=-997
+`;
+}
+
+export function agentTargetUnit(): string {
+  return `[Unit]
+Description=Kata Containers Agent Target
+Requires=basic.target
+Requires=${AGENT_UNIT}
+Conflicts=rescue.service rescue.target
+After=basic.target rescue.service rescue.target
+AllowIsolate=yes
+`;
+}
+
+function forceSymlink(target: string, link: string): void {
+  mkdirSync(join(link, '..'), { recursive: true });
+  try {
+    lstatSync(link);
+    unlinkSync(link);
+  } catch {
+    /* absent */
+  }
+  symlinkSync(target, link);
+}
+
+/** AGENT_INIT=yes: the agent becomes sbin/init (setupRootfs step 6). */
+export function makeAgentInit(ctx: RootfsContext): void {
+  info(`Install ${ctx.agentDest} as init process`);
+  mkdirSync(join(ctx.initPath, '..'), { recursive: true });
+  try {
+    lstatSync(ctx.initPath);
+    unlinkSync(ctx.initPath);
+  } catch {
+    /* absent */
+  }
+  renameSync(ctx.agentDest, ctx.initPath);
+  ok('Agent is installed as init process');
+}
+
+/**
+ * AGENT_INIT=no: systemd starts the agent through kata-containers.target,
+ * enabled under basic.target. Units the agent's `make install` brought are
+ * kept; a bare binary gets ours.
+ */
+export async function enableAgentService(ctx: RootfsContext): Promise<void> {
+  info('Setup systemd-based environment for kata-agent');
+  const root = ctx.workDir;
+  const unitDir = join(root, UNIT_DIR);
+  mkdirSync(unitDir, { recursive: true });
+  const service = join(unitDir, AGENT_UNIT);
+  const target = join(unitDir, AGENT_TARGET);
+  if (!existsSync(service)) writeFileSync(pathInRoot(root, relative(root, service)), agentServiceUnit(`/usr/bin/${ctx.settings.agentBin}`));
+  if (!existsSync(target)) writeFileSync(pathInRoot(root, relative(root, target)), agentTargetUnit());
+  forceSymlink(`/${UNIT_DIR}/${AGENT_TARGET}`, join(root, 'etc/systemd/system/basic.target.wants', AGENT_TARGET));
+  if (existsSync(join(unitDir, 'dbus.socket'))) {
+    forceSymlink(`/${UNIT_DIR}/dbus.socket`, join(root, `etc/systemd/system/${AGENT_TARGET}.wants/dbus.socket`));
+  }
+  await $`chmod g+rx,o+x ${root}`;
+}

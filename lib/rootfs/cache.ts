@@ -1,0 +1,166 @@
+// The rootfs build cache: gather the current inputs (settings, file and tree
+// hashes, the agent's identity), compare them with the manifest stored by the
+// last build, and swap a rebuilt tree in place of the old one. The manifest
+// logic itself is pure, in rootfs-manifest.ts.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import type { AgentSource } from './agent.ts';
+import { onCleanup } from '../core/cli.ts';
+import type { RootfsContext } from './types.ts';
+import { engineFor } from '../container/engine.ts';
+import { $ } from '../core/exec.ts';
+import { info } from '../core/log.ts';
+import { isEmptyDir, removeTree } from '../core/safe-paths.ts';
+import { removeStaleTemps } from '../core/stale-temps.ts';
+import {
+  UNKNOWN, changedInputs, describeInputs, manifestFor, manifestPath, manifestText, parseManifest, type RootfsManifest,
+} from './manifest.ts';
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Project .ts files reachable from the entries through relative static imports (paths relative to root). */
+export function sourceClosure(root: string, ...entries: string[]): string[] {
+  const seen = new Set<string>();
+  const visit = (rel: string) => {
+    // Import-like text inside strings may name no file: skip those.
+    if (seen.has(rel) || !existsSync(join(root, rel))) return;
+    seen.add(rel);
+    const src = readFileSync(join(root, rel), 'utf8');
+    for (const m of src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+\.ts)'/g)) {
+      visit(relative(root, resolve(root, dirname(rel), m[1]!)));
+    }
+  };
+  entries.forEach(visit);
+  return [...seen].sort();
+}
+
+/** sha256 of a tree: every path, type, mode, link target and file content, in a fixed order. */
+export function treeHash(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (rel: string) => {
+    const path = join(dir, rel);
+    const st = lstatSync(path);
+    h.update(`${rel}\0${st.mode}\0`);
+    if (st.isSymbolicLink()) h.update(readlinkSync(path));
+    else if (st.isFile()) h.update(sha256(readFileSync(path)));
+    else if (st.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(rel, name));
+    h.update('\0');
+  };
+  walk('.');
+  return h.digest('hex');
+}
+
+/** The agent source tree's commit (AGENT_VERSION's when given) and, when it has local changes, their hash. */
+export async function agentTreeIdentity(dir: string, ref: string): Promise<string | null> {
+  const git = (...args: string[]) => $({ cwd: dir, nothrow: true })`git ${args}`;
+  const commit = await git('rev-parse', '--verify', `${ref || 'HEAD'}^{commit}`);
+  if (commit.exitCode !== 0) return UNKNOWN; // not a git checkout: nothing tells whether it changed
+  const status = await git('status', '--porcelain');
+  if (!status.stdout.trim()) return commit.stdout.trim();
+  const diff = await git('diff', 'HEAD', '--binary');
+  const untracked = (await git('ls-files', '--others', '--exclude-standard', '-z')).stdout.split('\0').filter(Boolean);
+  const local = sha256(diff.stdout + untracked.map((f) => `${f}\0${sha256(readFileSync(join(dir, f)))}`).join('\0'));
+  return `${commit.stdout.trim()}+dirty:${local}`;
+}
+
+async function agentInputs(agent: AgentSource | undefined, ctx: RootfsContext): Promise<Record<string, string | null>> {
+  if (!agent) return { agent: 'none (STAGE_PREPARE_ROOTFS)' };
+  if (agent.kind === 'binary') return { AGENT_SOURCE_BIN: sha256(readFileSync(agent.path)) };
+  if (agent.kind === 'tarball') return { AGENT_TARBALL: sha256(readFileSync(agent.path)) };
+  return { 'agent source': await agentTreeIdentity(agent.dir, ctx.settings.agentVersion) };
+}
+
+/** The manifest of what this build would be made from. */
+export async function currentManifest(ctx: RootfsContext, agent: AgentSource | undefined): Promise<RootfsManifest> {
+  const s = ctx.settings;
+  const distroDir = relative(ctx.scriptDir, ctx.configDir);
+  const distroFiles = existsSync(ctx.configDir)
+    ? readdirSync(ctx.configDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(distroDir, e.name))
+    : [];
+  const files = [...new Set([...sourceClosure(ctx.scriptDir, 'rootfs.ts', join(distroDir, 'config.ts')), ...distroFiles])];
+  const distroSettings = Object.fromEntries(
+    Object.entries(ctx.distroSettings).map(([key, value]) => [ctx.distro?.settings?.[key]?.env ?? key, String(value)]),
+  );
+  const engine = engineFor(s);
+  return manifestFor({
+    distro: ctx.distroName,
+    osVersion: ctx.osVersion,
+    repoUrl: ctx.repoUrl,
+    packages: ctx.packages,
+    extraPackages: ctx.extraPackages,
+    agentInit: s.agentInit,
+    seccomp: s.seccomp,
+    libc: ctx.libc,
+    arch: ctx.arch,
+    deleteUnits: s.deleteUnits,
+    agentBin: s.agentBin,
+    osbuilderVersion: s.osbuilderVersion,
+    sourceDateEpoch: s.sourceDateEpoch,
+    distroRepo: s.distroRepo,
+    pkgManager: s.pkgManager,
+    buildIn: engine ? `${engine} ${s.imageRegistry}`.trim() : 'host',
+    distroSettings,
+    kernelModules: s.kernelModulesDir ? treeHash(s.kernelModulesDir) : '',
+    agent: await agentInputs(agent, ctx),
+    builderFiles: Object.fromEntries(files.sort().map((f) => [f, sha256(readFileSync(join(ctx.scriptDir, f)))])),
+  });
+}
+
+export interface CacheDecision {
+  /** The existing rootfs was built from the same inputs: nothing to do. */
+  upToDate: boolean;
+  /** The existing rootfs has a manifest of ours, so a rebuild may replace it. */
+  replaceable: boolean;
+  manifest: RootfsManifest;
+}
+
+/** Compare the current inputs with the stored manifest; one INFO line says what happens and why. */
+export async function checkRootfsCache(ctx: RootfsContext, agent: AgentSource | undefined, force: boolean): Promise<CacheDecision> {
+  const start = performance.now();
+  const manifest = await currentManifest(ctx, agent);
+  const path = manifestPath(ctx.rootfsDir);
+  const owned = existsSync(path) && !isEmptyDir(ctx.rootfsDir);
+  if (!owned) return { upToDate: false, replaceable: false, manifest };
+  const stored = parseManifest(readFileSync(path, 'utf8'));
+  const changed = stored ? changedInputs(stored, manifest) : ['manifest (unreadable or of another format)'];
+  const dir = ctx.rootfsDir;
+  if (force) info(`Rebuilding rootfs ${dir}: forced (-f or FORCE_REBUILD=yes)`);
+  else if (changed.length) info(`Rebuilding rootfs ${dir}: changed input(s): ${describeInputs(changed)}`);
+  else {
+    const took = ((performance.now() - start) / 1000).toFixed(2);
+    info(`Rootfs ${dir} is up to date (same inputs as its manifest ${path}, checked in ${took} s): skipping the build; -f or FORCE_REBUILD=yes rebuilds it`);
+  }
+  return { upToDate: !force && changed.length === 0, replaceable: true, manifest };
+}
+
+/**
+ * Move a completed tree to rootfsDir. An old tree of ours is renamed aside
+ * first and removed after; its manifest goes before the swap, so a tree is
+ * never paired with another build's manifest.
+ */
+export async function moveIntoPlace(staged: string, rootfsDir: string): Promise<void> {
+  const manifest = manifestPath(rootfsDir);
+  if (existsSync(manifest)) unlinkSync(manifest);
+  if (isEmptyDir(rootfsDir)) {
+    if (existsSync(rootfsDir)) rmdirSync(rootfsDir);
+    renameSync(staged, rootfsDir);
+    return;
+  }
+  const asidePrefix = `.${basename(rootfsDir)}.old-`;
+  await removeStaleTemps(dirname(rootfsDir), asidePrefix);
+  const aside = join(dirname(rootfsDir), `${asidePrefix}${process.pid}`);
+  const dropCleanup = onCleanup(() => removeTree(aside));
+  renameSync(rootfsDir, aside);
+  renameSync(staged, rootfsDir);
+  await removeTree(aside);
+  dropCleanup();
+}
+
+/** Record the inputs of a completed build beside it (temp + rename). */
+export function storeManifest(rootfsDir: string, manifest: RootfsManifest): void {
+  const path = manifestPath(rootfsDir);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, manifestText(manifest));
+  renameSync(tmp, path);
+}

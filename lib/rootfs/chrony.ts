@@ -1,0 +1,51 @@
+// chrony in the guest: sync from the host's PTP clock only (setupRootfs step 4).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { info, warn } from '../core/log.ts';
+import { planLine, planning } from '../core/plan.ts';
+import { pathInRoot } from '../core/safe-paths.ts';
+
+export const CHRONY_APPEND = `refclock PHC /dev/ptp0 poll 3 dpoll -2 offset 0
+# Step the system clock instead of slewing it if the adjustment is larger than
+# one second, at any time
+makestep 1 -1
+`;
+
+/** Append the PTP refclock and comment out every network time source. */
+export function editChronyConf(text: string): string {
+  const base = text === '' || text.endsWith('\n') ? text : `${text}\n`;
+  return (base + CHRONY_APPEND).replace(/^(server |pool |peer )/gm, '# $1');
+}
+
+/**
+ * The chrony unit: no `-u user` (the user may not exist in the guest), only
+ * when the PTP device exists, and no directories it would fail to create.
+ */
+export function editChronyUnit(text: string): string {
+  return text
+    .replace(/^(ExecStart=.*?)-u [\w-]+/gm, '$1')
+    .replace(/^\[Unit\]$/m, '[Unit]\nConditionPathExists=/dev/ptp0')
+    .replace(/^ReadWritePaths=(.+) \/var\/lib\/chrony (.+)$/m, 'ReadWritePaths=$1 -/var/lib/chrony $2')
+    .replace(/^(StateDirectory=|LogsDirectory=)/gm, '#$1');
+}
+
+function editFile(path: string, edit: (s: string) => string): void {
+  writeFileSync(path, edit(readFileSync(path, 'utf8')));
+}
+
+export function configureChrony(root: string, paths: { conf: string; unit: string }): void {
+  const conf = join(root, paths.conf);
+  if (planning()) {
+    // The files come from the distro's packages: a plan can only name them.
+    planLine(`# edit ${conf}`);
+    planLine(`# edit ${join(root, paths.unit)}`);
+    return;
+  }
+  if (!existsSync(conf)) {
+    warn(`${paths.conf} not found in the rootfs: chrony not configured`);
+    return;
+  }
+  info(`Configure chrony file /${paths.conf}`);
+  editFile(pathInRoot(root, paths.conf), editChronyConf);
+  if (existsSync(join(root, paths.unit))) editFile(pathInRoot(root, paths.unit), editChronyUnit);
+}

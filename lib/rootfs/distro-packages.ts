@@ -1,0 +1,21 @@
+// Small building blocks of the distro configs' package lists and paths.
+import { buildDebianRootfs, debootstrapSettings } from './debootstrap.ts';
+import type { DistroConfig } from './types.ts';
+
+/** `pkgs` when `cond` holds, else nothing: `[...ifYes(seccomp === 'yes', 'libseccomp')]`. */
+export function ifYes(cond: boolean, ...pkgs: string[]): string[] {
+  return cond ? pkgs : [];
+}
+
+/** chrony's config and unit on Fedora, CentOS and Azure Linux. */
+export const RED_HAT_CHRONY = { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' };
+
+/** What Debian-family configs share: systemd, Debian's chrony paths, the mmdebstrap/debootstrap builder. */
+export const DEBIAN_FAMILY = {
+  initProcess: 'systemd',
+  archExcludeList: [],
+  chrony: { conf: 'etc/chrony/chrony.conf', unit: 'lib/systemd/system/chrony.service' },
+  containerAppArmorUnconfined: true,
+  settings: debootstrapSettings,
+  buildRootfs: buildDebianRootfs,
+} satisfies Partial<DistroConfig>;

@@ -1,0 +1,133 @@
+// The default builder (upstream lib.sh build_rootfs): dnf or yum with
+// --installroot and a generated config naming one repository.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { machine, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onCleanup } from '../core/cli.ts';
+import type { RootfsContext } from './types.ts';
+import type { DnfRepo } from './types.ts';
+import { $, haveCommand } from '../core/exec.ts';
+import { die, info, step } from '../core/log.ts';
+
+export interface DnfConfigInput {
+  osName: string;
+  osVersion: string;
+  cacheDir: string;
+  logFile: string;
+  /** An empty directory, so the host's own repo files are not read. */
+  reposDir: string;
+  baseUrl?: string;
+  metalink?: string;
+  mirrorList?: string;
+  gpgKeyFile?: string;
+  repoName?: string;
+}
+
+/** The dnf.conf text of SPEC §3. */
+export function dnfConfigText(c: DnfConfigInput): string {
+  const lines = [
+    '[main]',
+    `cachedir=${c.cacheDir}`,
+    `logfile=${c.logFile}`,
+    'keepcache=0',
+    'debuglevel=2',
+    'exactarch=1',
+    'obsoletes=1',
+    'plugins=0',
+    'installonly_limit=3',
+    `reposdir=${c.reposDir}`,
+    'retries=5',
+    '',
+    '[base]',
+    `name=${c.osName}-${c.osVersion} ${c.repoName ?? 'base'}`,
+  ];
+  if (c.baseUrl) lines.push(`baseurl=${c.baseUrl}`);
+  else if (c.metalink) lines.push(`metalink=${c.metalink}`);
+  else if (c.mirrorList) lines.push(`mirrorlist=${c.mirrorList}`);
+  lines.push('enabled=1');
+  if (c.gpgKeyFile) lines.push('gpgcheck=1', `gpgkey=file://${c.gpgKeyFile}`);
+  else lines.push('gpgcheck=0');
+  return `${lines.join('\n')}\n`;
+}
+
+/** The install command line (without the program name). */
+export function dnfInstallArgs(o: { root: string; config?: string; osVersion: string; packages: string[]; extraPackages: string[]; forceArch?: string }): string[] {
+  const args = ['-y', `--installroot=${o.root}`, '--noplugins'];
+  args.push(o.config ? `--config=${o.config}` : `--releasever=${o.osVersion}`);
+  if (o.config) args.push(`--releasever=${o.osVersion}`);
+  if (o.forceArch) args.push(`--forcearch=${o.forceArch}`);
+  return [...args, 'install', ...o.extraPackages, ...o.packages];
+}
+
+/** Files removed after the install, as upstream. */
+export const DNF_UNNEEDED_SHARE_DIRS = ['bash-completion', 'cracklib', 'doc', 'info', 'locale', 'man', 'misc', 'pixmaps', 'terminfo', 'zoneinfo', 'zsh'];
+
+async function packageManager(requested: string, candidates = ['dnf', 'yum']): Promise<string> {
+  if (requested) {
+    info(`DNF path provided by user: ${requested}`);
+    return requested;
+  }
+  for (const pm of candidates) if (await haveCommand(pm)) return pm;
+  return die(`none of ${candidates.join(', ')} is installed: apt-get install dnf, or set PKG_MANAGER`);
+}
+
+async function fetchGpgKey(ctx: RootfsContext, repo: DnfRepo, dir: string): Promise<string | undefined> {
+  if (!repo.gpgKeyUrl) return undefined;
+  const file = join(ctx.configDir, repo.gpgKeyFile ?? `RPM-GPG-KEY-${ctx.osName}-${ctx.osVersion}`);
+  if (existsSync(file)) return file;
+  const tmp = join(dir, 'gpg-key');
+  await $`curl -fsSL ${repo.gpgKeyUrl(ctx.osVersion)} -o ${tmp}`;
+  return tmp;
+}
+
+function hostHasRepos(): boolean {
+  return ['/etc/yum.repos.d', '/etc/dnf/repos.d'].some((d) => existsSync(d) && readdirSync(d).some((f) => f.endsWith('.repo')));
+}
+
+/** `DistroConfig.buildRootfs` default: dnf/yum --installroot. */
+export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
+  const root = ctx.workDir;
+  const repo = ctx.distro?.dnf ?? {};
+  const pm = await packageManager(ctx.settings.pkgManager, repo.packageManagers);
+  mkdirSync(root, { recursive: true });
+  let config: string | undefined;
+  const useHostRepos = ctx.settings.distroRepo || (!ctx.repoUrl && !repo.metalink && !repo.mirrorList);
+  if (useHostRepos) {
+    if (!ctx.settings.distroRepo && !hostHasRepos()) {
+      die(`no package repository for ${ctx.osName}: set REPO_URL to a ${ctx.osName} ${ctx.osVersion} repository (or build with USE_DOCKER=1 or DISTRO_REPO=1 on a host with its repos)`);
+    }
+  } else {
+    // The config lives outside the rootfs; cachedir and logfile are
+    // installroot-relative for dnf and land in var/, which setupRootfs cleans.
+    const dir = mkdtempSync(join(tmpdir(), 'osbuilder-dnf-'));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    mkdirSync(join(dir, 'repos.d'));
+    config = join(dir, `kata-${ctx.osName}-dnf.conf`);
+    writeFileSync(
+      config,
+      dnfConfigText({
+        osName: ctx.osName,
+        osVersion: ctx.osVersion,
+        cacheDir: '/var/cache/dnf',
+        logFile: '/var/log/dnf.log',
+        reposDir: join(dir, 'repos.d'),
+        baseUrl: ctx.repoUrl || undefined,
+        metalink: repo.metalink?.(ctx.osVersion),
+        mirrorList: repo.mirrorList?.(ctx.osVersion),
+        gpgKeyFile: ctx.repoUrl ? undefined : await fetchGpgKey(ctx, repo, dir),
+        repoName: repo.repoName,
+      }),
+    );
+  }
+  const args = dnfInstallArgs({
+    root,
+    config,
+    osVersion: repo.releasever?.(ctx.osVersion) ?? ctx.osVersion,
+    packages: ctx.packages,
+    extraPackages: ctx.extraPackages,
+    // ARCH naming another architecture: dnf resolves $basearch and packages for it.
+    forceArch: ctx.arch !== machine() ? ctx.arch : undefined,
+  });
+  await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () => $`${pm} ${args}`);
+  await $`rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
+}

@@ -1,0 +1,51 @@
+// The settings table of rootfs.ts: every option and environment variable,
+// declared once. Usage text, validation and (later) the container `--env`
+// list are generated from it.
+import { integer, oneOf, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from '../core/cli.ts';
+import { die } from '../core/log.ts';
+import type { BuildInRam } from './ram-staging.ts';
+
+const nonEmpty: Parser<string> = (raw, name) =>
+  raw === '' ? die(`${name} is empty: give a directory path`) : raw;
+
+export const rootfsSettings = {
+  help: { flag: 'h', default: false, parse: truthy, help: 'show this help and exit' },
+  list: { flag: 'l', default: false, parse: truthy, help: 'list the supported distros and exit' },
+  testConfig: { flag: 't', arg: 'DISTRO', default: '', parse: text, help: 'print the test configuration of DISTRO and exit' },
+  deleteUnits: { flag: 'd', default: false, parse: truthy, help: 'delete unneeded systemd units and files' },
+  forceRebuild: { env: 'FORCE_REBUILD', flag: 'f', default: false, parse: truthy, help: 'rebuild DISTRO even when its build manifest shows unchanged inputs' },
+  plan: { env: 'PLAN', flag: 'dry-run', default: false, parse: truthy, help: 'plan mode: print every command (+ CMD) and disk write (# write PATH) the build would make, doing none of them' },
+  agentVersion: { env: 'AGENT_VERSION', flag: 'a', arg: 'VERSION', default: '', parse: text, help: 'git ref of the agent source to check out before building it' },
+  osbuilderVersion: { env: 'OSBUILDER_VERSION', flag: 'o', arg: 'VERSION', default: 'unknown', parse: text, help: 'osbuilder version recorded in the summary file' },
+  rootfsDir: { env: 'ROOTFS_DIR', flag: 'r', arg: 'DIR', default: '', parse: nonEmpty, help: 'rootfs directory (default: <script dir>/rootfs-<distro>)' },
+  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary in usr/bin' },
+  agentInit: { env: 'AGENT_INIT', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: the agent is the init process (sbin/init) instead of systemd' },
+  agentSourceBin: { env: 'AGENT_SOURCE_BIN', default: '', parse: text, help: 'prebuilt agent binary to copy in (not with AGENT_TARBALL)' },
+  agentTarball: { env: 'AGENT_TARBALL', default: '', parse: text, help: 'agent .tar.zst unpacked at the rootfs root (not with AGENT_SOURCE_BIN)' },
+  agentSourceDir: { env: 'AGENT_SOURCE_DIR', default: '', parse: text, help: 'agent source tree built with make when no prebuilt agent is given (default: <script dir>/../../src/agent)' },
+  versionsFile: { env: 'KATA_VERSIONS_FILE', default: '', parse: text, help: "Kata's versions.yaml (default: <script dir>/../../versions.yaml)" },
+  arch: { env: 'ARCH', default: '', parse: text, help: 'target architecture as `uname -m` prints it (default: the host)' },
+  libc: { env: 'LIBC', default: '', parse: text, help: 'libc the agent is built against: musl, or gnu (forced on ppc64le/s390x)' },
+  seccomp: { env: 'SECCOMP', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: build the agent with seccomp and add libseccomp to the rootfs' },
+  kernelModulesDir: { env: 'KERNEL_MODULES_DIR', default: '', parse: text, help: 'kernel modules directory copied into lib/modules (must exist)' },
+  extraPkgs: { env: 'EXTRA_PKGS', default: '', parse: text, help: 'extra packages to install, space separated' },
+  osVersion: { env: 'OS_VERSION', default: '', parse: text, help: 'distro release (default: per distro, see -t)' },
+  repoUrl: { env: 'REPO_URL', default: '', parse: text, help: "package repository URL for any distro (dnf baseurl, debootstrap/mmdebstrap mirror)" },
+  distroRepo: { env: 'DISTRO_REPO', default: false, parse: truthy, help: "use the host's package repositories (dnf --releasever)" },
+  pkgManager: { env: 'PKG_MANAGER', default: '', parse: text, help: 'package manager command for dnf-based distros (default: dnf, else yum)' },
+  gracefulExit: { env: 'GRACEFUL_EXIT', default: false, parse: truthy, help: 'exit 0 and touch <parent of ROOTFS_DIR>/<distro>_fail when a distro with BUILD_CAN_FAIL fails' },
+  buildInRam: { env: 'BUILD_IN_RAM', default: 'auto' as BuildInRam, parse: oneOf<BuildInRam>('auto', 'yes', 'no'), help: 'build in /dev/shm, then copy the finished tree to ROOTFS_DIR (auto: when it is a tmpfs without nodev/noexec and with 2 GiB free)' },
+  packageCacheDir: { env: 'PACKAGE_CACHE_DIR', default: '', parse: text, help: 'keep downloaded packages here for the next build (default: ${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts/packages; no: download every time)' },
+  useDocker: { env: 'USE_DOCKER', default: false, parse: truthy, help: 'build the distro stage in a Docker container' },
+  usePodman: { env: 'USE_PODMAN', default: false, parse: truthy, help: 'build the distro stage in a Podman container (when USE_DOCKER is unset)' },
+  dockerRuntime: { env: 'DOCKER_RUNTIME', default: 'runc', parse: text, help: 'container runtime for the build container' },
+  imageRegistry: { env: 'IMAGE_REGISTRY', default: '', parse: text, help: "registry of the build container's base image (default: the Dockerfile.in default)" },
+  insideContainer: { env: 'INSIDE_CONTAINER', default: false, parse: truthy, help: 'set by the container stage: running inside the build container' },
+  stagePrepareRootfs: { env: 'STAGE_PREPARE_ROOTFS', default: false, parse: truthy, help: 'run only the distro stage (no agent setup)' },
+  sourceDateEpoch: { env: 'SOURCE_DATE_EPOCH', default: undefined as number | undefined, parse: integer(0), help: 'fixed creation time (seconds since 1970) for a reproducible summary file' },
+  httpProxy: { env: 'http_proxy', default: '', parse: text, help: 'HTTP proxy passed to the build' },
+  httpsProxy: { env: 'https_proxy', default: '', parse: text, help: 'HTTPS proxy passed to the build' },
+  debug: { env: 'DEBUG', default: false, parse: truthy, help: 'print every command run' },
+} satisfies Record<string, SettingSpec<any>>;
+
+export type RootfsSettings = Settings<typeof rootfsSettings>;

@@ -1,0 +1,35 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isBuildError } from '../helpers/errors.ts';
+import { integer, resolveSettings, text, yesNo, truthy } from '../../lib/core/cli.ts';
+
+const specs = {
+  rootfsDir: { env: 'ROOTFS_DIR', flag: 'r', default: '/default', parse: text, help: 'rootfs dir' },
+  agentInit: { env: 'AGENT_INIT', default: 'no' as const, parse: yesNo, help: 'agent is init' },
+  freeSpace: { env: 'ROOT_FREE_SPACE', flag: 'r2', default: 0, parse: integer(0, 1000), help: 'MB' },
+  deleteUnits: { flag: 'd', default: false, parse: truthy, help: 'delete units' },
+};
+
+test('option beats environment beats default', () => {
+  assert.is(resolveSettings(specs, {}).rootfsDir, '/default');
+  assert.is(resolveSettings(specs, { ROOTFS_DIR: '/env' }).rootfsDir, '/env');
+  assert.is(resolveSettings(specs, { ROOTFS_DIR: '/env' }, { r: '/flag' }).rootfsDir, '/flag');
+});
+
+test('empty environment variable counts as unset', () => {
+  assert.is(resolveSettings(specs, { ROOTFS_DIR: '' }).rootfsDir, '/default');
+});
+
+test('boolean options', () => {
+  assert.is(resolveSettings(specs, {}, { d: true }).deleteUnits, true);
+  assert.is(resolveSettings(specs, {}, { d: false }).deleteUnits, false);
+});
+
+test('yes/no and integer parsers reject bad values with a fix', () => {
+  assert.throws(() => resolveSettings(specs, { AGENT_INIT: 'maybe' }), isBuildError(/AGENT_INIT=maybe.*yes or no/));
+  assert.throws(() => resolveSettings(specs, { ROOT_FREE_SPACE: '-3' }), /not a whole number/);
+  assert.throws(() => resolveSettings(specs, { ROOT_FREE_SPACE: '2000' }), /out of range/);
+  assert.is(resolveSettings(specs, { ROOT_FREE_SPACE: '12' }).freeSpace, 12);
+});
+
+test.run();

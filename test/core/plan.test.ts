@@ -1,0 +1,69 @@
+// lib/core/plan.ts: the `+ CMD` / `# write PATH` lines, and the two guards — in
+// plan mode a command through `$` does not run and a disk write does not
+// happen, for named imports of node:fs too; leaving plan mode restores both.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { $, haveCommand, startPlanMode, stopPlanMode } from '../../lib/core/exec.ts';
+import { commandLine, planning, shellWord, writeLines } from '../../lib/core/plan.ts';
+
+const scratch = mkdtempSync('/tmp/osbuilder-plan-test-');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('command lines: quoted only when needed, another cwd in a subshell', () => {
+  assert.is(shellWord('/a/b-c_d.e'), '/a/b-c_d.e');
+  assert.is(shellWord("it's here"), `'it'\\''s here'`);
+  assert.is(commandLine('make install', '/src/agent', '/work'), '+ (cd /src/agent && make install)');
+  assert.is(commandLine('make', '/work', '/work'), '+ make');
+  assert.is(commandLine('make', undefined, '/work'), '+ make');
+});
+
+test('writes: short text shown in full as comments, long or binary data by size', () => {
+  assert.equal(writeLines('/r/etc/x.conf', 'a=1\n\nb=2\n'), ['# write /r/etc/x.conf', '#   a=1', '#   ', '#   b=2']);
+  assert.equal(writeLines('/r/empty', ''), ['# write /r/empty']);
+  assert.equal(writeLines('/r/bin', Buffer.alloc(10)), ['# write /r/bin (10 bytes)']);
+  assert.equal(writeLines('/r/big', 'x'.repeat(5000)), ['# write /r/big (5000 bytes)']);
+});
+
+test('plan mode: commands are printed not run, disk writes are printed not made; stop restores both', async () => {
+  const lines: string[] = [];
+  const target = join(scratch, 'made');
+  startPlanMode((l) => lines.push(l));
+  try {
+    assert.ok(planning());
+    const r = await $`touch ${target}`;
+    assert.is(r.exitCode, 0);
+    assert.is(r.stdout, '');
+    await $({ cwd: scratch })`make ${'a b'}`;
+    mkdirSync(join(scratch, 'dir'), { recursive: true });
+    writeFileSync(join(scratch, 'dir/f.conf'), 'k=v\n');
+    symlinkSync('../tmp', join(scratch, 'link'));
+    const tmp = mkdtempSync(join(scratch, 'osbuilder-x-'));
+    assert.is(tmp, join(scratch, 'osbuilder-x-XXXXXX'));
+    rmSync(tmp, { recursive: true });
+    // A plan assumes the build's tools are there.
+    assert.ok(await haveCommand('no-such-tool-anywhere'));
+  } finally {
+    stopPlanMode();
+  }
+  assert.not.ok(planning());
+  assert.equal(lines, [
+    `+ touch ${target}`,
+    `+ (cd ${scratch} && make $'a b')`,
+    `# mkdir ${scratch}/dir`,
+    `# write ${scratch}/dir/f.conf`,
+    '#   k=v',
+    `# symlink ${scratch}/link -> ../tmp`,
+    `# mkdir ${scratch}/osbuilder-x-XXXXXX`,
+    `# remove ${scratch}/osbuilder-x-XXXXXX`,
+  ]);
+  for (const p of ['made', 'dir', 'link']) assert.not.ok(existsSync(join(scratch, p)), `${p} not created`);
+  // Real again.
+  await $`touch ${target}`;
+  writeFileSync(join(scratch, 'real'), 'x');
+  assert.ok(existsSync(target) && existsSync(join(scratch, 'real')));
+  assert.not.ok(await haveCommand('no-such-tool-anywhere'));
+});
+
+test.run();

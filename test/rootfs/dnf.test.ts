@@ -1,0 +1,53 @@
+// The default dnf builder for real: Debian's dnf installs stand-in rpms from
+// a local repository (REPO_URL=file://...) into the fedora installroot.
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { testAgentBinary } from '../helpers/agent.ts';
+import { runRootfs } from '../helpers/rootfs-fixture.ts';
+import { buildRpmRepo, FEDORA_STAND_INS } from '../helpers/rpm-repo.ts';
+
+const scratch = mkdtempSync('/var/tmp/osbuilder-dnf-test-');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('REPO_URL=file://... rootfs.ts fedora installs the packages with dnf and sets the tree up', async () => {
+  const repo = await buildRpmRepo(join(scratch, 'rpms'), FEDORA_STAND_INS);
+  const root = join(scratch, 'fedora_rootfs');
+  const out = await runRootfs(['-r', root, '-o', '9.9-test', 'fedora'], {
+    REPO_URL: `file://${repo}`,
+    AGENT_SOURCE_BIN: await testAgentBinary(),
+    SOURCE_DATE_EPOCH: '1700000000',
+  });
+  assert.is(out.exitCode, 0, out.stderr);
+  const chronyUnit = readFileSync(join(root, 'usr/lib/systemd/system/chronyd.service'), 'utf8');
+  assert.match(chronyUnit, /^\[Unit\]\nConditionPathExists=\/dev\/ptp0$/m);
+  assert.match(chronyUnit, /^ExecStart=\/usr\/sbin\/chronyd +\$OPTIONS$/m);
+  const chrony = readFileSync(join(root, 'etc/chrony.conf'), 'utf8');
+  assert.match(chrony, /^# pool time\.example iburst$/m);
+  assert.match(chrony, /^# server ntp\.example$/m);
+  assert.match(chrony, /^refclock PHC \/dev\/ptp0 poll 3 dpoll -2 offset 0$/m);
+  assert.ok(existsSync(join(root, 'usr/sbin/iptables')), 'iptables stand-in installed');
+  assert.is(readlinkSync(join(root, 'sbin/init')), '../usr/lib/systemd/systemd');
+  assert.ok(lstatSync(join(root, 'usr/bin/kata-agent')).isFile());
+  assert.is(readlinkSync(join(root, 'var/tmp')), '../tmp');
+  assert.is(readFileSync(join(root, 'etc/systemd/system/tmp.mount'), 'utf8').includes('What=tmpfs'), true);
+  const summary = parse(readFileSync(join(root, 'var/lib/osbuilder/osbuilder.yaml'), 'utf8'));
+  assert.is(summary['base-distro'].name, 'fedora');
+  assert.equal(summary['base-distro'].packages.default, ['chrony', 'iptables', 'systemd']);
+  assert.is(summary.osbuilder.version, '9.9-test');
+  assert.is(summary['rootfs-creation-time'], '2023-11-14T22:13:20.000000000+0000Z');
+  // dnf's scratch state stays out of the tree and off the host.
+  assert.not.ok(existsSync(join(root, 'var/cache/dnf')));
+  assert.not.ok(existsSync(join(root, 'var/log')));
+});
+
+test('fedora without REPO_URL on a host without its repositories: one ERROR line', async () => {
+  const out = await runRootfs(['-r', join(scratch, 'norepo'), 'fedora'], { AGENT_SOURCE_BIN: await testAgentBinary() });
+  assert.is.not(out.exitCode, 0);
+  assert.match(out.stderr, /^ERROR: no package repository for fedora: set REPO_URL/m);
+  assert.not.ok(existsSync(join(scratch, 'norepo')));
+});
+
+test.run();

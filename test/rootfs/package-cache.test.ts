@@ -1,0 +1,56 @@
+// PACKAGE_CACHE_DIR for real: a Debian build with the cache filled downloads
+// no package again, and the cache loses the versions the build superseded.
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { testAgentBinary } from '../helpers/agent.ts';
+import { cacheRoot } from '../helpers/cache.ts';
+import { debianRootfs, runRootfs } from '../helpers/rootfs-fixture.ts';
+
+const scratch = mkdtempSync('/var/tmp/osbuilder-pkgcache-test-');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Bytes this machine has received on its network interfaces (loopback aside). */
+function receivedBytes(): number {
+  return readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2)
+    .map((l) => l.trim().split(/[:\s]+/))
+    .filter((f) => f.length > 2 && f[0] !== 'lo')
+    .reduce((sum, f) => sum + Number(f[1]), 0);
+}
+
+test('a build with the cache filled downloads no package and drops an older version of a package it installed', async () => {
+  const key = 'debian-bookworm-amd64-mmdebstrap';
+  const cache = join(scratch, 'packages');
+  const agent = await testAgentBinary();
+  await debianRootfs({ agentInit: 'no' }); // fills the tests' package cache when it builds
+  const filled = join(cacheRoot, 'packages', key);
+  if (existsSync(filled)) cpSync(filled, join(cache, key), { recursive: true });
+  else assert.is((await runRootfs(['-r', join(scratch, 'first'), 'debian'], { AGENT_SOURCE_BIN: agent, PACKAGE_CACHE_DIR: cache })).exitCode, 0);
+  const before = readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).sort();
+  assert.ok(before.some((f) => f.startsWith('systemd_')), 'the cache holds the packages of the build');
+  const superseded = join(cache, key, 'systemd_1.0-0_amd64.deb');
+  const unrelated = join(cache, key, 'osbuilder-other_0.1_all.deb'); // another build's package: kept
+  copyFileSync(join(cache, key, before[0]!), superseded);
+  copyFileSync(join(cache, key, before[0]!), unrelated);
+  writeFileSync(join(cache, key, 'not-a-package.txt'), 'left alone\n');
+
+  const debBytes = before.reduce((sum, f) => sum + statSync(join(cache, key, f)).size, 0);
+  const received = receivedBytes();
+  const out = await runRootfs(['-r', join(scratch, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, PACKAGE_CACHE_DIR: cache });
+  assert.is(out.exitCode, 0, out.stderr);
+  // apt still fetches the index (~10 MB for bookworm); the packages (~40 MB) come from the cache.
+  const downloaded = receivedBytes() - received;
+  assert.ok(downloaded < debBytes / 2, `received ${downloaded} bytes, the cached packages are ${debBytes}`);
+  assert.not.ok(existsSync(superseded), 'the older systemd is dropped');
+  assert.match(out.stdout, /Dropped \d+ superseded package\(s\) from /);
+  assert.ok(existsSync(unrelated), "another build's package is kept");
+  assert.ok(existsSync(join(cache, key, 'not-a-package.txt')));
+  // The cache follows the repository: one version a package.
+  const names = readdirSync(join(cache, key)).filter((f) => f.endsWith('.deb')).map((f) => f.split('_')[0]);
+  assert.equal(names, [...new Set(names)]);
+  assert.ok(names.includes('systemd') && names.includes('libc6'));
+  assert.ok(existsSync(join(scratch, 'rootfs/usr/bin/kata-agent')));
+});
+
+test.run();

@@ -1,0 +1,184 @@
+// Plan mode per distro: the exact commands a build would run (package
+// lists, mirror, architecture names), pinned, for the distros whose mirrors
+// this machine cannot reach too. A plan never creates ROOTFS_DIR.
+import { existsSync } from 'node:fs';
+import { machine } from 'node:os';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debootstrap.ts';
+import { DNF_UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/dnf.ts';
+import { PLAN_DNF_DIR, PLAN_ROOT, plan, writtenText, type Plan } from '../helpers/plan-run.ts';
+
+const R = PLAN_ROOT;
+const CONF = (distro: string) => `${PLAN_DNF_DIR}/kata-${distro}-dnf.conf`;
+const dnfCleanup = `rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
+const debCleanup = `rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
+// merged /usr through mmdebstrap's own hook (no usrmerge package in the tree)
+const mergedUsrHook = '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr';
+const mknods = [
+  `mknod -m 600 ${R}/dev/console c 5 1`,
+  `mknod -m 666 ${R}/dev/null c 1 3`,
+  `mknod -m 666 ${R}/dev/zero c 1 5`,
+  `mknod -m 666 ${R}/dev/tty c 5 0`,
+  `mknod -m 660 ${R}/dev/ttyS0 c 4 64`,
+];
+/** dnf's --forcearch appears only when ARCH names another architecture than this host's. */
+const forceArch = (arch: string) => (arch === machine() ? '' : ` --forcearch=${arch}`);
+
+function ok(p: Plan): Plan {
+  assert.is(p.exitCode, 0, p.stderr);
+  assert.not.ok(existsSync(PLAN_ROOT), 'a plan creates no ROOTFS_DIR');
+  assert.not.ok(existsSync(PLAN_DNF_DIR), 'a plan creates no dnf config dir');
+  return p;
+}
+
+test('fedora: the whole build in order — dnf config, dnf, cleanup, then the rootfs setup', async () => {
+  const p = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', ARCH: 'x86_64' }));
+  assert.equal(p.commands, [
+    `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=42${forceArch('x86_64')} install iptables chrony systemd`,
+    dnfCleanup,
+    `rm -rf --one-file-system ${R}/var/cache ${R}/var/lib ${R}/var/log ${R}/var/tmp`,
+    `strip ${R}/usr/bin/kata-agent`,
+    `chmod g+rx,o+x ${R}`,
+  ]);
+  const conf = writtenText(p, CONF('fedora'))!;
+  assert.match(conf, /^\[base\]\nname=fedora-42 base\nbaseurl=file:\/\/\/srv\/repo\/fedora\nenabled=1\ngpgcheck=0$/m);
+  assert.match(conf, new RegExp(`^reposdir=${PLAN_DNF_DIR}/repos.d$`, 'm'));
+  for (const f of ['etc/systemd/system/tmp.mount', 'usr/lib/systemd/system/kata-agent.service', 'var/lib/osbuilder/osbuilder.yaml.tmp']) {
+    assert.ok(p.fileLines.includes(`# write ${R}/${f}`), f);
+  }
+  assert.ok(p.fileLines.includes(`# copy /bin/true ${R}/usr/bin/kata-agent`));
+  assert.ok(p.fileLines.includes(`# symlink ${R}/var/tmp -> ../tmp`));
+  assert.ok(p.fileLines.includes(`# edit ${R}/etc/chrony.conf`));
+  assert.is(p.fileLines.at(-1), `# remove ${PLAN_DNF_DIR}`);
+});
+
+test('fedora: AGENT_INIT=yes drops systemd, SECCOMP=yes adds libseccomp, EXTRA_PKGS first; aarch64/ppc64le/s390x', async () => {
+  const p = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', AGENT_INIT: 'yes', SECCOMP: 'yes', EXTRA_PKGS: 'vim-minimal', ARCH: 'x86_64' }));
+  assert.is(p.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=42${forceArch('x86_64')} install vim-minimal iptables chrony libseccomp`);
+  assert.ok(p.fileLines.includes(`# rename ${R}/usr/bin/kata-agent ${R}/sbin/init`), 'agent becomes init');
+  for (const arch of ['aarch64']) {
+    const q = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', ARCH: arch, OS_VERSION: '41' }));
+    assert.is(q.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=41${forceArch(arch)} install iptables chrony systemd`);
+  }
+});
+
+test('centos: stream9 is dnf release 9; REPO_URL or the host repositories (DISTRO_REPO)', async () => {
+  const p = ok(await plan('centos', { REPO_URL: 'file:///srv/repo/centos', ARCH: 'x86_64' }));
+  assert.equal(p.distroCommands, [
+    `dnf -y --installroot=${R} --noplugins --config=${CONF('centos')} --releasever=9${forceArch('x86_64')} install chrony iptables systemd`,
+    dnfCleanup,
+  ]);
+  assert.match(writtenText(p, CONF('centos'))!, /^name=centos-stream9 base\nbaseurl=file:\/\/\/srv\/repo\/centos$/m);
+  const host = ok(await plan('centos', { DISTRO_REPO: '1', AGENT_INIT: 'yes', SECCOMP: 'yes', ARCH: 'ppc64le' }));
+  assert.is(host.distroCommands[0], `dnf -y --installroot=${R} --noplugins --releasever=9${forceArch('ppc64le')} install chrony iptables libseccomp`);
+  assert.not.ok(host.fileLines.some((l) => l.includes('dnf.conf')), 'no generated config with the host repositories');
+});
+
+test('cbl-mariner: tdnf first, gnu libc, kata-packages-uvm; PKG_MANAGER overrides', async () => {
+  const p = ok(await plan('cbl-mariner', { REPO_URL: 'file:///srv/repo/mariner', ARCH: 'x86_64' }));
+  assert.equal(p.distroCommands, [
+    `tdnf -y --installroot=${R} --noplugins --config=${CONF('cbl-mariner')} --releasever=3.0${forceArch('x86_64')} install kata-packages-uvm e2fsprogs systemd`,
+    dnfCleanup,
+  ]);
+  assert.not.match(p.stderr, /Forcing LIBC/);
+  const q = ok(await plan('cbl-mariner', { REPO_URL: 'file:///srv/repo/mariner', PKG_MANAGER: 'dnf', AGENT_INIT: 'yes', SECCOMP: 'yes', ARCH: 'aarch64' }));
+  assert.is(q.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('cbl-mariner')} --releasever=3.0${forceArch('aarch64')} install kata-packages-uvm e2fsprogs libseccomp`);
+});
+
+test('debian: mmdebstrap (default) and debootstrap with the Debian architecture names', async () => {
+  const p = ok(await plan('debian', { ARCH: 'x86_64' }));
+  assert.equal(p.distroCommands, [
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${R}`,
+    debCleanup,
+    ...mknods,
+  ]);
+  const expected: Record<string, string> = { ppc64le: 'ppc64el' };
+  for (const [arch, deb] of Object.entries(expected)) {
+    const q = ok(await plan('debian', { ARCH: arch, DEBIAN_BOOTSTRAP: 'debootstrap', SECCOMP: 'yes', EXTRA_PKGS: 'vim', REPO_URL: 'file:///srv/mirror/debian' }));
+    assert.equal(q.distroCommands.slice(0, 2), [
+      `debootstrap --variant=minbase --arch=${deb} --components=main $'--include=systemd,iptables,init,chrony,kmod,libseccomp2' bookworm ${R} file:///srv/mirror/debian`,
+      `chroot ${R} apt-get install -y --no-install-recommends vim`,
+    ]);
+  }
+});
+
+test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap --cache-dir; the cache dir is the only write outside ROOTFS_DIR', async () => {
+  const cache = '/var/cache/pkgs/debian-bookworm-amd64-mmdebstrap';
+  const p = ok(await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
+  assert.is(
+    p.distroCommands[0],
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ` +
+      `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=sync-in ${cache} /var/cache/apt/archives/' ` +
+      `$'--customize-hook=find "$1"/var/cache/apt/archives -maxdepth 1 -name \\'*.deb\\' -exec cp -n -t ${cache} {} +' ${mergedUsrHook} bookworm ${R}`,
+  );
+  assert.ok(p.fileLines.includes(`# mkdir ${cache}`), p.fileLines.join('\n'));
+  const q = ok(await plan('debian', { ARCH: 'x86_64', DEBIAN_BOOTSTRAP: 'debootstrap', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
+  assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --cache-dir=/var/cache/pkgs/debian-bookworm-amd64-debootstrap bookworm ${R}`);
+  const bad = await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: 'relative/dir' });
+  assert.is(bad.exitCode, 1);
+  assert.match(bad.stderr, /^ERROR: PACKAGE_CACHE_DIR=relative\/dir is not an absolute path/m);
+});
+
+test("ubuntu: noble from the tool's default mirror, or REPO_URL; init only without AGENT_INIT; s390x extras", async () => {
+  const p = ok(await plan('ubuntu', { ARCH: 'x86_64' }));
+  assert.equal(p.distroCommands, [
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' --dpkgopt=force-unsafe-io ${mergedUsrHook} noble ${R}`,
+    debCleanup,
+    ...mknods,
+  ]);
+  assert.ok(p.fileLines.includes(`# edit ${R}/etc/chrony/chrony.conf`));
+  assert.ok(p.fileLines.includes(`# edit ${R}/lib/systemd/system/chrony.service`));
+  const q = ok(await plan('ubuntu', { ARCH: 's390x', AGENT_INIT: 'yes', SECCOMP: 'yes', REPO_URL: 'file:///srv/mirror/ubuntu-ports', OS_VERSION: 'jammy' }));
+  assert.is(
+    q.distroCommands[0],
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=s390x --components=main $'--include=chrony,iptables,dbus,cryptsetup-bin,e2fsprogs,libseccomp2,libcurl4,libnghttp2-14' --dpkgopt=force-unsafe-io ${mergedUsrHook} jammy ${R} file:///srv/mirror/ubuntu-ports`,
+  );
+  assert.match(q.stderr, /Forcing LIBC=gnu because s390x/);
+  for (const [arch, deb] of [['aarch64', 'arm64']]) {
+    const r = ok(await plan('ubuntu', { ARCH: arch!, DEBIAN_BOOTSTRAP: 'debootstrap' }));
+    assert.is(r.distroCommands[0], `debootstrap --variant=minbase --arch=${deb} --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' noble ${R}`);
+  }
+});
+
+test('alpine: apk.static --initdb from REPO_URL/v<version>/main, apk architecture names, repositories file', async () => {
+  const p = ok(await plan('alpine', { REPO_URL: 'file:///srv/mirror/alpine/', AGENT_INIT: 'yes', ARCH: 'x86_64' }));
+  assert.equal(p.distroCommands, [
+    `apk.static -X file:///srv/mirror/alpine/v3.22/main -U --allow-untrusted --root ${R} --arch x86_64 --initdb add alpine-base bash iptables ip6tables`,
+  ]);
+  assert.is(writtenText(p, `${R}/etc/apk/repositories`), 'file:///srv/mirror/alpine/v3.22/main');
+  assert.ok(p.fileLines.includes(`# rename ${R}/usr/bin/kata-agent ${R}/sbin/init`));
+  for (const arch of ['s390x']) {
+    const q = ok(await plan('alpine', { REPO_URL: 'file:///srv/mirror/alpine', ARCH: arch, SECCOMP: 'yes', EXTRA_PKGS: 'chrony', OS_VERSION: 'edge' }));
+    assert.is(q.distroCommands[0], `apk.static -X file:///srv/mirror/alpine/edge/main -U --allow-untrusted --root ${R} --arch ${arch} --initdb add alpine-base bash iptables ip6tables libseccomp chrony`);
+  }
+});
+
+test('a plan fails like the build on bad input: one ERROR line, nothing written', async () => {
+  const alpine = await plan('alpine', { ARCH: 'x86_64' });
+  assert.is.not(alpine.exitCode, 0);
+  assert.match(alpine.stderr, /^ERROR: no Alpine mirror: set REPO_URL/m);
+  const fedora = await plan('fedora', { AGENT_INIT: 'maybe' });
+  assert.match(fedora.stderr, /^ERROR: AGENT_INIT=maybe is not valid/m);
+  assert.is(fedora.commands.length, 0);
+  assert.not.ok(existsSync(PLAN_ROOT));
+});
+
+test('container builds in plan mode print the engine commands; centos/mariner need IMAGE_REGISTRY', async () => {
+  const p = ok(await plan('ubuntu', { USE_DOCKER: '1', ARCH: 'x86_64' }));
+  const build = p.commands.find((c) => c.startsWith('docker build '));
+  assert.ok(build, p.stdout);
+  assert.match(build!, / -t ubuntu-rootfs-osbuilder -f \S+\/Dockerfile \S+\/rootfs\/ubuntu$/);
+  const run = p.commands.find((c) => c.startsWith('docker run '));
+  assert.match(run!, /--env STAGE_PREPARE_ROOTFS=1 /);
+  assert.match(run!, /--security-opt apparmor=unconfined /);
+  assert.match(run!, / ubuntu-rootfs-osbuilder node \/osbuilder-stage\/rootfs-stage\.mjs ubuntu$/);
+  assert.not.ok(p.commands.some((c) => c.startsWith('mmdebstrap')), 'the distro stage runs in the container');
+  assert.match(p.stdout, /^#   FROM \$\{IMAGE_REGISTRY\}\/ubuntu:noble$/m);
+  const centos = await plan('centos', { USE_PODMAN: '1' });
+  assert.match(centos.stderr, /^ERROR: centos's base image is not on the engine's default registry: set IMAGE_REGISTRY/m);
+  const mariner = ok(await plan('cbl-mariner', { USE_PODMAN: '1', IMAGE_REGISTRY: 'registry.example' }));
+  assert.ok(mariner.commands.some((c) => c.startsWith('podman build ') && c.includes('--build-arg IMAGE_REGISTRY=registry.example')), mariner.stdout);
+});
+
+test.run();
