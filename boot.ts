@@ -29,6 +29,10 @@ export const bootSettings = {
     flag: 'M', env: 'AGENT_MARKER', default: DEFAULT_MARKER, parse: text,
     help: 'console text that means the agent is up',
   } as SettingSpec<string>,
+  rootHash: {
+    flag: 'v', env: 'BOOT_ROOT_HASH', default: '', parse: text,
+    help: 'root_hash_<variant>.txt of a MEASURED_ROOTFS image (default: the one beside the image that fits it)',
+  } as SettingSpec<string>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
 };
 
@@ -39,6 +43,9 @@ Boot a Kata guest image (from image.ts) or initrd (from initrd.ts) in QEMU
 with TCG, print its serial console, and say whether the agent came up (the
 exit code says so too). With the default Debian kernel, a disk image boots
 through a small shim initramfs that loads the virtio/NVDIMM/xfs/erofs modules.
+A MEASURED_ROOTFS image (with a hash partition) boots through dm-verity as the
+Kata runtime boots it: dm-mod.create="dm-verity,..." root=/dev/dm-0, from
+root_hash_<variant>.txt.
 
 Options and environment variables:
 ${describeSettings(bootSettings)}
@@ -48,7 +55,7 @@ const TAIL_LINES = 30;
 
 async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
-  rejectUnknownOptions(opts, ['h', 'k', 'm', 't', 'M', 'q']);
+  rejectUnknownOptions(opts, ['h', 'k', 'm', 't', 'M', 'v', 'q']);
   const s = resolveSettings(bootSettings, process.env, opts);
   if (s.help) {
     process.stdout.write(USAGE);
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
   const target = String(opts._[0]);
   if (!existsSync(target)) die(`${target} does not exist: give the path of a built image or initrd`);
   if (!statSync(target).isFile()) die(`${target} is not a regular file: give the path of a built image or initrd`);
+  if (s.rootHash) checkExistingFile(s.rootHash, opts.v !== undefined ? '-v' : 'BOOT_ROOT_HASH', 'give the root_hash_<variant>.txt image.ts wrote with the image, or leave it unset');
   if (s.kernel) checkExistingFile(s.kernel, opts.k !== undefined ? '-k' : 'BOOT_KERNEL', 'give the path of a guest kernel (vmlinuz) or leave it unset');
   const kind = bootKindOfFile(target) ?? die(`${target} is neither a disk image (MBR) nor an initrd (gzip, zstd or cpio)`);
   info(`booting ${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}, waiting up to ${s.timeout} s for "${s.marker}"`);
@@ -65,11 +73,14 @@ async function main(): Promise<void> {
     [kind]: target,
     media: s.media,
     kernel: s.kernel || undefined,
+    rootHashFile: s.rootHash || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,
     onConsole: s.quiet ? undefined : (chunk) => process.stdout.write(chunk),
   });
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
+  if (result.rootHashFile) info(`booted through dm-verity with ${result.rootHashFile}`);
+  if (!result.markerSeen && result.failure) die(`FAIL after ${result.seconds.toFixed(1)} s: ${result.failure}`);
   if (!result.markerSeen) die(`the agent did not come up: "${s.marker}" not seen on the console within ${s.timeout} s`);
   ok(`the agent came up after ${result.seconds.toFixed(1)} s`);
 }

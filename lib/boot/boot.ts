@@ -7,6 +7,7 @@ import { shimInitramfs } from './shim.ts';
 import { debianCloudKernel } from './kernel.ts';
 import { die } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
+import { VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
 
 /** What the test agent (test/agent/test-agent.c) prints when it is up. */
 export const DEFAULT_MARKER = 'KATA-TEST-AGENT-READY';
@@ -41,6 +42,11 @@ export interface BootOptions {
   marker?: string;
   /** Root filesystem type; default: detected from the first partition of MBR #1. */
   rootFsType?: RootFsType;
+  /**
+   * root_hash_<variant>.txt of a measured image (one with a hash partition);
+   * default: the one beside the image that fits its root partition.
+   */
+  rootHashFile?: string;
   /** Called with each piece of console output as it arrives. */
   onConsole?: (chunk: string) => void;
 }
@@ -49,6 +55,10 @@ export interface BootResult {
   markerSeen: boolean;
   console: string;
   seconds: number;
+  /** Why the guest cannot come up, from the console (a dm-verity error first). */
+  failure?: string;
+  /** The root hash file a measured image was booted with. */
+  rootHashFile?: string;
 }
 
 /** Byte offset of partition 1 from an MBR (sector 0). */
@@ -57,6 +67,14 @@ export function firstPartitionOffset(mbr: Buffer): number {
   const lba = mbr.readUInt32LE(MBR_PARTITION_TABLE + 8);
   if (lba === 0) die('the image has no first partition');
   return lba * SECTOR;
+}
+
+/** Partition `n` (1-4) of an MBR, in bytes; undefined when the slot is empty. */
+export function mbrPartition(mbr: Buffer, n: number): { offset: number; bytes: number } | undefined {
+  const entry = MBR_PARTITION_TABLE + 16 * (n - 1);
+  const lba = mbr.readUInt32LE(entry + 8);
+  const sectors = mbr.readUInt32LE(entry + 12);
+  return lba && sectors ? { offset: lba * SECTOR, bytes: sectors * SECTOR } : undefined;
 }
 
 /** Filesystem type from the first 4 KiB of a partition. */
@@ -102,7 +120,40 @@ export const BASE_PARAMS =
   'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
 
 /** Console output after which the agent cannot come up (the guest hangs). */
-export const FATAL_CONSOLE = [/Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+export const FATAL_CONSOLE = [VERITY_CORRUPTION, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+
+/** The console line that says why the guest failed (a verity error before what it caused). */
+export function failureReason(console: string): string | undefined {
+  for (const re of FATAL_CONSOLE) {
+    const m = re.exec(console);
+    if (m) {
+      const start = console.lastIndexOf('\n', m.index) + 1;
+      const end = console.indexOf('\n', m.index);
+      return console.slice(start, end < 0 ? undefined : end).replace(/^\[[\s\d.]+\]\s*/, '').trim();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Root parameters for a disk image: dm-verity over p1/p2 when the image has
+ * a hash partition (MEASURED_ROOTFS), as the runtime boots it.
+ */
+function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { params: string; rootHashFile?: string } {
+  const fsType = opts.rootFsType ?? detectRootFsType(image);
+  const mbr = readAt(image, 0, SECTOR);
+  const root = mbrPartition(mbr, 1) ?? die(`${image}: the image has no first partition`);
+  if (!mbrPartition(mbr, 2)) {
+    if (opts.rootHashFile) die(`${image} has no dm-verity hash partition (not built with MEASURED_ROOTFS=yes): drop the root hash file ${opts.rootHashFile}`);
+    return { params: rootParams(media, fsType) };
+  }
+  const file = opts.rootHashFile ?? findRootHashFile(image, root.bytes);
+  const verity = readVerityParams(file);
+  if (verity.dataBlocks * verity.dataBlockSize !== root.bytes) {
+    die(`${file} covers ${verity.dataBlocks * verity.dataBlockSize} bytes but the root partition of ${image} has ${root.bytes}: give the root hash file built with this image`);
+  }
+  return { params: verityRootParams(verity, media, fsType), rootHashFile: file };
+}
 
 /** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
@@ -117,15 +168,20 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   let append = BASE_PARAMS;
   let initrd = opts.initrd;
   let image: { path: string; bytes: number; media: BootMedia } | undefined;
+  let rootHashFile: string | undefined;
   if (opts.image) {
-    append += ` ${rootParams(media, opts.rootFsType ?? detectRootFsType(opts.image))}`;
+    const root = diskRootParams(opts, opts.image, media);
+    append += ` ${root.params}`;
+    rootHashFile = root.rootHashFile;
     image = { path: opts.image, bytes: statSync(opts.image).size, media };
     if (debian) initrd = await shimInitramfs(debian);
   }
-  return runQemu(qemuArgs({ kernel, append, initrd, image }), {
+  const run = await runQemu(qemuArgs({ kernel, append, initrd, image }), {
     marker: opts.marker ?? DEFAULT_MARKER,
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     failOn: FATAL_CONSOLE,
     onConsole: opts.onConsole,
   });
+  const failure = run.markerSeen ? undefined : failureReason(run.console);
+  return { ...run, ...(failure ? { failure } : {}), ...(rootHashFile ? { rootHashFile } : {}) };
 }

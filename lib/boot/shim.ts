@@ -1,18 +1,21 @@
 // The shim initramfs for booting a disk image with a modular (Debian) kernel:
-// busybox plus the driver modules for virtio-blk, NVDIMM, xfs and erofs. Its
-// /init loads them, mounts the root named by root=/rootfstype=/rootflags= on
-// the kernel command line, and switch_roots into it, as the kernel itself
-// would with the drivers built in (Kata's guest kernel).
+// busybox plus the driver modules for virtio-blk, NVDIMM, xfs, erofs and
+// dm-verity. Its /init loads them, creates the devices dm-mod.create= names
+// (dm-create.c: the kernel's dm-init, which needs dm built in), mounts the
+// root named by root=/rootfstype=/rootflags= on the kernel command line, and
+// switch_roots into it, as the kernel itself would with the drivers built in
+// (Kata's guest kernel).
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type NewcHeader } from '../initrd/cpio.ts';
 import { type CpioBody, CpioStreamWriter } from '../initrd/cpio-stream.ts';
 import { kernelCacheDir, type DebianKernel } from './kernel.ts';
+import { dmCreateBinary } from './dm-create.ts';
 import { die } from '../core/log.ts';
 
 /** Modules the shim loads (dependencies are added from each module's modinfo). */
-export const SHIM_MODULES = ['virtio_pci', 'virtio_blk', 'nfit', 'nd_pmem', 'xfs', 'erofs'];
+export const SHIM_MODULES = ['virtio_pci', 'virtio_blk', 'nfit', 'nd_pmem', 'xfs', 'erofs', 'dm_verity'];
 
 const BUSYBOX = '/bin/busybox';
 
@@ -27,6 +30,9 @@ fail() { echo "shim: $*"; poweroff -f; }
 for m in $(cat /etc/shim-modules); do
 	insmod "/lib/modules/$m" || echo "shim: cannot load $m"
 done
+case " $(cat /proc/cmdline)" in
+*" dm-mod.create="* | *" dm_mod.create="*) dm-create || fail "cannot create the devices dm-mod.create= names" ;;
+esac
 root= fstype=auto flags= mode=ro init=/sbin/init
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -113,7 +119,7 @@ export function shimModulePaths(modulesDir: string): string[] {
 
 interface ShimEntry { name: string; mode: number; body?: CpioBody; rdev?: [number, number] }
 
-function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
+function shimEntries(modulesDir: string, modules: string[], dmCreate: string): ShimEntry[] {
   const dir = (name: string): ShimEntry => ({ name, mode: S_IFDIR | 0o755 });
   const file = (name: string, mode: number, body: CpioBody): ShimEntry => ({ name, mode: S_IFREG | mode, body });
   const moduleDirs = new Set<string>();
@@ -127,6 +133,7 @@ function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
     { name: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] },
     file('bin/busybox', 0o755, { path: BUSYBOX, size: statSync(BUSYBOX).size }),
     { name: 'bin/sh', mode: S_IFLNK | 0o777, body: Buffer.from('busybox') },
+    file('bin/dm-create', 0o755, { path: dmCreate, size: statSync(dmCreate).size }),
     file('etc/shim-modules', 0o644, Buffer.from(list)),
     file('init', 0o755, Buffer.from(SHIM_INIT)),
     ...[...moduleDirs].sort().map(dir),
@@ -140,8 +147,8 @@ function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
 /** Busybox applets: the shim calls `busybox --install` equivalents by symlink. */
 const APPLETS = ['cat', 'echo', 'insmod', 'mount', 'poweroff', 'sleep', 'switch_root', 'umount'];
 
-async function writeShim(path: string, modulesDir: string, modules: string[]): Promise<void> {
-  const entries = shimEntries(modulesDir, modules);
+async function writeShim(path: string, modulesDir: string, modules: string[], dmCreate: string): Promise<void> {
+  const entries = shimEntries(modulesDir, modules, dmCreate);
   for (const a of APPLETS) entries.push({ name: `bin/${a}`, mode: S_IFLNK | 0o777, body: Buffer.from('busybox') });
   const tmp = `${path}.tmp-${process.pid}`;
   const out = createWriteStream(tmp);
@@ -164,10 +171,11 @@ async function writeShim(path: string, modulesDir: string, modules: string[]): P
 export async function shimInitramfs(kernel: DebianKernel): Promise<string> {
   if (!existsSync(BUSYBOX)) die(`${BUSYBOX} is missing: install busybox-static (scripts/setup-host.sh)`);
   const modules = shimModulePaths(kernel.modulesDir);
+  const dmCreate = await dmCreateBinary();
   const key = createHash('sha256')
-    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(BUSYBOX))
+    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(BUSYBOX)).update(readFileSync(dmCreate))
     .digest('hex').slice(0, 16);
   const path = join(kernelCacheDir(), `shim-${kernel.release}-${key}.cpio`);
-  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules);
+  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules, dmCreate);
   return path;
 }
