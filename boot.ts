@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   if (s.rootHash) checkExistingFile(s.rootHash, opts.v !== undefined ? '-v' : 'BOOT_ROOT_HASH', 'give the root_hash_<variant>.txt image.ts wrote with the image, or leave it unset');
   if (s.kernel) checkExistingFile(s.kernel, opts.k !== undefined ? '-k' : 'BOOT_KERNEL', 'give the path of a guest kernel (vmlinuz) or leave it unset');
   const kind = bootKindOfFile(target) ?? die(`${target} is neither a disk image (MBR) nor an initrd (gzip, zstd or cpio)`);
+  if (kind === 'initrd' && s.rootHash) die(`${target} is an initrd: a root hash file (-v) belongs to a MEASURED_ROOTFS disk image`);
   info(`booting ${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}, waiting up to ${s.timeout} s for "${s.marker}"`);
   const result = await bootGuest({
     [kind]: target,
@@ -79,7 +80,6 @@ async function main(): Promise<void> {
     onConsole: s.quiet ? undefined : (chunk) => process.stdout.write(chunk),
   });
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
-  if (result.rootHashFile) info(`booted through dm-verity with ${result.rootHashFile}`);
   if (!result.markerSeen && result.failure) die(`FAIL after ${result.seconds.toFixed(1)} s: ${result.failure}`);
   if (!result.markerSeen) die(`the agent did not come up: "${s.marker}" not seen on the console within ${s.timeout} s`);
   ok(`the agent came up after ${result.seconds.toFixed(1)} s`);

@@ -5,7 +5,7 @@
 import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { shimInitramfs } from './shim.ts';
 import { debianCloudKernel } from './kernel.ts';
-import { die } from '../core/log.ts';
+import { die, info } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
 import { VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
 
@@ -149,6 +149,7 @@ function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { p
   }
   const file = opts.rootHashFile ?? findRootHashFile(image, root.bytes);
   const verity = readVerityParams(file);
+  info(`measured image: booting through dm-verity with ${file}`);
   if (verity.dataBlocks * verity.dataBlockSize !== root.bytes) {
     die(`${file} covers ${verity.dataBlocks * verity.dataBlockSize} bytes but the root partition of ${image} has ${root.bytes}: give the root hash file built with this image`);
   }
@@ -158,6 +159,7 @@ function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { p
 /** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!!opts.image === !!opts.initrd) die('boot: give either a disk image or an initrd');
+  if (opts.initrd && opts.rootHashFile) die(`${opts.initrd} is an initrd: a root hash file belongs to a MEASURED_ROOTFS disk image`);
   const target = (opts.image ?? opts.initrd)!;
   if (!existsSync(target)) die(`${target} does not exist`);
   if (opts.kernel && !existsSync(opts.kernel)) die(`kernel ${opts.kernel} does not exist`);

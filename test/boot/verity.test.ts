@@ -10,6 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootGuest, failureReason, mbrPartition } from '../../lib/boot/boot.ts';
 import { parseVerityParams, readVerityParams, verityRootParams } from '../../lib/boot/verity.ts';
+import { moduleName, shimModulePaths } from '../../lib/boot/shim.ts';
+import { debianCloudKernel } from '../../lib/boot/kernel.ts';
 import { $ } from '../../lib/core/exec.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { repoRoot, runImageTs } from '../helpers/image-fixture.ts';
@@ -50,6 +52,13 @@ test('the failure reason prefers the verity error to the panic it causes', () =>
   assert.is(failureReason(console), 'device-mapper: verity: 254:0: data block 3 is corrupted');
   assert.is(failureReason(console.split('\n').slice(1).join('\n')), 'Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100');
   assert.is(failureReason('all fine\n'), undefined);
+});
+
+test('the shim carries dm-verity and what it needs, dependencies first', async () => {
+  const names = shimModulePaths((await debianCloudKernel()).modulesDir).map((p) => moduleName(p.split('/').pop()!));
+  for (const dep of ['dm_mod', 'dm_bufio']) {
+    assert.ok(names.includes(dep) && names.indexOf(dep) < names.indexOf('dm_verity'), `${dep} before dm_verity: ${names}`);
+  }
 });
 
 /** A tree whose /sbin/init is the test agent. */
@@ -165,6 +174,12 @@ test('boot.ts: a measured image without its root hash file, and a root hash file
   assert.is(r.exitCode, 1);
   assert.match(r.stderr, /^ERROR: .*plain\.img has no dm-verity hash partition \(not built with MEASURED_ROOTFS=yes\): drop the root hash file/m);
   assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+
+  const initrd = join(work, 'fake-initrd.img');
+  writeFileSync(initrd, Buffer.from([0x1f, 0x8b, 8, 0]));
+  r = await $({ nothrow: true })`${tsx} ${join(repoRoot, 'boot.ts')} -v ${ext4.hashFile} ${initrd}`;
+  assert.is(r.exitCode, 1);
+  assert.match(r.stderr, /^ERROR: .*fake-initrd\.img is an initrd: a root hash file \(-v\) belongs to a MEASURED_ROOTFS disk image$/m);
 });
 
 test.run();
