@@ -7,7 +7,7 @@ import { shimInitramfs } from './shim.ts';
 import { debianCloudKernel } from './kernel.ts';
 import { die, info } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
-import { VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
+import { DM_CREATE_ERROR, VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
 
 /** What the test agent (test/agent/test-agent.c) prints when it is up. */
 export const DEFAULT_MARKER = 'KATA-TEST-AGENT-READY';
@@ -120,7 +120,7 @@ export const BASE_PARAMS =
   'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
 
 /** Console output after which the agent cannot come up (the guest hangs). */
-export const FATAL_CONSOLE = [VERITY_CORRUPTION, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
 /** The console line that says why the guest failed (a verity error before what it caused). */
 export function failureReason(console: string): string | undefined {

@@ -30,7 +30,7 @@
 #define MAPPER_CTRL_MINOR 236 /* misc device minor of the DM control node */
 
 static int fail(const char *what, const char *detail) {
-	fprintf(stderr, "dm-create: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+	fprintf(stderr, "dm-create: error: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
 	return 1;
 }
 

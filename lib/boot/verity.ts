@@ -92,3 +92,6 @@ export function findRootHashFile(image: string, rootBytes: number): string {
 
 /** The kernel's complaint when a block fails verification. */
 export const VERITY_CORRUPTION = /device-mapper: verity: [^\n]*is corrupted/;
+
+/** The shim's dm-create could not create the device (the shim then powers off). */
+export const DM_CREATE_ERROR = /dm-create: error: [^\n]*/;

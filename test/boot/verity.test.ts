@@ -149,6 +149,17 @@ test('one flipped byte of the agent\'s data: the guest kernel rejects it, boot.t
   assert.ok(seconds < 120, `reported after ${seconds} s, not at the timeout`);
 });
 
+test('a table the guest kernel refuses (hash_block_size=1536): FAIL with dm-create\'s error, not a timeout', async () => {
+  const dir = join(work, 'bad-table');
+  mkdirSync(dir);
+  const hashFile = join(dir, 'root_hash_bad.txt');
+  writeFileSync(hashFile, readFileSync(ext4.hashFile, 'utf8').replace('hash_block_size=4096', 'hash_block_size=1536'));
+  const r = await $({ nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} ${join(repoRoot, 'boot.ts')} -v ${hashFile} -t 180 ${ext4.image}`;
+  assert.is(r.exitCode, 1);
+  assert.match(r.stdout, /device-mapper: [^\n]*verity: Invalid hash device block size/);
+  assert.match(r.stderr, /^ERROR: FAIL after [\d.]+ s: dm-create: error: DM_TABLE_LOAD failed .*: Invalid argument$/m);
+});
+
 test('boot.ts: a measured image without its root hash file, and a root hash file for a plain image, are refused', async () => {
   const tsx = join(repoRoot, 'node_modules/.bin/tsx');
   const lone = join(work, 'lone');
