@@ -119,7 +119,10 @@ export function rootParams(media: BootMedia, fsType: RootFsType): string {
 export const BASE_PARAMS =
   'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
 
-/** Console output after which the agent cannot come up (the guest hangs). */
+/**
+ * Console output after which the agent cannot come up (the guest hangs or
+ * stops), or must not be trusted (a block failed dm-verity verification).
+ */
 export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
 /** The console line that says why the guest failed (a verity error before what it caused). */
@@ -149,10 +152,10 @@ function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { p
   }
   const file = opts.rootHashFile ?? findRootHashFile(image, root.bytes);
   const verity = readVerityParams(file);
-  info(`measured image: booting through dm-verity with ${file}`);
   if (verity.dataBlocks * verity.dataBlockSize !== root.bytes) {
     die(`${file} covers ${verity.dataBlocks * verity.dataBlockSize} bytes but the root partition of ${image} has ${root.bytes}: give the root hash file built with this image`);
   }
+  info(`measured image: booting through dm-verity with ${file}`);
   return { params: verityRootParams(verity, media, fsType), rootHashFile: file };
 }
 
