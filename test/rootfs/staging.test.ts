@@ -1,6 +1,6 @@
 // Where a rootfs build happens (BUILD_IN_RAM) and where its packages are kept
 // (PACKAGE_CACHE_DIR): the pure checks, then a build staged in RAM for real.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -75,7 +75,8 @@ test('the cache drops the packages a build installed in another version, and onl
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-staging-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
-const ramStages = () => readdirSync(RAM_DIR).filter((n) => n.startsWith('osbuilder-rootfs-'));
+// Stages of dead processes: a build running beside the tests (its PID alive) owns its own.
+const ramStages = () => readdirSync(RAM_DIR).filter((n) => n.startsWith('osbuilder-rootfs-') && !existsSync(`/proc/${n.slice('osbuilder-rootfs-'.length)}`));
 const listing = async (root: string) => (await $`cd ${root} && find . -printf '%p %y %m %u %g %s %l\n' | sort`).stdout;
 
 test('a build in RAM gives the same tree as one on the disk, and leaves nothing in /dev/shm or beside ROOTFS_DIR', async () => {
