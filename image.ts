@@ -8,7 +8,7 @@ import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags, yesNo,
 } from './lib/core/cli.ts';
-import { packEngine } from './lib/container/engine.ts';
+import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';

@@ -7,7 +7,7 @@ import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
   text, valueFlags, yesNo, truthy,
 } from './lib/core/cli.ts';
-import { packEngine } from './lib/container/engine.ts';
+import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
 import { isExecutableFile, isSymlink } from './lib/core/fs-checks.ts';
 import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';

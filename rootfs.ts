@@ -8,7 +8,7 @@ import { runContainerStage } from './lib/container/rootfs-stage.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
 import type { RootfsContext } from './lib/rootfs/types.ts';
 import { buildDnfRootfs } from './lib/rootfs/dnf.ts';
-import { engineFor } from './lib/container/engine.ts';
+import { engineFor } from './lib/core/engine-choice.ts';
 import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
 import type { DistroConfig } from './lib/rootfs/types.ts';
 import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';

@@ -1,23 +1,11 @@
-// Container engines (Docker, Podman): which one a build uses, whether it can
+// Container engines (Docker, Podman): whether the chosen one can
 // be used from here, and the exact `build` / `run` command lines (pure
 // builders, so every argument is unit-tested).
 import { $, failureSummary, haveCommand } from '../core/exec.ts';
 import { die } from '../core/log.ts';
-import { truthy } from '../core/cli.ts';
 
-export type Engine = 'docker' | 'podman';
-
-/** USE_DOCKER wins over USE_PODMAN, as upstream. */
-export function engineFor(s: { useDocker: boolean; usePodman: boolean }): Engine | undefined {
-  if (s.useDocker) return 'docker';
-  if (s.usePodman) return 'podman';
-  return undefined;
-}
-
-/** The engine USE_DOCKER / USE_PODMAN ask for, if any. */
-export function packEngine(env: NodeJS.ProcessEnv): Engine | undefined {
-  return engineFor({ useDocker: truthy(env.USE_DOCKER ?? '', 'USE_DOCKER'), usePodman: truthy(env.USE_PODMAN ?? '', 'USE_PODMAN') });
-}
+export { type Engine, engineFor, packEngine } from '../core/engine-choice.ts';
+import type { Engine } from '../core/engine-choice.ts';
 
 /** The variable that points each engine's client at another daemon. */
 export const HOST_VARIABLE: Record<Engine, string> = { docker: 'DOCKER_HOST', podman: 'CONTAINER_HOST' };

@@ -8,7 +8,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { AgentSource } from './agent.ts';
 import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
-import { engineFor } from '../container/engine.ts';
+import { engineFor } from '../core/engine-choice.ts';
 import { $ } from '../core/exec.ts';
 import { info } from '../core/log.ts';
 import { isEmptyDir, removeTree } from '../core/safe-paths.ts';
