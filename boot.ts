@@ -10,6 +10,8 @@ import {
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
+import { colourAllowed, stripEscapes } from './lib/boot/console.ts';
+import { bootVerdict } from './lib/boot/verdict.ts';
 
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
@@ -46,6 +48,12 @@ ${describeSettings(bootSettings)}
 
 const TAIL_LINES = 30;
 
+/** The guest console on stdout: colours only on a colour terminal. */
+function consoleWriter(): (text: string) => void {
+  const colour = colourAllowed(process.stdout);
+  return (text) => void process.stdout.write(colour ? text : stripEscapes(text));
+}
+
 async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
   rejectUnknownOptions(opts, ['h', 'k', 'm', 't', 'M', 'q']);
@@ -67,10 +75,11 @@ async function main(): Promise<void> {
     kernel: s.kernel || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,
-    onConsole: s.quiet ? undefined : (chunk) => process.stdout.write(chunk),
+    onConsole: s.quiet ? undefined : consoleWriter(),
   });
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
-  if (!result.markerSeen) die(`the agent did not come up: "${s.marker}" not seen on the console within ${s.timeout} s`);
+  process.stdout.write(`${bootVerdict(result, s.marker)}\n`);
+  if (!result.markerSeen) die(`the agent did not come up: ${result.reason}`);
   ok(`the agent came up after ${result.seconds.toFixed(1)} s`);
 }
 

@@ -49,6 +49,8 @@ export interface BootResult {
   markerSeen: boolean;
   console: string;
   seconds: number;
+  /** Without the marker: why the boot failed, in one line. */
+  reason?: string;
 }
 
 /** Byte offset of partition 1 from an MBR (sector 0). */

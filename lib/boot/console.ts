@@ -1,0 +1,43 @@
+// The guest's serial console as text. QEMU hands over bytes in arbitrary
+// chunks, so a UTF-8 character can straddle two chunks: decode as a stream.
+// The guest writes CRLF line ends and, from systemd, colour codes; logs get
+// plain LF lines (and no escape codes unless the reader is a colour terminal).
+import { StringDecoder } from 'node:string_decoder';
+
+/** CSI sequences (colours, cursor moves) and OSC sequences (window titles). */
+const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+
+export function stripEscapes(text: string): string {
+  return text.replace(ESCAPES, '');
+}
+
+/**
+ * Incremental console decoder: `push` returns the text that is complete so
+ * far (never half a character; a trailing CR is held until the next chunk
+ * shows whether an LF follows), `end` returns the rest.
+ */
+export class ConsoleDecoder {
+  private readonly utf8 = new StringDecoder('utf8');
+  private heldCr = false;
+
+  push(chunk: Buffer): string {
+    return this.normalise(this.utf8.write(chunk), false);
+  }
+
+  end(): string {
+    return this.normalise(this.utf8.end(), true);
+  }
+
+  private normalise(text: string, final: boolean): string {
+    if (this.heldCr) text = `\r${text}`;
+    this.heldCr = !final && text.endsWith('\r');
+    if (this.heldCr) text = text.slice(0, -1);
+    // CRLF and stray CRs (systemd's status redraws) both end a line in a log.
+    return text.replace(/\r\n?/g, '\n');
+  }
+}
+
+/** Whether colour may be written to this stream: a terminal and no NO_COLOR. */
+export function colourAllowed(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!stream.isTTY && !env.NO_COLOR && env.TERM !== 'dumb';
+}
