@@ -16,19 +16,19 @@ import { bootVerdict } from './lib/boot/verdict.ts';
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
   kernel: {
-    flag: 'k', env: 'BOOT_KERNEL', default: '', parse: text,
+    flag: 'k', arg: 'KERNEL', env: 'BOOT_KERNEL', default: '', parse: text,
     help: 'guest kernel (default: the Debian cloud kernel, downloaded once and cached)',
   } as SettingSpec<string>,
   media: {
-    flag: 'm', env: 'BOOT_MEDIA', default: 'virtio', parse: oneOf('virtio', 'nvdimm'),
+    flag: 'm', arg: 'MEDIA', env: 'BOOT_MEDIA', default: 'virtio', parse: oneOf('virtio', 'nvdimm'),
     help: 'how a disk image is attached: virtio (virtio-blk) or nvdimm (DAX, as Kata does)',
   } as SettingSpec<'virtio' | 'nvdimm'>,
   timeout: {
-    flag: 't', env: 'BOOT_TIMEOUT', default: DEFAULT_TIMEOUT_SECONDS, parse: integer(1, 3600),
+    flag: 't', arg: 'SECONDS', env: 'BOOT_TIMEOUT', default: DEFAULT_TIMEOUT_SECONDS, parse: integer(1, 3600),
     help: 'seconds to wait for the agent',
   } as SettingSpec<number>,
   marker: {
-    flag: 'M', env: 'AGENT_MARKER', default: DEFAULT_MARKER, parse: text,
+    flag: 'M', arg: 'TEXT', env: 'AGENT_MARKER', default: DEFAULT_MARKER, parse: text,
     help: 'console text that means the agent is up',
   } as SettingSpec<string>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
