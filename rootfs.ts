@@ -38,10 +38,10 @@ ROOTFS_DIR is provisioned with the Kata specific components.
 Supported DISTRO values: ${distros.join(' ')}
 
 Options and environment variables:
-${describeSettings(rootfsSettings)}
+${describeSettings(rootfsSettings, distroSettings)}
 
 Distro builder variables:
-${describeSettings(distroSettings)}
+${describeSettings(distroSettings, rootfsSettings)}
 `;
 }
 

@@ -171,10 +171,15 @@ export function settingName(spec: SettingSpec<any>): string {
 }
 
 /** Usage lines for the options and environment variables of a table. */
-export function describeSettings(specs: Record<string, SettingSpec<any>>): string {
+export function describeSettings(
+  specs: Record<string, SettingSpec<any>>,
+  /** Other tables printed in the same help, to share one description column. */
+  ...alignWith: Record<string, SettingSpec<any>>[]
+): string {
   const entries = Object.values(specs);
   // The widest name sets the column, so no name runs into its description.
-  const width = Math.max(28, ...entries.map((s) => settingName(s).length + 1));
+  const names = [specs, ...alignWith].flatMap((t) => Object.values(t).map(settingName));
+  const width = Math.max(28, ...names.map((n) => n.length + 1));
   return entries.map((spec) => {
     const dflt = spec.default === undefined || spec.default === '' || spec.default === false ? '' : ` (default: ${String(spec.default)})`;
     return `  ${settingName(spec).padEnd(width)} ${spec.help}${dflt}`;
