@@ -11,7 +11,7 @@ import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } fr
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
 import { colourAllowed, stripEscapes } from './lib/boot/console.ts';
-import { bootVerdict } from './lib/boot/verdict.ts';
+import { bootVerdict, noiseNotes } from './lib/boot/verdict.ts';
 
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     onConsole: s.quiet ? undefined : consoleWriter(),
   });
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
+  for (const note of noiseNotes(result.console)) info(`note: ${note}`);
   process.stdout.write(`${bootVerdict(result, s.marker)}\n`);
   if (!result.markerSeen) die(`the agent did not come up: ${result.reason}`);
   ok(`the agent came up after ${result.seconds.toFixed(1)} s`);

@@ -8,7 +8,7 @@ import { isMain, runMain } from '../lib/core/cli.ts';
 import { bootGuest } from '../lib/boot/boot.ts';
 import { $ } from '../lib/core/exec.ts';
 import { die, formatSeconds, step } from '../lib/core/log.ts';
-import { bootVerdict } from '../lib/boot/verdict.ts';
+import { bootVerdict, noiseNotes } from '../lib/boot/verdict.ts';
 import { removeTree } from '../lib/core/safe-paths.ts';
 import { AGENT_MARKER, testAgentBinary } from '../test/helpers/agent.ts';
 
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   console.log(`\n--- guest console (last ${CONSOLE_TAIL} lines) ---\n${tail}\n---`);
   console.log(`\nimage: ${image} (${(statSync(image).size / 2 ** 20).toFixed(0)} MiB)`);
   for (const [title, ms] of times) console.log(`  ${formatSeconds(ms).padStart(8)}  ${title}`);
+  for (const note of noiseNotes(result.console)) console.log(`note: ${note}`);
   console.log(`\n${bootVerdict(result, AGENT_MARKER)}`);
   if (!result.markerSeen) die(`demo failed: ${result.reason}`);
 }

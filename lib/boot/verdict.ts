@@ -25,3 +25,15 @@ export function bootVerdict(r: { markerSeen: boolean; seconds: number; reason?: 
     ? `PASS: the agent came up ${r.seconds.toFixed(1)} s after QEMU started ("${marker}" seen)`
     : `FAIL: ${r.reason ?? 'the agent did not come up'}`;
 }
+
+/** Guest console lines that look alarming but are expected in a Kata guest, with why. */
+const KNOWN_NOISE: [RegExp, string][] = [
+  [/Failed to connect stdout to the journal socket/,
+    'the "Failed to connect stdout to the journal socket" lines are harmless: image.ts leaves out systemd-journald ' +
+    '(as upstream osbuilder does), so each service writes to the console instead'],
+];
+
+/** One explanation for each kind of known-harmless noise on this console. */
+export function noiseNotes(console: string): string[] {
+  return KNOWN_NOISE.filter(([re]) => re.test(console)).map(([, why]) => why);
+}

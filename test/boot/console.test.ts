@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConsoleDecoder, colourAllowed, stripEscapes } from '../../lib/boot/console.ts';
-import { bootVerdict, failureReason } from '../../lib/boot/verdict.ts';
+import { bootVerdict, failureReason, noiseNotes } from '../../lib/boot/verdict.ts';
+import { isPrunedFile } from '../../lib/core/systemd-prune.ts';
 
 test('a multi-byte character split across chunks comes out whole', () => {
   // systemd prints "cryptsetup.target" behind a U+25CF; '…' and '€' are 3 bytes, '😀' 4.
@@ -58,6 +59,16 @@ test('verdict: PASS with the time, FAIL with the reason', () => {
   assert.is(failureReason({ ...base, exitCode: 1, stderr: 'warn\nqemu: could not load kernel' }), 'QEMU exited with code 1: qemu: could not load kernel');
   assert.match(failureReason(base), /powered off without printing the marker/);
   assert.match(bootVerdict({ markerSeen: false, seconds: 9, reason: 'x y' }, 'M'), /^FAIL: x y$/);
+});
+
+test('known-harmless guest noise is explained once', () => {
+  const console = 'a\nFailed to connect stdout to the journal socket, ignoring: No such file\nFailed to connect stdout to the journal socket, ignoring\n';
+  const notes = noiseNotes(console);
+  assert.is(notes.length, 1);
+  assert.match(notes[0]!, /harmless: image.ts leaves out systemd-journald/);
+  assert.equal(noiseNotes('clean boot\n'), []);
+  // The failing Journal Audit Socket is fixed in the guest instead: pruned with journald.
+  assert.ok(isPrunedFile('systemd-journald-audit.socket', true));
 });
 
 test.run();
