@@ -10,6 +10,7 @@ import {
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
+import { startProgress } from './lib/core/progress.ts';
 import { colourAllowed, stripEscapes } from './lib/boot/console.ts';
 import { bootVerdict, noiseNotes } from './lib/boot/verdict.ts';
 
@@ -68,7 +69,11 @@ async function main(): Promise<void> {
   if (!statSync(target).isFile()) die(`${target} is not a regular file: give the path of a built image or initrd`);
   if (s.kernel) checkExistingFile(s.kernel, opts.k !== undefined ? '-k' : 'BOOT_KERNEL', 'give the path of a guest kernel (vmlinuz) or leave it unset');
   const kind = bootKindOfFile(target) ?? die(`${target} is neither a disk image (MBR) nor an initrd (gzip, zstd or cpio)`);
-  info(`booting ${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}, waiting up to ${s.timeout} s for "${s.marker}"`);
+  const what = `${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}`;
+  // The console streams on a terminal; in a log (or with -q) QEMU's silent
+  // first seconds get progress lines like any long step.
+  info(`booting ${what}, waiting up to ${s.timeout} s for "${s.marker}"`);
+  const stopProgress = s.quiet || !process.stdout.isTTY ? startProgress(`booting ${kind}`) : () => {};
   const result = await bootGuest({
     [kind]: target,
     media: s.media,
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
     timeoutSeconds: s.timeout,
     marker: s.marker,
     onConsole: s.quiet ? undefined : consoleWriter(),
-  });
+  }).finally(stopProgress);
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
   for (const note of noiseNotes(result.console)) info(`note: ${note}`);
   process.stdout.write(`${bootVerdict(result, s.marker)}\n`);
