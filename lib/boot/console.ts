@@ -19,6 +19,7 @@ export function stripEscapes(text: string): string {
 export class ConsoleDecoder {
   private readonly utf8 = new StringDecoder('utf8');
   private heldCr = false;
+  private atLineStart = true;
 
   push(chunk: Buffer): string {
     return this.normalise(this.utf8.write(chunk), false);
@@ -32,8 +33,13 @@ export class ConsoleDecoder {
     if (this.heldCr) text = `\r${text}`;
     this.heldCr = !final && text.endsWith('\r');
     if (this.heldCr) text = text.slice(0, -1);
-    // CRLF and stray CRs (systemd's status redraws) both end a line in a log.
-    return text.replace(/\r\n?/g, '\n');
+    // CRLF ends a line; a CR at the start of a line (systemd's status
+    // redraws) is dropped; one inside a line ends it, so no text is lost.
+    let out = text.replace(/\r\n/g, '\n').replace(/(^|\n)\r+/g, (_m, nl: string, offset: number) =>
+      offset === 0 && !this.atLineStart ? '\n' : nl);
+    out = out.replace(/\r+/g, '\n');
+    if (out) this.atLineStart = out.endsWith('\n');
+    return out;
   }
 }
 

@@ -33,6 +33,10 @@ test('CRLF becomes LF, also when CR and LF arrive in different chunks; no line i
   const text = parts.map((p) => d.push(Buffer.from(p))).join('') + d.end();
   assert.is(text, '[    1.234567] line one\n[    1.234568] line two\ntail');
   assert.is(new ConsoleDecoder().push(Buffer.from('redraw\rdone\r\n')), 'redraw\ndone\n');
+  // systemd starts each status line with a CR: no blank line for it, also across chunks.
+  const status = new ConsoleDecoder();
+  const shown = ['[ 54.7] systemd[1]: Started x.\r\n', '\r[  OK  ] Started x.\r\n', '\r', '[  OK  ] Reached y.\r\n'].map((c) => status.push(Buffer.from(c))).join('') + status.end();
+  assert.is(shown, '[ 54.7] systemd[1]: Started x.\n[  OK  ] Started x.\n[  OK  ] Reached y.\n');
   const end = new ConsoleDecoder();
   assert.is(end.push(Buffer.from('last\r')) + end.end(), 'last\n', 'a held CR is flushed at the end');
 });
