@@ -60,7 +60,7 @@ export function clearLiveLine(): void {
 function tick(): void {
   if (!active.length) return;
   if (liveMode()) {
-    const cols = (out as { columns?: number }).columns ?? 80;
+    const cols = (out as { columns?: number }).columns || 80; // 0 when the terminal size is unknown
     out.write(`\r\x1b[2K\x1b[2m… ${progressText().slice(0, cols - 3)}\x1b[0m`);
     liveShown = true;
   } else {
