@@ -79,6 +79,18 @@ test('the README Next steps block is the walk from make demo to the own guest', 
   assert.ok(commands.some((c) => c.startsWith('USE_DOCKER=true')));
 });
 
+test('TEST_AGENT: yes points AGENT_SOURCE_BIN at the test agent; bad values and a second agent are one ERROR', async () => {
+  const make = (...args: string[]) => $({ cwd: repo, nothrow: true })`make --no-print-directory ${args}`;
+  assert.is((await make('TEST_AGENT=yes', 'print-AGENT_SOURCE_BIN')).stdout.trim(), join(repo, 'out/test-agent/kata-agent'));
+  const bad = await make('TEST_AGENT=maybe', 'print-DISTRO');
+  assert.is(bad.exitCode, 2);
+  assert.match(bad.stderr, /ERROR: TEST_AGENT=maybe is not valid: use yes or no/);
+  const two = await make('TEST_AGENT=yes', 'AGENT_SOURCE_BIN=/opt/kata-agent', 'print-DISTRO');
+  assert.match(two.stderr, /ERROR: TEST_AGENT=yes and AGENT_SOURCE_BIN=\/opt\/kata-agent both name an agent: drop one/);
+  const clean = await make('-n', 'clean-test-data', 'OSBUILDER_TEST_CACHE=/var/cache/some-test-cache');
+  assert.match(clean.stdout, new RegExp(`rm -rf /var/cache/some-test-cache ${join(repo, 'out')} /var/lib/osbuilder-ts/docker`));
+});
+
 test('the README Next steps run as written, and each does what the README says', async () => {
   const commands = nextStepsCommands(readFileSync(join(repo, 'README.md'), 'utf8'));
   const dir = mkdtempSync('/var/tmp/next-steps-');
