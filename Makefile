@@ -183,7 +183,7 @@ TEST_DOCKER_DATA := /var/lib/osbuilder-ts/docker
 .PHONY: clean-test-data
 clean-test-data:
 	@if [ -S /run/osbuilder-ts/docker.sock ]; then \
-		echo 'ERROR: the private dockerd is running: stop it with $(TSX) $(MK_DIR)/scripts/engines.ts stop docker, then run make clean-test-data again' >&2; \
+		echo 'ERROR: the private dockerd is running: stop it with npx tsx scripts/engines.ts stop docker, then run make clean-test-data again' >&2; \
 		exit 1; fi
 	rm -rf $(TEST_CACHE_DIR) $(MK_DIR)/out $(TEST_DOCKER_DATA)
 
