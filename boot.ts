@@ -11,7 +11,7 @@ import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } fr
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
 import { startProgress } from './lib/core/progress.ts';
-import { colourAllowed, stripEscapes } from './lib/boot/console.ts';
+import { EscapeStripper, colourAllowed } from './lib/boot/console.ts';
 import { bootVerdict, noiseNotes } from './lib/boot/verdict.ts';
 
 export const bootSettings = {
@@ -51,8 +51,9 @@ const TAIL_LINES = 30;
 
 /** The guest console on stdout: colours only on a colour terminal. */
 function consoleWriter(): (text: string) => void {
-  const colour = colourAllowed(process.stdout);
-  return (text) => void process.stdout.write(colour ? text : stripEscapes(text));
+  if (colourAllowed(process.stdout)) return (text) => void process.stdout.write(text);
+  const plain = new EscapeStripper();
+  return (text) => void process.stdout.write(plain.push(text));
 }
 
 async function main(): Promise<void> {

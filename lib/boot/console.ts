@@ -4,11 +4,38 @@
 // plain LF lines (and no escape codes unless the reader is a colour terminal).
 import { StringDecoder } from 'node:string_decoder';
 
-/** CSI sequences (colours, cursor moves) and OSC sequences (window titles). */
+/** CSI sequences (colours, cursor moves), OSC sequences (window titles), two-byte escapes. */
 const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 
 export function stripEscapes(text: string): string {
-  return text.replace(ESCAPES, '');
+  // A stray ESC (a broken sequence) goes too: a log has no use for it.
+  return text.replace(ESCAPES, '').replaceAll('\x1b', '');
+}
+
+const WHOLE_ESCAPE_AT_START = new RegExp(`^(?:${ESCAPES.source})`);
+/** Longer than any escape sequence a console sends: flushed rather than held. */
+const MAX_ESCAPE = 64;
+
+/** stripEscapes() for text that arrives in pieces: a sequence may straddle two. */
+export class EscapeStripper {
+  private held = '';
+
+  push(text: string): string {
+    text = this.held + text;
+    this.held = '';
+    const last = text.lastIndexOf('\x1b');
+    if (last >= 0 && text.length - last < MAX_ESCAPE && !WHOLE_ESCAPE_AT_START.test(text.slice(last))) {
+      this.held = text.slice(last);
+      text = text.slice(0, last);
+    }
+    return stripEscapes(text);
+  }
+
+  end(): string {
+    const rest = stripEscapes(this.held);
+    this.held = '';
+    return rest;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // and the one-line PASS/FAIL verdict.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConsoleDecoder, colourAllowed, stripEscapes } from '../../lib/boot/console.ts';
+import { ConsoleDecoder, EscapeStripper, colourAllowed, stripEscapes } from '../../lib/boot/console.ts';
 import { bootVerdict, failureReason, noiseNotes } from '../../lib/boot/verdict.ts';
 import { isPrunedFile } from '../../lib/core/systemd-prune.ts';
 
@@ -45,6 +45,17 @@ test('escape codes are stripped: systemd colours, cursor moves, titles', () => {
   const raw = '[\x1b[0;1;31mFAILED\x1b[0m] Failed to listen on \x1b[0;1;39mJournal Audit Socket\x1b[0m.\x1b[K\x1b]0;title\x07 ok';
   assert.is(stripEscapes(raw), '[FAILED] Failed to listen on Journal Audit Socket. ok');
   assert.not.match(stripEscapes(raw), /\x1b/);
+});
+
+test('an escape sequence split across chunks is stripped whole', () => {
+  const raw = '[\x1b[0;1;31mFAILED\x1b[0m] x\n\x1b[0;32m  OK  \x1b[0m';
+  for (let cut = 1; cut < raw.length; cut++) {
+    const s = new EscapeStripper();
+    const text = s.push(raw.slice(0, cut)) + s.push(raw.slice(cut)) + s.end();
+    assert.is(text, '[FAILED] x\n  OK  ', `cut at ${cut}`);
+  }
+  const lone = new EscapeStripper();
+  assert.is(lone.push('a\x1b') + lone.push('x'.repeat(70)) + lone.end(), `a${'x'.repeat(70)}`, 'a stray ESC is not held forever');
 });
 
 test('colour only on a terminal without NO_COLOR', () => {
