@@ -29,6 +29,19 @@ VERSION_COMMIT := $(if $(COMMIT),$(VERSION)-$(COMMIT),$(VERSION))
 
 export AGENT_INIT USE_DOCKER
 
+# TEST_AGENT=yes: build with the test stand-in agent (test/agent/test-agent.c,
+# which prints KATA-TEST-AGENT-READY and powers off) for trying things
+# without Kata sources; `make test-agent` builds it.
+TEST_AGENT     ?=
+TEST_AGENT_BIN := $(MK_DIR)/out/test-agent/kata-agent
+ifeq ($(TEST_AGENT),yes)
+  ifneq ($(filter-out $(TEST_AGENT_BIN),$(AGENT_SOURCE_BIN)),)
+    $(error ERROR: TEST_AGENT=yes and AGENT_SOURCE_BIN=$(AGENT_SOURCE_BIN) both name an agent: drop one)
+  endif
+  export AGENT_SOURCE_BIN := $(TEST_AGENT_BIN)
+endif
+ROOTFS_AGENT_DEP := $(if $(filter yes,$(TEST_AGENT)),$(TEST_AGENT_BIN))
+
 # Bad settings stop make before any target runs, with one ERROR line.
 DISTROS := $(sort $(notdir $(patsubst %/config.ts,%,$(wildcard $(MK_DIR)/rootfs/*/config.ts))))
 ifeq ($(filter $(BUILD_METHOD),$(BUILD_METHOD_LIST)),)
@@ -36,6 +49,9 @@ ifeq ($(filter $(BUILD_METHOD),$(BUILD_METHOD_LIST)),)
 endif
 ifeq ($(filter $(DISTRO),$(DISTROS)),)
   $(error ERROR: DISTRO=$(DISTRO) is not a supported distro: use one of $(DISTROS))
+endif
+ifeq ($(filter $(or $(TEST_AGENT),no),yes no),)
+  $(error ERROR: TEST_AGENT=$(TEST_AGENT) is not valid: use yes or no)
 endif
 ifeq ($(filter $(or $(AGENT_INIT),no),yes no),)
   $(error ERROR: AGENT_INIT=$(AGENT_INIT) is not valid: use yes or no)
@@ -54,7 +70,7 @@ FORCE:
 # rootfs shows unchanged inputs. The marker takes the manifest's time, so what
 # is built from the rootfs is remade only after a rebuild.
 .PRECIOUS: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
-$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/% FORCE
+$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/% FORCE | $(ROOTFS_AGENT_DEP)
 	@echo 'Creating rootfs for "$*"'
 	$(ROOTFS_BUILDER) -o $(VERSION_COMMIT) -d -r $(ROOTFS_BUILD_DEST)/$*_rootfs $*
 	@if [ -e $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) ]; then \
@@ -72,7 +88,7 @@ image-%: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
 
 .PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
 $(IMAGES_BUILD_DEST)/kata-containers-image-%.img: rootfs-%
-	@echo 'Creating image based on $^'
+	@echo 'Creating image based on $(ROOTFS_BUILD_DEST)/$*_rootfs'
 	$(IMAGE_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
 
 initrd-%: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
@@ -80,7 +96,7 @@ initrd-%: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
 
 .PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
 $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img: rootfs-%
-	@echo 'Creating initrd image for $*'
+	@echo 'Creating initrd image based on $(ROOTFS_BUILD_DEST)/$*_rootfs'
 	$(INITRD_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
 
 .PHONY: rootfs
@@ -122,6 +138,16 @@ setup:
 check: setup
 	cd $(MK_DIR) && npm test
 
+# The test stand-in agent, static, for TEST_AGENT=yes or AGENT_SOURCE_BIN.
+.PHONY: test-agent
+test-agent: $(TEST_AGENT_BIN)
+	@echo 'Test agent: $(TEST_AGENT_BIN)'
+	@echo 'Use it with: make TEST_AGENT=yes image-debian, or export AGENT_SOURCE_BIN=$(TEST_AGENT_BIN)'
+
+$(TEST_AGENT_BIN): $(MK_DIR)/test/agent/test-agent.c
+	@mkdir -p $(@D)
+	gcc -static -Os -s -o $@.tmp $< && mv $@.tmp $@
+
 # End to end: a Debian guest with the test agent, built and booted in QEMU.
 .PHONY: demo
 demo: setup
@@ -148,6 +174,18 @@ clean:
 	rm -rf $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MARKER_SUFFIX) $(ROOTFS_BUILD_DEST)/*_rootfs
 	rm -f $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MANIFEST_SUFFIX)
 	rm -f $(IMAGES_BUILD_DEST)/kata-containers-image-*.img $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img
+
+# What the test suite and the demo leave on disk: the test cache, ./out,
+# and the private dockerd's data (only while that dockerd is stopped).
+# `make clean` removes build outputs; the user cache is the `clean-cache` target's.
+TEST_CACHE_DIR   := $(or $(OSBUILDER_TEST_CACHE),/var/cache/osbuilder-ts-test)
+TEST_DOCKER_DATA := /var/lib/osbuilder-ts/docker
+.PHONY: clean-test-data
+clean-test-data:
+	@if [ -S /run/osbuilder-ts/docker.sock ]; then \
+		echo 'ERROR: the private dockerd is running: stop it with npx tsx scripts/engines.ts stop docker, then run make clean-test-data again' >&2; \
+		exit 1; fi
+	rm -rf $(TEST_CACHE_DIR) $(MK_DIR)/out $(TEST_DOCKER_DATA)
 
 print-%:
 	@echo $($*)

@@ -10,27 +10,30 @@ import {
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
+import { startProgress } from './lib/core/progress.ts';
+import { EscapeStripper, colourAllowed } from './lib/boot/console.ts';
+import { bootVerdict, noiseNotes } from './lib/boot/verdict.ts';
 
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
   kernel: {
-    flag: 'k', env: 'BOOT_KERNEL', default: '', parse: text,
+    flag: 'k', arg: 'KERNEL', env: 'BOOT_KERNEL', default: '', parse: text,
     help: 'guest kernel (default: the Debian cloud kernel, downloaded once and cached)',
   } as SettingSpec<string>,
   media: {
-    flag: 'm', env: 'BOOT_MEDIA', default: 'virtio', parse: oneOf('virtio', 'nvdimm'),
+    flag: 'm', arg: 'MEDIA', env: 'BOOT_MEDIA', default: 'virtio', parse: oneOf('virtio', 'nvdimm'),
     help: 'how a disk image is attached: virtio (virtio-blk) or nvdimm (DAX, as Kata does)',
   } as SettingSpec<'virtio' | 'nvdimm'>,
   timeout: {
-    flag: 't', env: 'BOOT_TIMEOUT', default: DEFAULT_TIMEOUT_SECONDS, parse: integer(1, 3600),
+    flag: 't', arg: 'SECONDS', env: 'BOOT_TIMEOUT', default: DEFAULT_TIMEOUT_SECONDS, parse: integer(1, 3600),
     help: 'seconds to wait for the agent',
   } as SettingSpec<number>,
   marker: {
-    flag: 'M', env: 'AGENT_MARKER', default: DEFAULT_MARKER, parse: text,
+    flag: 'M', arg: 'TEXT', env: 'AGENT_MARKER', default: DEFAULT_MARKER, parse: text,
     help: 'console text that means the agent is up',
   } as SettingSpec<string>,
   rootHash: {
-    flag: 'v', env: 'BOOT_ROOT_HASH', default: '', parse: text,
+    flag: 'v', arg: 'FILE', env: 'BOOT_ROOT_HASH', default: '', parse: text,
     help: 'root_hash_<variant>.txt of a MEASURED_ROOTFS image (default: the one beside the image that fits it)',
   } as SettingSpec<string>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
@@ -53,6 +56,13 @@ ${describeSettings(bootSettings)}
 
 const TAIL_LINES = 30;
 
+/** The guest console on stdout: colours only on a colour terminal. */
+function consoleWriter(): (text: string) => void {
+  if (colourAllowed(process.stdout)) return (text) => void process.stdout.write(text);
+  const plain = new EscapeStripper();
+  return (text) => void process.stdout.write(plain.push(text));
+}
+
 async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
   rejectUnknownOptions(opts, ['h', 'k', 'm', 't', 'M', 'v', 'q']);
@@ -69,7 +79,11 @@ async function main(): Promise<void> {
   if (s.kernel) checkExistingFile(s.kernel, opts.k !== undefined ? '-k' : 'BOOT_KERNEL', 'give the path of a guest kernel (vmlinuz) or leave it unset');
   const kind = bootKindOfFile(target) ?? die(`${target} is neither a disk image (MBR) nor an initrd (gzip, zstd or cpio)`);
   if (kind === 'initrd' && s.rootHash) die(`${target} is an initrd: a root hash file (-v) belongs to a MEASURED_ROOTFS disk image`);
-  info(`booting ${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}, waiting up to ${s.timeout} s for "${s.marker}"`);
+  const what = `${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}`;
+  // The console streams on a terminal; in a log (or with -q) QEMU's silent
+  // first seconds get progress lines like any long step.
+  info(`booting ${what}, waiting up to ${s.timeout} s for "${s.marker}"`);
+  const stopProgress = s.quiet || !process.stdout.isTTY ? startProgress(`booting ${kind}`) : () => {};
   const result = await bootGuest({
     [kind]: target,
     media: s.media,
@@ -77,11 +91,13 @@ async function main(): Promise<void> {
     rootHashFile: s.rootHash || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,
-    onConsole: s.quiet ? undefined : (chunk) => process.stdout.write(chunk),
-  });
+    onConsole: s.quiet ? undefined : consoleWriter(),
+  }).finally(stopProgress);
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
+  for (const note of noiseNotes(result.console)) info(`note: ${note}`);
+  process.stdout.write(`${bootVerdict(result, s.marker)}\n`);
   if (!result.markerSeen && result.failure) die(`FAIL after ${result.seconds.toFixed(1)} s: ${result.failure}`);
-  if (!result.markerSeen) die(`the agent did not come up: "${s.marker}" not seen on the console within ${s.timeout} s`);
+  if (!result.markerSeen) die(`the agent did not come up: ${result.reason}`);
   ok(`the agent came up after ${result.seconds.toFixed(1)} s`);
 }
 

@@ -27,9 +27,9 @@ const wholeMb: SettingSpec<number>['parse'] = (raw, name) => {
 
 export const imageSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
-  image: { flag: 'o', env: 'IMAGE', default: 'kata-containers.img', parse: text, help: 'path of the image to write' } as SettingSpec<string>,
-  rootFreeSpaceMb: { flag: 'r', env: 'ROOT_FREE_SPACE', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
-  fsType: { flag: 'f', env: 'FS_TYPE', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
+  image: { flag: 'o', arg: 'IMAGE', env: 'IMAGE', default: 'kata-containers.img', parse: text, help: 'path of the image to write' } as SettingSpec<string>,
+  rootFreeSpaceMb: { flag: 'r', arg: 'MB', env: 'ROOT_FREE_SPACE', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
+  fsType: { flag: 'f', arg: 'FS_TYPE', env: 'FS_TYPE', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
   agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary' } as SettingSpec<string>,
   agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   blockSize: {

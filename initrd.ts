@@ -21,7 +21,7 @@ const scriptDir = dirname(new URL(import.meta.url).pathname);
 export const initrdSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
   image: {
-    flag: 'o', env: 'INITRD_IMAGE', default: 'kata-containers-initrd.img', parse: text,
+    flag: 'o', arg: 'INITRD', env: 'INITRD_IMAGE', default: 'kata-containers-initrd.img', parse: text,
     help: 'path of the initrd to write',
   } as SettingSpec<string>,
   agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,

@@ -38,10 +38,10 @@ ROOTFS_DIR is provisioned with the Kata specific components.
 Supported DISTRO values: ${distros.join(' ')}
 
 Options and environment variables:
-${describeSettings(rootfsSettings)}
+${describeSettings(rootfsSettings, distroSettings)}
 
 Distro builder variables:
-${describeSettings(distroSettings)}
+${describeSettings(distroSettings, rootfsSettings)}
 `;
 }
 
@@ -162,7 +162,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
     await buildRootfsDistro(work);
     if (agent) await setupRootfs(work, agent);
     if (ram) {
-      await step(`Copying the tree from RAM to ${dirname(ctx.rootfsDir)}`, () => $`cp -a ${ram} ${sibling}`);
+      await step(`Copying the tree from RAM to ${ctx.rootfsDir}`, () => $`cp -a ${ram} ${sibling}`);
       await removeTree(ram);
     }
     if (sibling) await moveIntoPlace(sibling, ctx.rootfsDir);

@@ -16,6 +16,32 @@ packages=(
 	docker.io podman iptables
 )
 
+# Run a long command with its output kept aside: a progress line every 10 s,
+# its duration at the end, its output only when it fails.
+with_progress() {
+	local title=$1 log start=$SECONDS last=$SECONDS rc=0 pid
+	shift
+	log=$(mktemp)
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		if ((SECONDS - last >= 10)); then
+			last=$SECONDS
+			echo "INFO: … $title: $((SECONDS - start)) s, still running"
+		fi
+	done
+	wait "$pid" || rc=$?
+	if ((rc)); then
+		cat "$log" >&2
+		rm -f "$log"
+		echo "ERROR: $title failed (exit $rc)" >&2
+		return "$rc"
+	fi
+	rm -f "$log"
+	echo "[OK] $title ($((SECONDS - start)) s)"
+}
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -23,12 +49,12 @@ done
 if ((${#missing[@]})); then
 	echo "INFO: installing host packages: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	with_progress 'apt-get update' apt-get update -qq
+	with_progress "apt-get install (${#missing[@]} packages)" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
 	echo "INFO: installing npm modules"
-	npm ci --no-audit --no-fund --loglevel=error
+	with_progress 'npm ci' npm ci --no-audit --no-fund --loglevel=error
 fi
 echo "[OK] host set up"

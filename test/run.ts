@@ -12,9 +12,11 @@ const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, 'test', patter
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let output = '';
-child.stdout.on('data', (chunk: Buffer) => {
-  process.stdout.write(chunk);
-  output += chunk.toString();
+// Decoded as a stream: a chunk may end inside a UTF-8 character.
+child.stdout.setEncoding('utf8');
+child.stdout.on('data', (text: string) => {
+  process.stdout.write(text);
+  output += text;
 });
 const code: number = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
 

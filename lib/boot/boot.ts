@@ -55,7 +55,9 @@ export interface BootResult {
   markerSeen: boolean;
   console: string;
   seconds: number;
-  /** Why the guest cannot come up, from the console (a dm-verity error first). */
+  /** Without the marker: why the boot failed, in one line. */
+  reason?: string;
+  /** The console line that says why the guest cannot come up (a dm-verity error first). */
   failure?: string;
   /** The root hash file a measured image was booted with. */
   rootHashFile?: string;
@@ -126,7 +128,7 @@ export const BASE_PARAMS =
 export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
 /** The console line that says why the guest failed (a verity error before what it caused). */
-export function failureReason(console: string): string | undefined {
+export function fatalConsoleLine(console: string): string | undefined {
   for (const re of FATAL_CONSOLE) {
     const m = re.exec(console);
     if (m) {
@@ -187,6 +189,6 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     failOn: FATAL_CONSOLE,
     onConsole: opts.onConsole,
   });
-  const failure = run.markerSeen ? undefined : failureReason(run.console);
+  const failure = run.markerSeen ? undefined : fatalConsoleLine(run.console);
   return { ...run, ...(failure ? { failure } : {}), ...(rootHashFile ? { rootHashFile } : {}) };
 }

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
-import { die, info, warn } from '../core/log.ts';
+import { die, step, warn } from '../core/log.ts';
 import { userCacheDir } from '../core/user-cache.ts';
 
 const METAPACKAGE = 'linux-image-cloud-amd64';
@@ -53,9 +53,10 @@ async function downloadKernel(release: string, dest: string): Promise<void> {
   mkdirSync(tmp, { recursive: true });
   try {
     const pkg = `linux-image-${release}`;
-    info(`downloading ${pkg} (Debian cloud kernel for boot checks)`);
-    await $({ cwd: tmp })`apt-get download ${pkg}`;
-    await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb unpacked && rm -f ./${pkg}_*.deb`;
+    await step(`Downloading ${pkg} (Debian cloud kernel for boot checks)`, async () => {
+      await $({ cwd: tmp })`apt-get download ${pkg}`;
+      await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb unpacked && rm -f ./${pkg}_*.deb`;
+    });
     if (!existsSync(kernelOf(join(tmp, 'unpacked'), release).vmlinuz)) die(`${pkg} holds no boot/vmlinuz-${release}`);
     try {
       renameSync(join(tmp, 'unpacked'), dest);

@@ -2,6 +2,8 @@
 // serial console for a marker and kills the VM at a deadline. Always TCG:
 // KVM is not usable on the machines this runs on.
 import { $ } from '../core/exec.ts';
+import { ConsoleDecoder, stripEscapes } from './console.ts';
+import { type BootEnd, failureReason } from './verdict.ts';
 
 export type BootMedia = 'virtio' | 'nvdimm';
 
@@ -38,9 +40,12 @@ export function qemuArgs(plan: QemuPlan): string[] {
 
 export interface QemuRun {
   markerSeen: boolean;
+  /** Plain text: LF line ends, no escape codes. */
   console: string;
   /** Seconds from start to the marker, or to the end of the run without it. */
   seconds: number;
+  /** Without the marker: why the run ended, in one line. */
+  reason?: string;
 }
 
 /** After the marker, how long the guest may take to power itself off. */
@@ -69,24 +74,38 @@ export async function runQemu(
     timer = setTimeout(() => void proc.kill('SIGKILL').catch(() => {}), ms);
   };
   arm(opts.timeoutSeconds * 1000);
-  proc.stdout.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
+  let fatalLine: string | undefined;
+  let timedOut = false;
+  const decoder = new ConsoleDecoder();
+  const onText = (text: string) => {
+    if (!text) return;
     console += text;
     opts.onConsole?.(text);
     if (markerAt === undefined && console.includes(opts.marker)) {
       markerAt = Date.now();
       arm(POWEROFF_GRACE_MS);
-    } else if (markerAt === undefined && opts.failOn?.some((re) => re.test(console.slice(-(text.length + 100))))) {
-      arm(FAILURE_GRACE_MS);
+    } else if (markerAt === undefined && fatalLine === undefined) {
+      const recent = console.slice(-(text.length + 100));
+      const re = opts.failOn?.find((r) => r.test(recent));
+      if (re) {
+        fatalLine = recent.split('\n').find((l) => re.test(l))?.trim() ?? re.source;
+        arm(FAILURE_GRACE_MS);
+      }
     }
-  });
+  };
+  proc.stdout.on('data', (chunk: Buffer) => onText(decoder.push(chunk)));
+  const deadline = setTimeout(() => { timedOut = true; }, opts.timeoutSeconds * 1000);
   const result = await proc;
+  onText(decoder.end());
   clearTimeout(timer);
+  clearTimeout(deadline);
   const stderr = result.stderr.trim();
   if (stderr) console += `\n[qemu] ${stderr}\n`;
+  const end: BootEnd = { fatalLine, timedOut: timedOut && !fatalLine, exitCode: result.exitCode, stderr, timeoutSeconds: opts.timeoutSeconds };
   return {
     markerSeen: markerAt !== undefined,
-    console,
+    console: stripEscapes(console),
     seconds: ((markerAt ?? Date.now()) - start) / 1000,
+    reason: markerAt === undefined ? failureReason(end) : undefined,
   };
 }

@@ -4,7 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessOutput, failureSummary } from './exec.ts';
-import { BuildError, die, error } from './log.ts';
+import { BuildError, die, error, printTotals } from './log.ts';
 
 /** True when the module with this `import.meta.url` is the script being run. */
 export function isMain(importMetaUrl: string): boolean {
@@ -74,9 +74,11 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const start = Date.now();
   try {
     await main();
     await runCleanups();
+    printTotals(start);
   } catch (e) {
     await runCleanups();
     // An interrupted command fails too; the signal line already said why.
@@ -161,15 +163,27 @@ export function valueFlags(specs: Record<string, SettingSpec<any>>): string[] {
   return Object.values(specs).flatMap((s) => (s.flag && s.parse !== truthy ? [s.flag] : []));
 }
 
+/** The name column of -h: `-r DIR, ROOTFS_DIR`; an option that takes a value always shows a placeholder. */
+export function settingName(spec: SettingSpec<any>): string {
+  const arg = spec.arg ?? (spec.parse === truthy ? '' : 'VALUE');
+  const option = spec.flag ? `${optionName(spec.flag)}${arg ? ` ${arg}` : ''}` : '';
+  return [option, spec.env ?? ''].filter(Boolean).join(', ');
+}
+
 /** Usage lines for the options and environment variables of a table. */
-export function describeSettings(specs: Record<string, SettingSpec<any>>): string {
-  const lines: string[] = [];
-  for (const spec of Object.values(specs)) {
-    const name = [spec.flag ? `${optionName(spec.flag)}${spec.arg ? ` ${spec.arg}` : ''}` : '', spec.env ?? ''].filter(Boolean).join(', ');
+export function describeSettings(
+  specs: Record<string, SettingSpec<any>>,
+  /** Other tables printed in the same help, to share one description column. */
+  ...alignWith: Record<string, SettingSpec<any>>[]
+): string {
+  const entries = Object.values(specs);
+  // The widest name sets the column, so no name runs into its description.
+  const names = [specs, ...alignWith].flatMap((t) => Object.values(t).map(settingName));
+  const width = Math.max(28, ...names.map((n) => n.length + 1));
+  return entries.map((spec) => {
     const dflt = spec.default === undefined || spec.default === '' || spec.default === false ? '' : ` (default: ${String(spec.default)})`;
-    lines.push(`  ${name.padEnd(28)} ${spec.help}${dflt}`);
-  }
-  return lines.join('\n');
+    return `  ${settingName(spec).padEnd(width)} ${spec.help}${dflt}`;
+  }).join('\n');
 }
 
 /** Reject option letters that are not in the table. */

@@ -1,23 +1,28 @@
 // Log lines with the upstream osbuilder prefixes: INFO on stdout; WARNING,
-// ERROR and [OK] on stderr. Long steps report their duration.
+// ERROR and [OK] on stderr. Long steps show progress and their duration.
+import { clearLiveLine, startProgress } from './progress.ts';
 
 export class BuildError extends Error {
   override name = 'BuildError';
 }
 
 export function info(msg: string): void {
+  clearLiveLine();
   process.stdout.write(`INFO: ${msg}\n`);
 }
 
 export function warn(msg: string): void {
+  clearLiveLine();
   process.stderr.write(`WARNING: ${msg}\n`);
 }
 
 export function ok(msg: string): void {
+  clearLiveLine();
   process.stderr.write(`[OK] ${msg}\n`);
 }
 
 export function error(msg: string): void {
+  clearLiveLine();
   process.stderr.write(`ERROR: ${msg}\n`);
 }
 
@@ -34,25 +39,42 @@ export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-const HEARTBEAT_MS = 30_000;
+export interface StepTime {
+  title: string;
+  ms: number;
+}
+
+/** Every step finished in this process, in order (for totals at the end). */
+export const stepTimes: StepTime[] = [];
 
 /**
- * Run a long step: announce it, print a heartbeat while it runs, and report
- * its duration when done.
+ * Run a long step: announce it, show progress while it runs (see
+ * progress.ts), and report its duration when done.
  */
-export async function step<T>(title: string, fn: () => Promise<T>): Promise<T> {
+export async function step<T>(
+  title: string,
+  fn: () => Promise<T>,
+  /** progress: false when fn runs a script that shows its own progress on the same output. */
+  opts: { progress?: boolean } = {},
+): Promise<T> {
   info(`${title}...`);
   const start = Date.now();
-  const beat = setInterval(
-    () => info(`${title}: still running (${formatSeconds(Date.now() - start)})`),
-    HEARTBEAT_MS,
-  );
-  beat.unref();
+  const stop = opts.progress === false ? () => {} : startProgress(title);
   try {
     const result = await fn();
-    ok(`${title} (${formatSeconds(Date.now() - start)})`);
+    stop();
+    const ms = Date.now() - start;
+    stepTimes.push({ title, ms });
+    ok(`${title} (${formatSeconds(ms)})`);
     return result;
   } finally {
-    clearInterval(beat);
+    stop();
   }
+}
+
+/** One line with the total time and each step's, when there were several steps. */
+export function printTotals(sinceMs: number): void {
+  if (stepTimes.length < 2) return;
+  const parts = stepTimes.map((t) => `${t.title.length > 48 ? `${t.title.slice(0, 47)}…` : t.title} ${formatSeconds(t.ms)}`);
+  info(`total ${formatSeconds(Date.now() - sinceMs)}: ${parts.join('; ')}`);
 }

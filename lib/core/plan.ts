@@ -73,13 +73,19 @@ export function planSpawn(prefix: () => string): typeof spawn {
 }
 
 type AnyFn = (...a: any[]) => any;
+const plannedDirs = new Set<string>();
 const p = (x: unknown) => String(x);
 
 /** What each disk-changing call prints; its return value in plan mode. */
 const FS_EFFECTS: Record<string, (print: (...lines: string[]) => void, ...a: any[]) => unknown> = {
   writeFileSync: (print, path, data) => print(...writeLines(p(path), data)),
   appendFileSync: (print, path) => print(`# append ${p(path)}`),
-  mkdirSync: (print, path) => print(`# mkdir ${p(path)}`),
+  mkdirSync: (print, path, opts) => {
+    // A second recursive mkdir of a planned directory is a no-op, as on disk.
+    if (opts?.recursive && plannedDirs.has(p(path))) return undefined;
+    plannedDirs.add(p(path));
+    print(`# mkdir ${p(path)}`);
+  },
   mkdtempSync: (print, prefix) => {
     const dir = `${p(prefix)}XXXXXX`;
     print(`# mkdir ${dir}`);
@@ -109,6 +115,7 @@ const saved = new Map<string, AnyFn>();
 export function startPlan(print: PlanPrinter = (line) => process.stdout.write(`${line}\n`)): void {
   if (printer) return;
   printer = print;
+  plannedDirs.clear();
   const mutable = fs as unknown as Record<string, AnyFn>;
   for (const [name, effect] of Object.entries(FS_EFFECTS)) {
     saved.set(name, mutable[name]!);

@@ -7,6 +7,9 @@ export const PRUNED_SYSTEMD_UNITS = [
   'systemd-coredump@',
   'systemd-journald',
   'systemd-journald-dev-log',
+  // Not in upstream's list: with journald gone its socket fails at every
+  // boot (a red "FAILED ... Journal Audit Socket").
+  'systemd-journald-audit',
   'systemd-journal-flush',
   'systemd-random-seed',
   'systemd-timesyncd',

@@ -37,7 +37,7 @@ export function agentSourceOf(settings: RootfsSettings, scriptDir: string): Agen
   }
   const dir = settings.agentSourceDir || join(scriptDir, '../../src/agent');
   if (!existsSync(join(dir, 'Makefile'))) {
-    die(`no agent: ${dir} has no Makefile; set AGENT_SOURCE_DIR to the agent sources, or AGENT_SOURCE_BIN / AGENT_TARBALL`);
+    die(`no agent: ${dir} has no Makefile; set AGENT_SOURCE_DIR to the agent sources, or AGENT_SOURCE_BIN / AGENT_TARBALL (to try things without Kata sources: make TEST_AGENT=yes ..., see README Next steps)`);
   }
   return { kind: 'source', dir: resolve(dir) };
 }

@@ -149,6 +149,7 @@ test('a guest that never shows the marker: markerSeen false, no hang past the ti
   assert.not.ok(r.markerSeen);
   assert.ok(r.console.includes(AGENT_MARKER), 'the guest ran (and powered off)');
   assert.ok(Date.now() - start < 60_000);
+  assert.match(r.reason ?? '', /powered off without printing the marker/);
 });
 
 test.run();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootGuest, failureReason, mbrPartition } from '../../lib/boot/boot.ts';
+import { bootGuest, fatalConsoleLine as failureReason, mbrPartition } from '../../lib/boot/boot.ts';
 import { parseVerityParams, readVerityParams, verityRootParams } from '../../lib/boot/verity.ts';
 import { moduleName, shimModulePaths } from '../../lib/boot/shim.ts';
 import { debianCloudKernel } from '../../lib/boot/kernel.ts';

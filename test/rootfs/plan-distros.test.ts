@@ -113,6 +113,8 @@ test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap
       `$'--customize-hook=find "$1"/var/cache/apt/archives -maxdepth 1 -name \\'*.deb\\' -exec cp -n -t ${cache} {} +' ${mergedUsrHook} bookworm ${R}`,
   );
   assert.ok(p.fileLines.includes(`# mkdir ${cache}`), p.fileLines.join('\n'));
+  const mkdirs = p.fileLines.filter((l) => l.startsWith('# mkdir '));
+  assert.equal(mkdirs, [...new Set(mkdirs)], 'each directory is planned once (a second mkdir -p is a no-op)');
   const q = ok(await plan('debian', { ARCH: 'x86_64', DEBIAN_BOOTSTRAP: 'debootstrap', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
   assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --cache-dir=/var/cache/pkgs/debian-bookworm-amd64-debootstrap bookworm ${R}`);
   const bad = await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: 'relative/dir' });

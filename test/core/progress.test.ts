@@ -1,0 +1,50 @@
+// Progress of long steps: a live line on a colour terminal, plain lines
+// (every 10 s, no escape codes) otherwise, nothing left when the step ends.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PLAIN_EVERY_MS, formatElapsed, progressText, setProgressOutput, startProgress } from '../../lib/core/progress.ts';
+
+function fakeOut(isTTY: boolean) {
+  const writes: string[] = [];
+  return { isTTY, columns: 100, writes, write: (t: string) => writes.push(t) };
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('elapsed time and nested steps read well', async () => {
+  assert.is(formatElapsed(9_900), '9 s');
+  assert.is(formatElapsed(125_000), '2 min 05 s');
+  setProgressOutput(fakeOut(false), {});
+  const outer = startProgress('Building the rootfs');
+  const inner = startProgress('mmdebstrap bookworm');
+  assert.match(progressText(), /^mmdebstrap bookworm: 0 s \(Building the rootfs: 0 s\)$/);
+  inner();
+  assert.match(progressText(), /^Building the rootfs: 0 s$/);
+  outer();
+  assert.is(progressText(), '');
+});
+
+test('on a terminal: a live line redrawn every second, erased at the end', async () => {
+  const out = { ...fakeOut(true), columns: 0 }; // a terminal of unknown size (script, some CI)
+  setProgressOutput(out, {});
+  const stop = startProgress('Filling the ext4 root partition');
+  await sleep(2300);
+  stop();
+  const live = out.writes.filter((w) => w.includes('Filling'));
+  assert.ok(live.length >= 2, `redrawn: ${JSON.stringify(out.writes)}`);
+  assert.ok(live.every((w) => w.startsWith('\r\x1b[2K') && !w.includes('\n')), 'one line, redrawn in place');
+  assert.match(live.at(-1)!, /Filling the ext4 root partition: [12] s/);
+  assert.is(out.writes.at(-1), '\r\x1b[2K', 'erased when the step ends');
+});
+
+test('NO_COLOR on a terminal, or a file: plain lines every 10 s, no escape codes', async () => {
+  for (const [out, env] of [[fakeOut(true), { NO_COLOR: '1' }], [fakeOut(false), {}]] as const) {
+    setProgressOutput(out, env);
+    const stop = startProgress('mmdebstrap bookworm');
+    await sleep(PLAIN_EVERY_MS + 300);
+    stop();
+    assert.equal(out.writes, ['INFO: … mmdebstrap bookworm: 10 s, still running\n']);
+  }
+  setProgressOutput(process.stdout);
+});
+
+test.run();
