@@ -30,11 +30,11 @@ export function targetWithRemount(unit: string): string {
 /** After the agent's units are in place; systemd guests only, as upstream. */
 export function applyConfidentialTweaks(root: string, settings: RootfsSettings, targetRel: string): void {
   if (!isConfidentialGuest(settings)) return;
+  if (settings.confidentialGuest !== 'yes') info('COCO_GUEST_COMPONENTS_TARBALL is set: building a confidential guest (CONFIDENTIAL_GUEST=yes)');
   if (settings.agentInit === 'yes') {
     info('CONFIDENTIAL_GUEST: the agent is init (no systemd), so /run and kata-containers.target are left as they are');
     return;
   }
-  if (settings.confidentialGuest !== 'yes') info('COCO_GUEST_COMPONENTS_TARBALL is set: building a confidential guest (CONFIDENTIAL_GUEST=yes)');
   info('Tweaking /run to use 50% of the available memory');
   const fstab = pathInRoot(root, 'etc/fstab');
   writeFileSync(fstab, fstabWithRunTmpfs(existsSync(fstab) ? readFileSync(fstab, 'utf8') : ''));
