@@ -28,7 +28,10 @@ const WANTED_NOFILE = 262144;
 const FORWARDED_SETTINGS = [
   'httpsProxy', 'httpProxy', 'agentVersion', 'agentBin', 'agentInit', 'kernelModulesDir', 'extraPkgs',
   'osbuilderVersion', 'osVersion', 'arch', 'libc', 'repoUrl', 'seccomp', 'debug',
+  'agentPolicy', 'confidentialGuest', 'rootfsOnly',
 ] as const satisfies readonly (keyof RootfsSettings)[];
+/** Passed only when set, so that an unset one stays unset for the tools inside. */
+const FORWARDED_WHEN_SET = ['noProxy', 'httpProxyUpper', 'httpsProxyUpper', 'noProxyUpper'] as const satisfies readonly (keyof RootfsSettings)[];
 
 /** Facts about the host and this build that the run command depends on. */
 export interface HostFacts {
@@ -59,6 +62,7 @@ function asVariable(value: unknown): string {
 /** The container's environment (SPEC §2), generated from the settings tables. */
 export function stageEnv(ctx: RootfsContext): [string, string][] {
   const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
+  for (const key of FORWARDED_WHEN_SET) if (ctx.settings[key]) env.push([rootfsSettings[key].env, ctx.settings[key]]);
   for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
   }
