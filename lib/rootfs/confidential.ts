@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { info } from '../core/log.ts';
+import { planLine, planning } from '../core/plan.ts';
 import { pathInRoot } from '../core/safe-paths.ts';
 import type { RootfsSettings } from './settings.ts';
 
@@ -36,6 +37,12 @@ export function applyConfidentialTweaks(root: string, settings: RootfsSettings, 
     return;
   }
   info('Tweaking /run to use 50% of the available memory');
+  if (planning()) {
+    // fstab comes from the distro's packages, the target from the agent: a plan can only name them.
+    planLine(`# edit ${join(root, 'etc/fstab')}`);
+    planLine(`# edit ${join(root, targetRel)}`);
+    return;
+  }
   const fstab = pathInRoot(root, 'etc/fstab');
   writeFileSync(fstab, fstabWithRunTmpfs(existsSync(fstab) ? readFileSync(fstab, 'utf8') : ''));
   const target = pathInRoot(root, targetRel);
