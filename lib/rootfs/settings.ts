@@ -23,7 +23,7 @@ export const rootfsSettings = {
   agentSourceBin: { env: 'AGENT_SOURCE_BIN', default: '', parse: text, help: 'prebuilt agent binary to copy in (not with AGENT_TARBALL)' },
   agentTarball: { env: 'AGENT_TARBALL', default: '', parse: text, help: 'agent .tar.zst unpacked at the rootfs root (not with AGENT_SOURCE_BIN)' },
   agentPolicy: { env: 'AGENT_POLICY', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: install AGENT_POLICY_FILE as the default agent policy (etc/kata-opa/default-policy.rego) and build the agent with AGENT_POLICY=yes' },
-  agentPolicyFile: { env: 'AGENT_POLICY_FILE', default: '', parse: text, help: 'policy rego file for AGENT_POLICY=yes (default: <script dir>/../../src/kata-opa/allow-all.rego)' },
+  agentPolicyFile: { env: 'AGENT_POLICY_FILE', default: '', parse: text, help: 'policy rego file for AGENT_POLICY=yes (default: <AGENT_SOURCE_DIR>/../kata-opa/allow-all.rego, the allow-all policy of the Kata tree)' },
   agentSourceDir: { env: 'AGENT_SOURCE_DIR', default: '', parse: text, help: 'agent source tree built with make when no prebuilt agent is given (default: <script dir>/../../src/agent)' },
   versionsFile: { env: 'KATA_VERSIONS_FILE', default: '', parse: text, help: "Kata's versions.yaml (default: <script dir>/../../versions.yaml)" },
   arch: { env: 'ARCH', default: '', parse: text, help: 'target architecture as `uname -m` prints it (default: the host)' },
