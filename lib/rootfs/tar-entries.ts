@@ -146,7 +146,8 @@ export async function readTarEntries(path: string, compression: TarCompression):
       skip = ['1', '2', '3', '4', '5', '6'].includes(type) ? 0 : padded;
       if (type === 'g') continue; // global pax header: defaults only, no entry
       const prefix = field(header, 345, 155);
-      const ustarName = prefix && header.toString('latin1', 257, 262) === 'ustar' ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100);
+      // Only POSIX ustar ("ustar\0") has the name prefix; GNU's "ustar " keeps other fields there.
+      const ustarName = prefix && header.toString('latin1', 257, 263) === 'ustar\0' ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100);
       entries.push({
         name: pax.get('path') ?? longName ?? ustarName,
         type,

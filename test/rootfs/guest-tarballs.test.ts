@@ -54,6 +54,16 @@ test('the header reader lists what GNU tar lists: long names, pax, links, gzip a
     const hard = entries.find((e) => e.type === '1')!;
     assert.ok(hard.linkName.endsWith('f'.repeat(110)) || hard.name.endsWith('f'.repeat(110)), 'hard link names its other name');
   }
+  // POSIX ustar splits a long name into prefix and name.
+  const split = join(scratch, 'split');
+  const deep = join('a'.repeat(90), 'b'.repeat(90));
+  mkdirSync(join(split, deep), { recursive: true });
+  writeFileSync(join(split, deep, 'file'), 'x');
+  const ustar = join(scratch, 'posix.tar');
+  await $`tar -c --format=ustar -f ${ustar} -C ${split} .`;
+  const names = (await readTarEntries(ustar, 'none')).map((e) => e.name);
+  assert.equal(names, (await $`tar -t -f ${ustar}`).stdout.trim().split('\n'));
+  assert.ok(names.includes(`./${deep}/file`));
 });
 
 test('a good tarball: owners and modes kept, through the tree\'s relative links, CONFIDENTIAL_GUEST implied', async () => {
