@@ -9,6 +9,7 @@ import type { RootfsContext } from '../rootfs/types.ts';
 import { dockerfileFor } from './dockerfile.ts';
 import { type BuildSpec, type Engine, type RunSpec, engineFor, selinuxEnabled } from './engine.ts';
 import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInContainer } from './run.ts';
+import { isConfidentialGuest } from '../rootfs/confidential.ts';
 import { rootfsSettings, type RootfsSettings } from '../rootfs/settings.ts';
 
 export const CONTAINER_ROOTFS_DIR = '/rootfs';
@@ -62,6 +63,8 @@ function asVariable(value: unknown): string {
 /** The container's environment (SPEC §2), generated from the settings tables. */
 export function stageEnv(ctx: RootfsContext): [string, string][] {
   const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
+  // As upstream's container path: a guest-components tarball means a confidential guest.
+  if (isConfidentialGuest(ctx.settings)) env.find(([name]) => name === 'CONFIDENTIAL_GUEST')![1] = 'yes';
   for (const key of FORWARDED_WHEN_SET) if (ctx.settings[key]) env.push([rootfsSettings[key].env, ctx.settings[key]]);
   for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);

@@ -203,6 +203,8 @@ test('proxies: lower- and upper-case forms and no_proxy reach the build args and
   }
   const run = runArgv(stageRunSpec(ctx, 'docker', facts())).join(' ');
   for (const env of ['no_proxy=localhost,.corp', 'HTTP_PROXY=http://127.0.0.1:3128', 'HTTPS_PROXY=proxy:3129', 'NO_PROXY=.corp']) assert.ok(run.includes(`--env ${env}`), env);
+  const coco = runArgv(stageRunSpec(await ctxFor('debian', { ...ENV, COCO_GUEST_COMPONENTS_TARBALL: '/x/coco.tar.zst' }), 'docker', facts()));
+  assert.ok(coco.includes('CONFIDENTIAL_GUEST=yes'), 'a guest-components tarball implies CONFIDENTIAL_GUEST=yes in the container too');
   const pack = commonBuildArgs(packSettingsFromEnv({ no_proxy: 'a', HTTPS_PROXY: 'b' }));
   assert.equal(pack, [['http_proxy', ''], ['https_proxy', ''], ['no_proxy', 'a'], ['HTTPS_PROXY', 'b']]);
   const warnings: string[] = [];
