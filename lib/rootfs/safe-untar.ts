@@ -92,9 +92,11 @@ export function checkTarEntries(entries: TarEntry[], tarball: Pick<Tarball, 'var
       try {
         const parent = resolveInRoot(parts.slice(0, -1), true, linkAt);
         const last = parts[parts.length - 1]!;
-        if (entry.type === '5') resolveInRoot([...parent, last], true, linkAt);
         const at = [...parent, last].join('/');
-        if (entry.type === '1') {
+        if (entry.type === '5') {
+          // tar keeps a symlink to a directory here (--keep-directory-symlink): it stays a link, the directory is its target.
+          made.set(resolveInRoot([...parent, last], true, linkAt).join('/'), undefined);
+        } else if (entry.type === '1') {
           if (entry.linkName.startsWith('/')) return `is a hard link to the absolute path ${entry.linkName}`;
           if (entry.linkName.split('/').includes('..')) return `is a hard link to ${entry.linkName}, a path with ..`;
           const tparts = entry.linkName.split('/').filter((p) => p !== '' && p !== '.');

@@ -103,6 +103,9 @@ const hostile: [string, TarSpec[], RegExp][] = [
   ['hard link to an absolute path', [{ name: 'etc/shadow-copy', type: '1', linkName: '%OUT%/secret' }], /entry etc\/shadow-copy is a hard link to the absolute path/],
   ['hard link through the tree\'s symlink', [{ name: 'etc/secret', type: '1', linkName: 'var/run/secret' }],
     /entry etc\/secret goes through the symlink var\/run -> /],
+  ['path through the tree\'s merged-usr link to a symlink the archive made', [
+    { name: 'lib/', type: '5' }, { name: 'usr/lib/evil', type: '2', linkName: '%OUT%' }, { name: 'lib/evil/file', data: 'x' }],
+  /entry lib\/evil\/file goes through the symlink usr\/lib\/evil -> \//],
   ['directory entry over the tree\'s symlink', [{ name: 'var/run/', type: '5', mode: 0o777 }], /entry var\/run\/ goes through the symlink var\/run -> /],
 ];
 
