@@ -14,7 +14,7 @@ import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd/compress.ts';
 import { planArchive, scanTree } from './lib/initrd/tree.ts';
 import { writeInitrd } from './lib/initrd/write.ts';
-import { die, info, ok, step } from './lib/core/log.ts';
+import { die, info, ok, step, warn } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -44,7 +44,8 @@ Usage: initrd.ts [options] <rootfs-dir | DISTRO>
 Create a Kata Containers initrd image from <rootfs-dir>. A DISTRO name uses
 ./DISTRO_rootfs (built with rootfs.ts when missing) and writes
 kata-containers-initrd-DISTRO.img unless -o or INITRD_IMAGE is given.
-/init -> /sbin/init is added to the archive (the directory is not changed).
+/init is added to the archive (the directory is not changed): -> /sbin/init
+with AGENT_INIT=yes, else -> /lib/systemd/systemd, as upstream.
 
 Options and environment variables:
 ${describeSettings(initrdSettings)}
@@ -79,13 +80,29 @@ async function rootfsFor(arg: string, env: NodeJS.ProcessEnv): Promise<{ rootfs:
   return { rootfs, defaultImage: `kata-containers-initrd-${arg}.img` };
 }
 
+/**
+ * Where /init points, as upstream main chooses: sbin/init when the agent is
+ * init, else systemd itself (upstream found /init -> /sbin/init ->
+ * /lib/systemd/systemd not followed in some setups). A tree's own init wins.
+ */
+export function initTargetFor(rootfs: string, agentInit: 'yes' | 'no'): string {
+  if (agentInit === 'yes') return '/sbin/init';
+  const hasOwnInit = existsSync(join(rootfs, 'init')) || isSymlink(join(rootfs, 'init'));
+  if (!hasOwnInit && !existsSync(join(rootfs, SYSTEMD_INIT))) {
+    warn(`/init -> /${SYSTEMD_INIT}, but the rootfs has no ${SYSTEMD_INIT} (AGENT_INIT=no needs systemd): the initrd will not boot unless the kernel gets init=`);
+  }
+  return `/${SYSTEMD_INIT}`;
+}
+
+const SYSTEMD_INIT = 'lib/systemd/systemd';
+
 export async function buildInitrd(rootfs: string, image: string, s: InitrdSettings): Promise<void> {
   checkRootfs(rootfs, s);
   const out = resolve(image);
   info(`Creating ${out} based on rootfs at ${rootfs}`);
   const compressor = await hostCompressor(s.compression);
   await step(`Packing ${basename(out)} (newc cpio, ${compressor?.[0] ?? 'uncompressed'})`, async () => {
-    const entries = planArchive(await scanTree(rootfs), { sourceDateEpoch: s.sourceDateEpoch, initTarget: '/sbin/init' });
+    const entries = planArchive(await scanTree(rootfs), { sourceDateEpoch: s.sourceDateEpoch, initTarget: initTargetFor(rootfs, s.agentInit) });
     await writeInitrd(entries, out, compressor);
   });
 }

@@ -21,6 +21,8 @@ import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
 import { prepareOverlay, setupRootfs } from './lib/rootfs/setup.ts';
 import { checkVersionsFile, versionsFileOf } from './lib/rootfs/versions.ts';
 import { removeStaleTemps } from './lib/core/stale-temps.ts';
+import { checkPolicyFile } from './lib/rootfs/policy.ts';
+import { checkGuestTarballs } from './lib/rootfs/guest-tarballs.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -70,6 +72,12 @@ export function checkEnvironment(s: RootfsSettings): void {
   }
   if (!s.osbuilderVersion) die('need osbuilder version: give -o VERSION');
   checkVersionsFile(versionsFileOf(s, scriptDir), !!s.versionsFile);
+}
+
+/** The policy file and the guest tarballs, checked before the build starts (their entries against the tree again when unpacked). */
+export async function checkGuestInputs(s: RootfsSettings, existingTree?: string): Promise<void> {
+  checkPolicyFile(s, scriptDir);
+  await checkGuestTarballs(s, existingTree);
 }
 
 /** The host distro ID from /etc/os-release (used without a DISTRO). */
@@ -195,9 +203,15 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     return;
   }
   checkEnvironment(settings);
+  // ROOTFS_ONLY (upstream's name) and STAGE_PREPARE_ROOTFS (the container's inner stage): the distro tree alone.
+  const distroOnly = settings.stagePrepareRootfs || settings.rootfsOnly === 'yes';
+  // An existing tree (no DISTRO) is checked with its own symlinks, before the overlay touches it.
+  const existingTree = opts._[0] ? undefined : settings.rootfsDir && existsSync(settings.rootfsDir) ? settings.rootfsDir : undefined;
+  if (!distroOnly) await checkGuestInputs(settings, existingTree);
   if (settings.plan) startPlanMode();
   if (libcFor(arch, settings.libc) !== (settings.libc || 'musl')) warn(`Forcing LIBC=gnu because ${arch} has no musl Rust target`);
-  const agent = settings.stagePrepareRootfs ? undefined : agentSourceOf(settings, scriptDir);
+  if (settings.rootfsOnly === 'yes') info('ROOTFS_ONLY set: skipping agent and systemd setup');
+  const agent = distroOnly ? undefined : agentSourceOf(settings, scriptDir);
   const distroName = String(opts._[0] ?? '');
 
   if (distroName) {

@@ -29,7 +29,7 @@ export function bootVerdict(r: { markerSeen: boolean; seconds: number; reason?: 
 /** Guest console lines that look alarming but are expected in a Kata guest, with why. */
 const KNOWN_NOISE: [RegExp, string][] = [
   [/Failed to connect stdout to the journal socket/,
-    'the "Failed to connect stdout to the journal socket" lines are harmless: image.ts leaves out systemd-journald ' +
+    'the "Failed to connect stdout to the journal socket" lines are harmless: rootfs.ts -d leaves out systemd-journald ' +
     '(as upstream osbuilder does), so each service writes to the console instead'],
 ];
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type SettingSpec } from '../core/cli.ts';
 import {
-  CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer,
+  CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer, type MoreProxies,
 } from './run.ts';
 import { type Engine, type Mount, type RunSpec, selinuxEnabled } from './engine.ts';
 
@@ -20,7 +20,7 @@ const CONTAINER_ROOTFS = '/rootfs';
 const CONTAINER_OUTPUT = '/output';
 
 /** The container's settings, from the engine-neutral variables of the script. */
-export interface PackSettings {
+export interface PackSettings extends MoreProxies {
   dockerRuntime: string;
   imageRegistry: string;
   httpProxy: string;
@@ -34,6 +34,10 @@ export function packSettingsFromEnv(env: NodeJS.ProcessEnv): PackSettings {
     imageRegistry: env.IMAGE_REGISTRY ?? '',
     httpProxy: env.http_proxy ?? '',
     httpsProxy: env.https_proxy ?? '',
+    ...(env.no_proxy ? { noProxy: env.no_proxy } : {}),
+    ...(env.HTTP_PROXY ? { httpProxyUpper: env.HTTP_PROXY } : {}),
+    ...(env.HTTPS_PROXY ? { httpsProxyUpper: env.HTTPS_PROXY } : {}),
+    ...(env.NO_PROXY ? { noProxyUpper: env.NO_PROXY } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { RootfsContext } from '../rootfs/types.ts';
 import { dockerfileFor } from './dockerfile.ts';
 import { type BuildSpec, type Engine, type RunSpec, engineFor, selinuxEnabled } from './engine.ts';
 import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInContainer } from './run.ts';
+import { isConfidentialGuest } from '../rootfs/confidential.ts';
 import { rootfsSettings, type RootfsSettings } from '../rootfs/settings.ts';
 
 export const CONTAINER_ROOTFS_DIR = '/rootfs';
@@ -28,7 +29,10 @@ const WANTED_NOFILE = 262144;
 const FORWARDED_SETTINGS = [
   'httpsProxy', 'httpProxy', 'agentVersion', 'agentBin', 'agentInit', 'kernelModulesDir', 'extraPkgs',
   'osbuilderVersion', 'osVersion', 'arch', 'libc', 'repoUrl', 'seccomp', 'debug',
+  'agentPolicy', 'confidentialGuest', 'rootfsOnly',
 ] as const satisfies readonly (keyof RootfsSettings)[];
+/** Passed only when set, so that an unset one stays unset for the tools inside. */
+const FORWARDED_WHEN_SET = ['noProxy', 'httpProxyUpper', 'httpsProxyUpper', 'noProxyUpper'] as const satisfies readonly (keyof RootfsSettings)[];
 
 /** Facts about the host and this build that the run command depends on. */
 export interface HostFacts {
@@ -59,6 +63,9 @@ function asVariable(value: unknown): string {
 /** The container's environment (SPEC §2), generated from the settings tables. */
 export function stageEnv(ctx: RootfsContext): [string, string][] {
   const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
+  // As upstream's container path: a guest-components tarball means a confidential guest.
+  if (isConfidentialGuest(ctx.settings)) env.find(([name]) => name === 'CONFIDENTIAL_GUEST')![1] = 'yes';
+  for (const key of FORWARDED_WHEN_SET) if (ctx.settings[key]) env.push([rootfsSettings[key].env, ctx.settings[key]]);
   for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
   }

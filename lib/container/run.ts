@@ -9,20 +9,62 @@ import { join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { type BuildSpec, type Engine, type RunSpec, buildArgv, checkEngine, runArgv } from './engine.ts';
 import { $, failureSummary } from '../core/exec.ts';
-import { die, step } from '../core/log.ts';
+import { die, step, warn } from '../core/log.ts';
 
 /** This project's directory on the host. */
 export const PROJECT_DIR = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 /** Fixed paths inside the build container. */
 export const CONTAINER_PROJECT_DIR = '/osbuilder';
 export const CONTAINER_STAGE_DIR = '/osbuilder-stage';
-/** Build args of every build image: proxies, and IMAGE_REGISTRY when set. */
-export function commonBuildArgs(s: { httpProxy: string; httpsProxy: string; imageRegistry: string }): [string, string][] {
+/** The proxy variables besides http_proxy/https_proxy, passed on only when set. */
+export interface MoreProxies {
+  noProxy?: string;
+  httpProxyUpper?: string;
+  httpsProxyUpper?: string;
+  noProxyUpper?: string;
+}
+
+/**
+ * Build args of every build image: proxies (http_proxy and https_proxy
+ * always, as upstream; no_proxy and the upper-case forms when set: all are
+ * build args Docker and Podman predefine), and IMAGE_REGISTRY when set.
+ */
+export function commonBuildArgs(s: { httpProxy: string; httpsProxy: string; imageRegistry: string } & MoreProxies): [string, string][] {
+  const more: [string, string | undefined][] = [
+    ['no_proxy', s.noProxy], ['HTTP_PROXY', s.httpProxyUpper], ['HTTPS_PROXY', s.httpsProxyUpper], ['NO_PROXY', s.noProxyUpper],
+  ];
   return [
     ['http_proxy', s.httpProxy],
     ['https_proxy', s.httpsProxy],
+    ...more.filter((m): m is [string, string] => !!m[1]),
     ...(s.imageRegistry ? [['IMAGE_REGISTRY', s.imageRegistry] as [string, string]] : []),
   ];
+}
+
+const PROXY_NAMES = ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'];
+
+/** The host of a proxy setting (`http://user@host:port/`, `host:port`), lower-cased. */
+export function proxyHost(value: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  try {
+    return new URL(withScheme).hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
+}
+
+/** True for localhost, 127.0.0.0/8 and ::1: the container's own loopback, not the host's. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
+}
+
+/** One WARNING per proxy variable that points at the host's loopback, which a container cannot reach. */
+export function warnLoopbackProxies(vars: [string, string][]): void {
+  for (const [name, value] of vars) {
+    if (PROXY_NAMES.includes(name) && value && isLoopbackHost(proxyHost(value))) {
+      warn(`${name}=${value} is on this host's loopback, which the build container cannot reach (it has its own): give the proxy an address the container can reach, e.g. the host's bridge address`);
+    }
+  }
 }
 
 /**
@@ -98,6 +140,7 @@ export interface ContainerJob {
 export async function runInContainer(job: ContainerJob): Promise<void> {
   const { engine } = job;
   await checkEngine(engine);
+  warnLoopbackProxies(job.build.buildArgs);
   const stageDir = mkdtempSync(join(tmpdir(), 'osbuilder-stage-'));
   const dropStageDir = onCleanup(() => rmSync(stageDir, { recursive: true, force: true }));
   try {

@@ -1,6 +1,6 @@
-// What goes into the image differently from the rootfs directory (SPEC §4):
-// systemd units and generators Kata guests do not need are left out, and an
-// empty etc/machine-id is added when the tree has none.
+// The systemd units and generators Kata guests do not need, deleted by
+// `rootfs.ts -d` (upstream main prunes in rootfs.sh only, since a49d0fb343),
+// and the empty etc/machine-id image.ts adds when the tree has none.
 
 /** Units whose `.service` and `.socket` files are left out. */
 export const PRUNED_SYSTEMD_UNITS = [
@@ -29,15 +29,5 @@ export const PRUNED_SYSTEMD_FILES = [
   'systemd-gpt-auto-generator',
   'systemd-tmpfiles-cleanup.timer',
 ];
-
-const prunedNames = new Set([
-  ...PRUNED_SYSTEMD_UNITS.flatMap((u) => [`${u}.service`, `${u}.socket`]),
-  ...PRUNED_SYSTEMD_FILES,
-]);
-
-/** True for a regular file (anywhere in the tree) that the image leaves out. */
-export function isPrunedFile(name: string, isRegularFile: boolean): boolean {
-  return isRegularFile && prunedNames.has(name);
-}
 
 export const MACHINE_ID = 'etc/machine-id';

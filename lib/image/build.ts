@@ -50,7 +50,7 @@ export interface ImageResult {
 /** Ids derived from what goes into the image, for reproducible builds. */
 export function reproducibleIds(tree: RootfsTree, opts: Pick<ImageOptions, 'fsType' | 'blockSize' | 'epoch' | 'daxHeader' | 'measured'>): { ids: FsIds; diskSignature: number; salt: Buffer } {
   const h = createHash('sha256');
-  h.update(JSON.stringify([opts.fsType, opts.blockSize, opts.epoch, opts.daxHeader, opts.measured, tree.pruned, tree.addMachineId]));
+  h.update(JSON.stringify([opts.fsType, opts.blockSize, opts.epoch, opts.daxHeader, opts.measured, tree.addMachineId]));
   for (const e of tree.entries) h.update(`${e.rel}\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0${e.target ?? ''}\0${e.rdev}\n`);
   const d = h.digest();
   const uuid = (b: Buffer) => {
@@ -71,7 +71,7 @@ function writeAt(fd: number, buf: Buffer, offset: number): void {
 
 /** Size in MiB for ext4/xfs: upstream's pick, grown only if the tree would not fit. */
 async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string): Promise<number> {
-  const duMb = Math.ceil((diskUsageBytes(tree.entries) + tree.prunedAllocated) / MiB);
+  const duMb = Math.ceil(diskUsageBytes(tree.entries) / MiB);
   const avail = o.fsType === 'ext4'
     ? (bytes: number) => ext4AvailableMb(bytes, o.blockSize)
     : (bytes: number) => xfsAvailableMb(bytes, o.blockSize, scratch);

@@ -1,6 +1,6 @@
 // erofs from the directory (mkfs.erofs reads a tree, no mount), as upstream:
-// lz4hc, no inline data. Pruned units are excluded by path; when etc/machine-id
-// must be added, mkfs.erofs reads a staged copy instead of the rootfs.
+// lz4hc, no inline data. When etc/machine-id must be added, mkfs.erofs reads
+// a staged copy instead of the rootfs.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
@@ -20,9 +20,8 @@ export async function buildErofsFile(
   try {
     const source = stage?.dir ?? tree.root;
     if (stage) writeFileSync(join(stage.dir, MACHINE_ID), '', { mode: 0o644 });
-    const excludes = tree.pruned.map((rel) => `--exclude-path=${rel}`);
     const fixed = [...(ids ? [`-U${ids.uuid}`] : []), ...(epoch !== undefined ? [`-T${epoch}`] : [])];
-    await $`mkfs.erofs --quiet -zlz4hc -Enoinline_data ${fixed} ${excludes} ${out} ${source}`;
+    await $`mkfs.erofs --quiet -zlz4hc -Enoinline_data ${fixed} ${out} ${source}`;
   } finally {
     stage?.release();
   }

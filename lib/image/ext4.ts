@@ -1,6 +1,6 @@
 // ext4 without a mount: `mke2fs -d` fills the filesystem straight from the
 // rootfs directory into its partition of the image file (-E offset=), then
-// debugfs applies the image's edits (pruned units out, machine-id in) and,
+// debugfs applies the image's one edit (an empty machine-id in) and,
 // for reproducible builds, pins every inode's timestamps. The rootfs
 // directory itself is only read.
 import { writeFileSync } from 'node:fs';
@@ -21,8 +21,7 @@ function debugfsPath(rel: string): string {
 /** debugfs requests for the image's edits and timestamp pinning. */
 export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
   const pin = (q: string, mtime: number) => [`sif ${q} atime @${b.epoch}`, `sif ${q} ctime @${b.epoch}`, `sif ${q} crtime @${b.epoch}`, `sif ${q} mtime @${mtime}`];
-  // A removed file's inode keeps its times: pin them first for reproducible builds.
-  const cmds = b.tree.pruned.flatMap((rel) => [...(b.epoch !== undefined ? pin(debugfsPath(rel), b.epoch) : []), `rm ${debugfsPath(rel)}`]);
+  const cmds: string[] = [];
   if (b.tree.addMachineId) {
     cmds.push(`write ${emptyFile} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }

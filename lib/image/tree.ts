@@ -1,9 +1,11 @@
 // One walk over the rootfs directory: every entry's metadata, in a stable
-// (sorted) order, with the image's pruning applied. Sizing, the xfs
-// protofile, timestamp clamping and the reproducibility hash all read it.
+// (sorted) order. The image holds the tree as it is (plus an empty
+// etc/machine-id): systemd units are pruned by `rootfs.ts -d`, as upstream
+// main does since a49d0fb343. Sizing, the xfs protofile, timestamp clamping
+// and the reproducibility hash all read it.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { isPrunedFile, MACHINE_ID } from '../core/systemd-prune.ts';
+import { MACHINE_ID } from '../core/systemd-prune.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
 
@@ -29,10 +31,6 @@ export interface TreeEntry {
 export interface RootfsTree {
   root: string;
   entries: TreeEntry[];
-  /** Regular files left out of the image (relative paths). */
-  pruned: string[];
-  /** Host bytes allocated to the pruned files (upstream measures the tree before pruning). */
-  prunedAllocated: number;
   /** True when etc/machine-id is missing and the image adds an empty one. */
   addMachineId: boolean;
 }
@@ -71,26 +69,18 @@ function toEntry(root: string, rel: string): TreeEntry {
 /** Walk the tree depth-first in byte order of names. */
 export function walkRootfs(root: string): RootfsTree {
   const entries: TreeEntry[] = [];
-  const pruned: string[] = [];
-  let prunedAllocated = 0;
   const visit = (rel: string) => {
     const e = toEntry(root, rel);
     entries.push(e);
     if (e.type !== 'dir') return;
     const children = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const d of children) {
-      const child = rel ? `${rel}/${d.name}` : d.name;
-      if (isPrunedFile(d.name, d.isFile())) {
-        pruned.push(child);
-        prunedAllocated += lstatSync(join(root, child)).blocks * 512;
-      } else visit(child);
-    }
+    for (const d of children) visit(rel ? `${rel}/${d.name}` : d.name);
   };
   visit('');
   const hasEtc = entries.some((e) => e.rel === 'etc' && e.type === 'dir');
   const hasMachineId = entries.some((e) => e.rel === MACHINE_ID);
-  return { root, entries, pruned, prunedAllocated, addMachineId: hasEtc && !hasMachineId };
+  return { root, entries, addMachineId: hasEtc && !hasMachineId };
 }
 
 /** `du -s -B1` of the tree as upstream measures it: hard links counted once. */

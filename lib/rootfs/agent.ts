@@ -21,6 +21,13 @@ export type AgentSource =
 export const AGENT_UNIT = 'kata-agent.service';
 export const AGENT_TARGET = 'kata-containers.target';
 const UNIT_DIR = 'usr/lib/systemd/system';
+/** kata-containers.target, relative to the rootfs root. */
+export const AGENT_TARGET_PATH = `${UNIT_DIR}/${AGENT_TARGET}`;
+
+/** The agent source tree: AGENT_SOURCE_DIR, else src/agent of the Kata tree this project sits in. */
+export function agentSourceDirOf(settings: RootfsSettings, scriptDir: string): string {
+  return settings.agentSourceDir || join(scriptDir, '../../src/agent');
+}
 
 /** Pick and validate the agent source before anything touches the disk. */
 export function agentSourceOf(settings: RootfsSettings, scriptDir: string): AgentSource {
@@ -35,7 +42,7 @@ export function agentSourceOf(settings: RootfsSettings, scriptDir: string): Agen
     checkAgentTarball(tarball);
     return { kind: 'tarball', path: resolve(tarball) };
   }
-  const dir = settings.agentSourceDir || join(scriptDir, '../../src/agent');
+  const dir = agentSourceDirOf(settings, scriptDir);
   if (!existsSync(join(dir, 'Makefile'))) {
     die(`no agent: ${dir} has no Makefile; set AGENT_SOURCE_DIR to the agent sources, or AGENT_SOURCE_BIN / AGENT_TARBALL (to try things without Kata sources: make TEST_AGENT=yes ..., see README Next steps)`);
   }
@@ -51,7 +58,7 @@ async function buildFromSource(ctx: RootfsContext, dir: string): Promise<void> {
     if (r.exitCode !== 0) die(`checkout of agent version ${s.agentVersion} in ${dir} failed: give a ref that exists there`);
     ok(`git checkout ${s.agentVersion}`);
   }
-  const make = { LIBC: ctx.libc, INIT: s.agentInit, SECCOMP: s.seccomp };
+  const make = { LIBC: ctx.libc, INIT: s.agentInit, SECCOMP: s.seccomp, AGENT_POLICY: s.agentPolicy };
   const vars = Object.entries(make).map(([k, v]) => `${k}=${v}`);
   await step('Building the agent', async () => {
     await $({ cwd: dir })`make clean`;

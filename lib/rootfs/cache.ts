@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { AgentSource } from './agent.ts';
+import { isConfidentialGuest } from './confidential.ts';
+import { guestTarballPaths } from './guest-tarballs.ts';
+import { policyFileOf } from './policy.ts';
 import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import { engineFor } from '../core/engine-choice.ts';
@@ -65,10 +68,21 @@ export async function agentTreeIdentity(dir: string, ref: string): Promise<strin
 }
 
 async function agentInputs(agent: AgentSource | undefined, ctx: RootfsContext): Promise<Record<string, string | null>> {
-  if (!agent) return { agent: 'none (STAGE_PREPARE_ROOTFS)' };
+  if (!agent) return { agent: 'none (ROOTFS_ONLY or STAGE_PREPARE_ROOTFS)' };
   if (agent.kind === 'binary') return { AGENT_SOURCE_BIN: sha256(readFileSync(agent.path)) };
   if (agent.kind === 'tarball') return { AGENT_TARBALL: sha256(readFileSync(agent.path)) };
   return { 'agent source': await agentTreeIdentity(agent.dir, ctx.settings.agentVersion) };
+}
+
+/** The policy, confidential tweaks and guest tarballs setupRootfs adds. */
+function guestInputs(ctx: RootfsContext): Record<string, string> {
+  const s = ctx.settings;
+  return {
+    AGENT_POLICY: s.agentPolicy,
+    ...(s.agentPolicy === 'yes' ? { AGENT_POLICY_FILE: sha256(readFileSync(policyFileOf(s, ctx.scriptDir))) } : {}),
+    CONFIDENTIAL_GUEST: isConfidentialGuest(s) ? 'yes' : 'no',
+    ...Object.fromEntries(guestTarballPaths(s).map(([variable, path]) => [variable, sha256(readFileSync(path))])),
+  };
 }
 
 /** The manifest of what this build would be made from. */
@@ -103,6 +117,7 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
     distroSettings,
     kernelModules: s.kernelModulesDir ? treeHash(s.kernelModulesDir) : '',
     agent: await agentInputs(agent, ctx),
+    guest: agent ? guestInputs(ctx) : {},
     builderFiles: Object.fromEntries(files.sort().map((f) => [f, sha256(readFileSync(join(ctx.scriptDir, f)))])),
   });
 }

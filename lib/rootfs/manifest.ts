@@ -39,6 +39,8 @@ export interface RootfsInputs {
   kernelModules: string;
   /** Input name (AGENT_SOURCE_BIN, AGENT_TARBALL, agent source) → its hash or commit. */
   agent: Record<string, string | null>;
+  /** AGENT_POLICY (and its file's hash), CONFIDENTIAL_GUEST, each guest tarball's hash; empty without an agent. */
+  guest?: Record<string, string>;
   /** Builder source files (relative to the project) → sha256. */
   builderFiles: Record<string, string>;
 }
@@ -66,6 +68,7 @@ export function manifestFor(i: RootfsInputs): RootfsManifest {
     KERNEL_MODULES_DIR: i.kernelModules,
     ...i.distroSettings,
     ...i.agent,
+    ...i.guest,
   };
   for (const [file, hash] of Object.entries(i.builderFiles)) inputs[`${BUILDER_FILE_PREFIX}${file}`] = hash;
   return { format: MANIFEST_FORMAT, inputs: sortedKeys(inputs) };

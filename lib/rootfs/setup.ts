@@ -2,7 +2,10 @@
 // minimal overlay tree used when no distro is given (prepare_overlay).
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { enableAgentService, installAgent, makeAgentInit, type AgentSource } from './agent.ts';
+import { AGENT_TARGET_PATH, enableAgentService, installAgent, makeAgentInit, type AgentSource } from './agent.ts';
+import { applyConfidentialTweaks } from './confidential.ts';
+import { unpackGuestTarballs } from './guest-tarballs.ts';
+import { installAgentPolicy } from './policy.ts';
 import { configureChrony } from './chrony.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../core/systemd-prune.ts';
 import type { RootfsContext } from './types.ts';
@@ -107,9 +110,12 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   await installAgent(ctx, agent);
   if (s.agentInit === 'yes') makeAgentInit(ctx);
   else await enableAgentService(ctx);
+  applyConfidentialTweaks(root, s, AGENT_TARGET_PATH);
+  installAgentPolicy(root, s, ctx.scriptDir);
   info('Check init is installed');
   if (!planning() && !existsSync(ctx.initPath) && !isLink(ctx.initPath)) die(`/sbin/init is not installed in ${root}: the distro must provide it (systemd) or use AGENT_INIT=yes`);
   ok('init is installed');
+  await unpackGuestTarballs(root, s);
   emptyResolvConf(root);
   if (s.deleteUnits) deleteUnneededFiles(root);
   info('Creating summary file');

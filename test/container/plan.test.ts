@@ -12,7 +12,7 @@ import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { mountedUrl, withMountedImportMetaUrl } from '../../lib/container/bundle.ts';
 import { packEntry, packRunSpec, packSettingsFromEnv, settingsEnv } from '../../lib/container/pack.ts';
 import { packEngine } from '../../lib/container/engine.ts';
-import { InnerErrorFilter, PROJECT_DIR } from '../../lib/container/run.ts';
+import { InnerErrorFilter, PROJECT_DIR, commonBuildArgs, warnLoopbackProxies } from '../../lib/container/run.ts';
 import { imageSettings } from '../../image.ts';
 import { initrdSettings } from '../../initrd.ts';
 import { contextFor, scriptDir } from '../../rootfs.ts';
@@ -50,6 +50,7 @@ test('debian, docker: the exact build and run command lines', async () => {
     '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no', '--env', 'KERNEL_MODULES_DIR=',
     '--env', 'EXTRA_PKGS=vim less', '--env', 'OSBUILDER_VERSION=1.0-abc', '--env', 'OS_VERSION=',
     '--env', 'ARCH=x86_64', '--env', 'LIBC=', '--env', 'REPO_URL=', '--env', 'SECCOMP=no', '--env', 'DEBUG=true',
+    '--env', 'AGENT_POLICY=no', '--env', 'CONFIDENTIAL_GUEST=no', '--env', 'ROOTFS_ONLY=no',
     '--env', 'DEBIAN_BOOTSTRAP=',
     '--env', 'ROOTFS_DIR=/rootfs', '--env', 'INSIDE_CONTAINER=1', '--env', 'STAGE_PREPARE_ROOTFS=1', '--env', 'HOME=/root',
     '-v', `${scriptDir}:/osbuilder`, '-v', '/tmp/stage:/osbuilder-stage:ro', '-v', `${ctx.workDir}:/rootfs`,
@@ -190,6 +191,33 @@ test('USE_DOCKER / USE_PODMAN for image.ts and initrd.ts read as rootfs.ts reads
   assert.is(packEngine({ USE_DOCKER: 'no' }), undefined);
   assert.is(packEngine({}), undefined);
   assert.equal(packSettingsFromEnv({ IMAGE_REGISTRY: 'localhost', http_proxy: 'p' }), { dockerRuntime: 'runc', imageRegistry: 'localhost', httpProxy: 'p', httpsProxy: '' });
+});
+
+test('proxies: lower- and upper-case forms and no_proxy reach the build args and the run env; a loopback proxy gets a WARNING', async () => {
+  const ctx = await ctxFor('debian', {
+    ...ENV, https_proxy: 'http://proxy:3129', no_proxy: 'localhost,.corp', HTTP_PROXY: 'http://127.0.0.1:3128', HTTPS_PROXY: 'proxy:3129', NO_PROXY: '.corp',
+  });
+  const build = buildLine(ctx, 'docker');
+  for (const arg of ['http_proxy=http://proxy:3128', 'https_proxy=http://proxy:3129', 'no_proxy=localhost,.corp', 'HTTP_PROXY=http://127.0.0.1:3128', 'HTTPS_PROXY=proxy:3129', 'NO_PROXY=.corp']) {
+    assert.ok(build.includes(arg), `build arg ${arg}`);
+  }
+  const run = runArgv(stageRunSpec(ctx, 'docker', facts())).join(' ');
+  for (const env of ['no_proxy=localhost,.corp', 'HTTP_PROXY=http://127.0.0.1:3128', 'HTTPS_PROXY=proxy:3129', 'NO_PROXY=.corp']) assert.ok(run.includes(`--env ${env}`), env);
+  const coco = runArgv(stageRunSpec(await ctxFor('debian', { ...ENV, COCO_GUEST_COMPONENTS_TARBALL: '/x/coco.tar.zst' }), 'docker', facts()));
+  assert.ok(coco.includes('CONFIDENTIAL_GUEST=yes'), 'a guest-components tarball implies CONFIDENTIAL_GUEST=yes in the container too');
+  const pack = commonBuildArgs(packSettingsFromEnv({ no_proxy: 'a', HTTPS_PROXY: 'b' }));
+  assert.equal(pack, [['http_proxy', ''], ['https_proxy', ''], ['no_proxy', 'a'], ['HTTPS_PROXY', 'b']]);
+  const warnings: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => (warnings.push(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    warnLoopbackProxies([['http_proxy', 'http://localhost:3128'], ['HTTPS_PROXY', '127.1.2.3:8080'], ['https_proxy', 'http://[::1]:3128'],
+      ['HTTP_PROXY', 'http://proxy.corp:3128'], ['no_proxy', 'localhost'], ['IMAGE_REGISTRY', 'localhost']]);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.is(warnings.length, 3, warnings.join(''));
+  for (const w of warnings) assert.match(w, /^WARNING: (http_proxy|HTTPS_PROXY|https_proxy)=.* loopback, which the build container cannot reach/);
 });
 
 test.run();

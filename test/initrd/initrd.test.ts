@@ -33,9 +33,10 @@ test.before(async () => {
 });
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
-async function expectSameAsTree(initrd: string) {
+/** AGENT_INIT=no (the default): /init -> /lib/systemd/systemd, as upstream main; yes: /sbin/init. */
+async function expectSameAsTree(initrd: string, init = '/lib/systemd/systemd') {
   const expected = await treeListing(tree);
-  expected.set('init', { mode: '120777', uid: 0, gid: 0, size: '/sbin/init'.length, target: '/sbin/init' });
+  expected.set('init', { mode: '120777', uid: 0, gid: 0, size: init.length, target: init });
   const diffs = listingDiff(expected, archiveListing(await initrdMembers(initrd)));
   assert.equal(diffs, [], diffs.join('\n'));
 }
@@ -52,6 +53,16 @@ test('the archive lists the tree (paths, types, modes, owners, sizes, targets, c
   const rest = names.slice(1);
   assert.equal(rest, [...rest].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
   assert.is(names.length, (await treeListing(tree)).size + 1);
+});
+
+test('/init as upstream main: -> /sbin/init with AGENT_INIT=yes, -> /lib/systemd/systemd (warned when absent) without', async () => {
+  const out = join(work, 'agent-init.img');
+  const r = await runInitrd(['-o', out, tree], { AGENT_INIT: 'yes' });
+  assert.is(r.exitCode, 0, r.stderr);
+  await expectSameAsTree(out, '/sbin/init');
+  assert.not.match(r.stderr, /WARNING/);
+  const no = await runInitrd(['-o', join(work, 'systemd-init.img'), tree]);
+  assert.match(no.stderr, /^WARNING: \/init -> \/lib\/systemd\/systemd, but the rootfs has no lib\/systemd\/systemd/m);
 });
 
 test('zstd and uncompressed archives carry the same tree', async () => {

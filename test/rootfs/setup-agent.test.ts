@@ -37,7 +37,7 @@ test('agent built from source: git checkout AGENT_VERSION, make with LIBC/INIT/S
   assert.is(out.exitCode, 0, out.stderr);
   const agent = join(root, 'usr/bin/kata-agent');
   const run = await $`${agent}`;
-  assert.is(run.stdout.trim(), 'fixture-agent version=1.0.0-fixture libc=gnu init=no seccomp=yes');
+  assert.is(run.stdout.trim(), 'fixture-agent version=1.0.0-fixture libc=gnu init=no seccomp=yes policy=no');
   // The units of the agent's own make install are kept and the target enabled.
   assert.match(readFileSync(join(root, 'usr/lib/systemd/system/kata-agent.service'), 'utf8'), /from make install/);
   assert.is(readlinkSync(join(root, 'etc/systemd/system/basic.target.wants/kata-containers.target')), '/usr/lib/systemd/system/kata-containers.target');
