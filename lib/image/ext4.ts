@@ -12,11 +12,18 @@ import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries } from './tree.ts';
 import { die } from '../core/log.ts';
 
-/** A path as one debugfs argument (its parser understands double quotes). */
-function debugfsPath(rel: string): string {
-  if (/["\n]/.test(rel)) die(`cannot edit ${rel} in the ext4 image: the name contains a quote or newline`);
-  return `"/${rel}"`;
+/**
+ * One debugfs argument: its parser (libss) takes a double-quoted word with a
+ * quote written twice. The result is a byte string (one char per byte, written
+ * out as latin1), so names that are not UTF-8 reach debugfs unchanged.
+ */
+export function debugfsArg(path: string | Buffer): string {
+  const bytes = typeof path === 'string' ? Buffer.from(path) : path;
+  if (bytes.includes(0x0a)) die(`cannot edit /${bytes.toString()} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
+  return `"${bytes.toString('latin1').replaceAll('"', '""')}"`;
 }
+
+const debugfsPath = (rel: string | Buffer) => debugfsArg(Buffer.concat([Buffer.from('/'), typeof rel === 'string' ? Buffer.from(rel) : rel]));
 
 /** debugfs requests for the image's edits and timestamp pinning. */
 export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
@@ -24,10 +31,10 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
   // A removed file's inode keeps its times: pin them first for reproducible builds.
   const cmds = b.tree.pruned.flatMap((rel) => [...(b.epoch !== undefined ? pin(debugfsPath(rel), b.epoch) : []), `rm ${debugfsPath(rel)}`]);
   if (b.tree.addMachineId) {
-    cmds.push(`write ${emptyFile} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
+    cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
   if (b.epoch !== undefined) {
-    for (const e of imageEntries(b.tree)) cmds.push(...pin(e.rel ? debugfsPath(e.rel) : '/', Math.min(e.mtimeSec, b.epoch)));
+    for (const e of imageEntries(b.tree)) cmds.push(...pin(e.rel ? debugfsPath(e.path) : '/', Math.min(e.mtimeSec, b.epoch)));
   }
   return cmds;
 }
@@ -45,7 +52,7 @@ export async function buildExt4(b: FsBuild): Promise<void> {
   const script = ext4EditScript(b, emptyFile);
   if (script.length) {
     const scriptFile = join(b.scratch, 'debugfs.cmds');
-    writeFileSync(scriptFile, script.join('\n') + '\n');
+    writeFileSync(scriptFile, Buffer.from(script.join('\n') + '\n', 'latin1'));
     const out = await $({ env: { ...process.env, ...env } })`debugfs -w -f ${scriptFile} ${device}`;
     // stderr holds the version banner, then one line per failed request.
     const failed = out.stderr.split('\n').find((l) => l.trim() && !/^debugfs \d/.test(l));
