@@ -1,17 +1,19 @@
 // xfs, by one of two routes (chosen per tree by xfsRoute):
 // - protofile (no mount, byte-reproducible): `mkfs.xfs -p` populates the
 //   filesystem from a prototype file generated from the tree walk, then
-//   xfs_db writes what a protofile cannot say: mtimes, the sticky bit and,
+//   xfs_db writes what a protofile cannot say: mtimes, the sticky bit,
+//   sockets (written as fifos, then retyped), hard links (xfs-links.ts) and,
 //   for reproducible builds, the other timestamps. mkfs.xfs 6.1's protofile
-//   has no xattrs, hard links, sockets or holes, splits on whitespace and
-//   reads each file whole into memory.
+//   has no xattrs or holes, splits on whitespace and reads each file whole
+//   into memory.
 // - loop-mount + copy (lib/image/xfs-copy.ts) for trees that need any of
 //   those: the kernel's own xfs keeps everything `cp -a` carries.
 // Both refuse what xfs itself cannot hold: device majors above 511 and times
 // outside 1901-2486.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from '../core/exec.ts';
+import { $, failureSummary } from '../core/exec.ts';
+import { linkGroups, linkXfs } from './xfs-links.ts';
 import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries, type TreeEntry } from './tree.ts';
@@ -20,7 +22,7 @@ import { fillXfsByCopy } from './xfs-copy.ts';
 import { xattrPaths } from './xattrs.ts';
 
 const TYPE_CHAR: Partial<Record<TreeEntry['type'], string>> = {
-  file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p',
+  file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 'p',
 };
 const TYPE_BITS: Record<TreeEntry['type'], number> = {
   file: 0o100000, dir: 0o40000, symlink: 0o120000, char: 0o20000, block: 0o60000, fifo: 0o10000, socket: 0o140000,
@@ -54,8 +56,6 @@ export interface XfsRoute {
 
 function protoObstacle(root: string, e: TreeEntry): string | undefined {
   const name = e.rel.slice(e.rel.lastIndexOf('/') + 1);
-  if (e.type === 'socket') return `${e.rel} is a socket`;
-  if (e.type === 'file' && e.nlink > 1) return `${e.rel} is hard-linked`;
   if (UNSAFE_NAME.test(name)) return `the name ${JSON.stringify(e.rel)} has a character protofiles cannot carry`;
   if (e.target !== undefined && UNSAFE_NAME.test(e.target)) return `the link target of ${e.rel} has a character protofiles cannot carry`;
   if (e.type === 'file' && e.size - e.allocated >= HOLE_MIN_BYTES) return `${e.rel} is sparse`;
@@ -89,7 +89,7 @@ function protoMode(e: Pick<TreeEntry, 'type' | 'perm'>): string {
 }
 
 /** The protofile text for the tree; an added machine-id is read from /dev/null (no whitespace in that path). */
-export function xfsProtofile(b: Pick<FsBuild, 'tree'>): string {
+export function xfsProtofile(b: Pick<FsBuild, 'tree'>, standIns: Set<string>): string {
   const lines = ['osbuilder-ts', '0 0'];
   const stack: string[] = [];
   const depthOf = (rel: string) => (rel ? rel.split('/').length : 0);
@@ -103,7 +103,7 @@ export function xfsProtofile(b: Pick<FsBuild, 'tree'>): string {
     }
     const name = e.rel.slice(e.rel.lastIndexOf('/') + 1);
     const head = `${e.rel ? `${name} ` : ''}${protoMode(e)} ${e.uid} ${e.gid}`;
-    if (e.type === 'file') lines.push(`${head} ${e.rel === MACHINE_ID && b.tree.addMachineId ? '/dev/null' : join(b.tree.root, e.rel)}`);
+    if (e.type === 'file') lines.push(`${head} ${(e.rel === MACHINE_ID && b.tree.addMachineId) || standIns.has(e.rel) ? '/dev/null' : join(b.tree.root, e.rel)}`);
     else if (e.type === 'symlink') lines.push(`${head} ${e.target}`);
     else if (e.type === 'char' || e.type === 'block') lines.push(`${head} ${devMajor(e.rdev)} ${devMinor(e.rdev)}`);
     else lines.push(head);
@@ -120,7 +120,7 @@ export function xfsProtofile(b: Pick<FsBuild, 'tree'>): string {
 export const bigtime = (sec: number) => ((BigInt(sec) + BIGTIME_OFFSET) * 1_000_000_000n).toString();
 
 /** xfs_db commands setting what the protofile cannot express: mtimes, sticky bits, pinned times. */
-export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>): string[] {
+export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>, standIns: Set<string>): string[] {
   const cmds: string[] = [];
   const times = (mtime: number) => [
     `write core.mtime ${bigtime(mtime)}`,
@@ -131,9 +131,10 @@ export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>): string[] {
     for (const field of ['rbmino', 'rsumino']) cmds.push('sb 0', `addr ${field}`, ...times(b.epoch));
   }
   for (const e of imageEntries(b.tree)) {
+    if (standIns.has(e.rel)) continue;
     const added = e.rel === MACHINE_ID && b.tree.addMachineId;
     cmds.push(`path /${e.rel}`);
-    if (e.perm & 0o1000) cmds.push(`write core.mode 0${(TYPE_BITS[e.type] | e.perm).toString(8)}`);
+    if (e.perm & 0o1000 || e.type === 'socket') cmds.push(`write core.mode 0${(TYPE_BITS[e.type] | e.perm).toString(8)}`);
     const mtime = added ? (b.epoch ?? e.mtimeSec) : e.mtimeSec;
     cmds.push(...times(b.epoch !== undefined ? Math.min(mtime, b.epoch) : mtime));
   }
@@ -141,14 +142,22 @@ export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>): string[] {
 }
 
 async function fillByProtofile(b: FsBuild, fsFile: string, meta: string): Promise<void> {
+  const groups = linkGroups(b.tree.entries);
+  const standIns = new Set(groups.flatMap((g) => g.others));
   const proto = join(b.scratch, 'xfs.proto');
-  writeFileSync(proto, xfsProtofile(b));
+  writeFileSync(proto, xfsProtofile(b, standIns));
   await $`mkfs.xfs -q -f -m ${meta} -b size=${b.blockSize} -p ${proto} ${fsFile}`;
   const script = join(b.scratch, 'xfs_db.cmds');
-  writeFileSync(script, xfsFixups(b).join('\n') + '\n');
+  writeFileSync(script, xfsFixups(b, standIns).join('\n') + '\n');
   const out = await $({ nothrow: true })`xfs_db -x -f ${fsFile} < ${script}`;
   const problem = `${out.stderr}\n${out.stdout}`.split('\n').find((l) => /not found|parsing error|no current|No such|invalid|bad/i.test(l));
   if (out.exitCode !== 0 || problem) die(`fixing up the xfs image with xfs_db failed: ${problem ?? `exit ${out.exitCode}`}`);
+  if (groups.length) {
+    await linkXfs(fsFile, b.scratch, b.blockSize, groups);
+    // Frees the cleared stand-ins' inodes in the inode btrees and counters.
+    const repair = await $({ nothrow: true })`xfs_repair -f ${fsFile}`;
+    if (repair.exitCode !== 0) die(`xfs_repair could not finish the hard links in the xfs image: ${failureSummary(repair)}`);
+  }
 }
 
 export async function buildXfs(b: FsBuild, route: XfsRoute): Promise<void> {
