@@ -50,7 +50,12 @@ export interface ImageResult {
 export function reproducibleIds(tree: RootfsTree, opts: Pick<ImageOptions, 'fsType' | 'blockSize' | 'epoch' | 'daxHeader' | 'measured'>): { ids: FsIds; diskSignature: number; salt: Buffer } {
   const h = createHash('sha256');
   h.update(JSON.stringify([opts.fsType, opts.blockSize, opts.epoch, opts.daxHeader, opts.measured, tree.pruned, tree.addMachineId]));
-  for (const e of tree.entries) h.update(`${e.rel}\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0${e.target ?? ''}\0${e.rdev}\n`);
+  for (const e of tree.entries) {
+    h.update(e.path);
+    h.update(`\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0`);
+    h.update(e.targetBytes ?? '');
+    h.update(`\0${e.rdev}\n`);
+  }
   const d = h.digest();
   const uuid = (b: Buffer) => {
     const x = Buffer.from(b.subarray(0, 16));

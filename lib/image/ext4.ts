@@ -13,18 +13,24 @@ import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries } from './tree.ts';
 import { die } from '../core/log.ts';
 
-/** A host or image path as one debugfs argument (its parser understands double quotes). */
-function debugfsArg(path: string): string {
-  if (/["\n]/.test(path)) die(`cannot edit ${path} in the ext4 image: the name contains a quote or newline`);
-  return `"${path}"`;
+/**
+ * One debugfs argument: its parser (libss) takes a double-quoted word with a
+ * quote written twice. The result is a byte string (one char per byte, written
+ * out as latin1), so names that are not UTF-8 reach debugfs unchanged.
+ */
+export function debugfsArg(path: string | Buffer): string {
+  const bytes = typeof path === 'string' ? Buffer.from(path) : path;
+  if (bytes.includes(0x0a)) die(`cannot edit /${bytes.toString()} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
+  return `"${bytes.toString('latin1').replaceAll('"', '""')}"`;
 }
-const debugfsPath = (rel: string) => debugfsArg(`/${rel}`);
 
 /** Seconds that fit a 32-bit inode time; later ones need the extra epoch bits mke2fs -d leaves out. */
 const INT32_MAX = 2 ** 31 - 1;
 /** ext4's range with 256-byte inodes (34-bit seconds from -2^31). */
 export const EXT4_TIME_MIN = -(2 ** 31);
 export const EXT4_TIME_MAX = 2 ** 34 - 2 ** 31 - 1;
+
+const debugfsPath = (rel: string | Buffer) => debugfsArg(Buffer.concat([Buffer.from('/'), typeof rel === 'string' ? Buffer.from(rel) : rel]));
 
 /** debugfs requests for the image's edits and timestamp pinning. */
 export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
@@ -35,7 +41,7 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
     cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
   for (const e of imageEntries(b.tree)) {
-    const q = e.rel ? debugfsPath(e.rel) : '/';
+    const q = e.rel ? debugfsPath(e.path) : '/';
     if (b.epoch !== undefined) cmds.push(...pin(q, Math.min(e.mtimeSec, b.epoch)));
     else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q} mtime @${e.mtimeSec}`);
   }
@@ -60,7 +66,7 @@ export async function buildExt4(b: FsBuild): Promise<void> {
   const script = ext4EditScript(b, emptyFile);
   if (script.length) {
     const scriptFile = join(b.scratch, 'debugfs.cmds');
-    writeFileSync(scriptFile, script.join('\n') + '\n');
+    writeFileSync(scriptFile, Buffer.from(script.join('\n') + '\n', 'latin1'));
     const out = await $({ env: { ...process.env, ...env } })`debugfs -w -f ${scriptFile} ${device}`;
     // stderr holds the version banner, then one line per failed request.
     const failed = out.stderr.split('\n').find((l) => l.trim() && !/^debugfs \d/.test(l));

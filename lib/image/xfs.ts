@@ -56,6 +56,7 @@ export interface XfsRoute {
 
 function protoObstacle(root: string, e: TreeEntry): string | undefined {
   const name = e.rel.slice(e.rel.lastIndexOf('/') + 1);
+  if (!e.path.equals(Buffer.from(e.rel)) || (e.targetBytes && !e.targetBytes.equals(Buffer.from(e.target!)))) return `${JSON.stringify(e.rel)} is not UTF-8`;
   if (UNSAFE_NAME.test(name)) return `the name ${JSON.stringify(e.rel)} has a character protofiles cannot carry`;
   if (e.target !== undefined && UNSAFE_NAME.test(e.target)) return `the link target of ${e.rel} has a character protofiles cannot carry`;
   if (e.type === 'file' && e.size - e.allocated >= HOLE_MIN_BYTES) return `${e.rel} is sparse`;
