@@ -8,8 +8,8 @@
 //   into memory.
 // - loop-mount + copy (lib/image/xfs-copy.ts) for trees that need any of
 //   those: the kernel's own xfs keeps everything `cp -a` carries.
-// Both refuse what xfs itself cannot hold: device majors above 511 and times
-// outside 1901-2486.
+// Both refuse what xfs itself cannot hold: device majors above 511, minors
+// above 262143, link targets over 1023 bytes, times outside 1901-2486.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $, failureSummary } from '../core/exec.ts';
@@ -31,6 +31,8 @@ const TYPE_BITS: Record<TreeEntry['type'], number> = {
 /** The kernel's xfs_vn_mknod takes majors up to 511 (and sysv's 18-bit minors). */
 export const XFS_MAJOR_MAX = 0x1ff;
 export const XFS_MINOR_MAX = 0x3ffff;
+/** The kernel refuses targets of XFS_SYMLINK_MAXLEN (1024) bytes or more. */
+export const XFS_SYMLINK_MAX = 1023;
 /** bigtime range: nanoseconds since -2^31 in 64 bits. */
 const BIGTIME_OFFSET = 2n ** 31n;
 export const XFS_TIME_MIN = -(2 ** 31);
@@ -70,6 +72,9 @@ export async function xfsRoute(tree: { root: string; entries: TreeEntry[] }): Pr
   for (const e of tree.entries) {
     if ((e.type === 'char' || e.type === 'block') && (devMajor(e.rdev) > XFS_MAJOR_MAX || devMinor(e.rdev) > XFS_MINOR_MAX)) {
       die(`cannot put ${e.rel} (device ${devMajor(e.rdev)}:${devMinor(e.rdev)}) into an xfs image: xfs holds device majors up to ${XFS_MAJOR_MAX} and minors up to ${XFS_MINOR_MAX}; use FS_TYPE=ext4 or erofs`);
+    }
+    if (e.type === 'symlink' && e.targetBytes!.length > XFS_SYMLINK_MAX) {
+      die(`cannot put ${e.rel} into an xfs image: its link target is ${e.targetBytes!.length} bytes and xfs holds at most ${XFS_SYMLINK_MAX}; use FS_TYPE=ext4 or erofs`);
     }
     if (e.mtimeSec < XFS_TIME_MIN || e.mtimeSec > XFS_TIME_MAX) {
       die(`cannot put ${e.rel} into an xfs image: its mtime (${e.mtimeSec}) is outside xfs's 1901-2486 range; change it in the rootfs`);
