@@ -12,6 +12,7 @@ import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries } from './tree.ts';
 import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
 
 /**
  * One debugfs argument: its parser (libss) takes a double-quoted word with a
@@ -20,7 +21,7 @@ import { die } from '../core/log.ts';
  */
 export function debugfsArg(path: string | Buffer): string {
   const bytes = typeof path === 'string' ? Buffer.from(path) : path;
-  if (bytes.includes(0x0a)) die(`cannot edit /${bytes.toString()} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
+  if (bytes.includes(0x0a)) die(`cannot edit ${showPath(bytes)} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
   return `"${bytes.toString('latin1').replaceAll('"', '""')}"`;
 }
 
@@ -41,9 +42,9 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
     cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
   for (const e of imageEntries(b.tree)) {
-    const q = e.rel ? debugfsPath(e.path) : '/';
-    if (b.epoch !== undefined) cmds.push(...pin(q, Math.min(e.mtimeSec, b.epoch)));
-    else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q} mtime @${e.mtimeSec}`);
+    const q = () => (e.rel ? debugfsPath(e.path) : '/'); // only for the entries edited: most names never reach debugfs
+    if (b.epoch !== undefined) cmds.push(...pin(q(), Math.min(e.mtimeSec, b.epoch)));
+    else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q()} mtime @${e.mtimeSec}`);
   }
   return cmds;
 }
