@@ -34,7 +34,7 @@ export const EXT4_TIME_MAX = 2 ** 34 - 2 ** 31 - 1;
 const debugfsPath = (rel: string | Buffer) => debugfsArg(Buffer.concat([Buffer.from('/'), typeof rel === 'string' ? Buffer.from(rel) : rel]));
 
 /** debugfs requests for the image's edits and timestamp pinning. */
-export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
+export function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): string[] {
   const pin = (q: string, mtime: number) => [`sif ${q} atime @${b.epoch}`, `sif ${q} ctime @${b.epoch}`, `sif ${q} crtime @${b.epoch}`, `sif ${q} mtime @${mtime}`];
   // A removed file's inode keeps its times: pin them first for reproducible builds.
   const cmds = b.tree.pruned.flatMap((rel) => [...(b.epoch !== undefined ? pin(debugfsPath(rel), b.epoch) : []), `rm ${debugfsPath(rel)}`]);
@@ -47,6 +47,11 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
     else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q()} mtime @${e.mtimeSec}`);
   }
   return cmds;
+}
+
+/** Before any work: every edit debugfs will make can be written (a name with a newline cannot). */
+export function checkExt4CanHold(tree: FsBuild['tree'], epoch?: number): void {
+  ext4EditScript({ tree, ...(epoch !== undefined ? { epoch } : {}) }, '/');
 }
 
 export async function buildExt4(b: FsBuild): Promise<void> {
