@@ -10,7 +10,7 @@ packages=(
 	debootstrap mmdebstrap dnf rpm createrepo-c git make gcc libc6-dev
 	# image and initrd
 	e2fsprogs xfsprogs erofs-utils cryptsetup-bin fdisk cpio pigz zstd parted
-	# test fixtures: xattrs, ACLs and file capabilities on the hostile tree
+	# getfattr (the builders look for xattrs); ACLs and file capabilities of the test trees
 	attr acl libcap2-bin
 	# boot checks
 	qemu-system-x86 busybox-static
