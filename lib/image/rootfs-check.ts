@@ -12,16 +12,24 @@ const SYSTEMD_PATHS = ['usr/lib/systemd/systemd', 'lib/systemd/systemd'];
 export function checkRootfs(root: string, agentInit: 'yes' | 'no'): void {
   const init = executableInRoot(root, 'sbin/init');
   if (init === 'missing') die(`/sbin/init is not installed in ${root}: build the rootfs with rootfs.ts first`);
-  if (init === 'dangling') die(`${describeInRoot(root, 'sbin/init', init)}: point it at a file inside the rootfs`);
-  ok('init is installed');
+  const dangling = () => die(`${describeInRoot(root, 'sbin/init', 'dangling')}: point it at a file inside the rootfs`);
   if (agentInit === 'no') {
     const link = lstatSync(join(root, 'sbin/init')).isSymbolicLink() ? readlinkSync(join(root, 'sbin/init')) : '';
-    if (link.includes('NVRC')) return ok('init is NVRC');
+    if (link.includes('NVRC')) {
+      if (init === 'dangling') dangling();
+      ok('init is installed');
+      return ok('init is NVRC');
+    }
+    // Upstream's order: a missing systemd is named first (sbin/init usually links to it).
     if (!SYSTEMD_PATHS.some((p) => executableInRoot(root, p) === 'ok')) {
       die(`none of /${SYSTEMD_PATHS.join(', /')} is installed in ${root} as an executable file (links resolved inside the rootfs): install systemd, or set AGENT_INIT=yes if the agent is init`);
     }
+    if (init === 'dangling') dangling();
+    ok('init is installed');
     return ok('init is systemd');
   }
+  if (init === 'dangling') dangling();
+  ok('init is installed');
   if (init !== 'ok') {
     die(`/sbin/init in ${root} is not an executable file: with AGENT_INIT=yes the agent must be /sbin/init (AGENT_BIN names the agent binary)`);
   }
