@@ -16,7 +16,12 @@ import { stagedCopy, sweepLegacyStages } from './erofs-stage.ts';
 export const EROFS_MAX_NAME = 254;
 
 /** Refuse, before any work, a tree mkfs.erofs cannot hold. */
-export function checkErofsCanHold(tree: RootfsTree): void {
+export function checkErofsCanHold(tree: RootfsTree, epoch?: number): void {
+  // mkfs.erofs 1.5 clamps to SOURCE_DATE_EPOCH reading mtimes as unsigned: one before 1970 would become the epoch.
+  const early = epoch === undefined ? undefined : tree.entries.find((e) => e.mtimeSec < 0);
+  if (early) {
+    die(`/${showPath(early.path)} has an mtime before 1970 (${early.mtimeSec}), which mkfs.erofs here turns into SOURCE_DATE_EPOCH: use FS_TYPE=ext4, or build erofs without SOURCE_DATE_EPOCH`);
+  }
   for (const e of tree.entries) {
     const name = e.path.subarray(e.path.lastIndexOf(0x2f) + 1);
     if (name.length > EROFS_MAX_NAME) {
@@ -32,7 +37,7 @@ export async function buildErofsFile(
   epoch?: number,
   ids?: FsIds,
 ): Promise<void> {
-  checkErofsCanHold(tree);
+  checkErofsCanHold(tree, epoch);
   await sweepLegacyStages(tree.root);
   const stage = tree.addMachineId ? await stagedCopy(tree.root, scratch) : undefined;
   try {
@@ -43,8 +48,11 @@ export async function buildErofsFile(
       utimesSync(join(stage.dir, 'etc'), etc.atime, etc.mtime);
     }
     const excludes = tree.pruned.map((rel) => `--exclude-path=${rel}`);
-    const fixed = [...(ids ? [`-U${ids.uuid}`] : []), ...(epoch !== undefined ? [`-T${epoch}`] : [])];
-    await $`mkfs.erofs --quiet -zlz4hc -Enoinline_data ${fixed} ${excludes} ${out} ${source}`;
+    const fixed = ids ? [`-U${ids.uuid}`] : [];
+    // SOURCE_DATE_EPOCH in its environment makes mkfs.erofs clamp mtimes to it
+    // (and use it as the build time); -T would set every mtime to it instead.
+    const env = { ...process.env, ...(epoch !== undefined ? { SOURCE_DATE_EPOCH: String(epoch) } : {}) };
+    await $({ env })`mkfs.erofs --quiet -zlz4hc -Enoinline_data ${fixed} ${excludes} ${out} ${source}`;
   } finally {
     stage?.release();
   }
