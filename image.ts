@@ -12,7 +12,7 @@ import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';
-import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';
+import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart, MAX_SOURCE_DATE_EPOCH } from './lib/core/input-checks.ts';
 import { die, info, step } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
@@ -40,10 +40,10 @@ export const imageSettings = {
   skipDaxHeader: { env: 'SKIP_DAX_HEADER', default: 'no', parse: yesNo, help: 'yes: no DAX/NVDIMM header, one MBR, partition at 1 MiB' } as SettingSpec<'yes' | 'no'>,
   measured: { env: 'MEASURED_ROOTFS', default: 'no', parse: yesNo, help: 'yes: add a dm-verity hash partition and root_hash_<variant>.txt' } as SettingSpec<'yes' | 'no'>,
   alignmentMb: { env: 'IMAGE_SIZE_ALIGNMENT_MB', default: 128, parse: integer(1, 1 << 20), help: 'round the image size up to this many MiB' } as SettingSpec<number>,
-  buildVariant: { env: 'BUILD_VARIANT', default: '', parse: text, help: 'variant name in root_hash_<variant>.txt' } as SettingSpec<string>,
+  buildVariant: { env: 'BUILD_VARIANT', default: '', parse: fileNamePart, help: 'variant name in root_hash_<variant>.txt (letters, digits, . _ + -)' } as SettingSpec<string>,
   skipRootfsCheck: { env: 'SKIP_ROOTFS_CHECK', default: 'no', parse: yesNo, help: 'yes: skip the init/agent checks' } as SettingSpec<'yes' | 'no'>,
   sourceDateEpoch: {
-    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0),
+    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0, MAX_SOURCE_DATE_EPOCH),
     help: 'reproducible build: fixed ids, timestamps clamped to this time',
   } as SettingSpec<number | undefined>,
   useDocker: { env: 'USE_DOCKER', default: '', parse: text, help: 'build inside a Docker container' } as SettingSpec<string>,
@@ -112,11 +112,12 @@ export async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(imageSettings), boolean: ['h'] });
   rejectUnknownOptions(opts, ['h', 'o', 'r', 'f']);
   const s = resolveSettings(imageSettings, process.env, opts);
-  if (s.help || opts._.length === 0) {
+  if (s.help) {
     process.stdout.write(USAGE);
     return;
   }
   if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
+  checkOutputName(s.image, opts.o === undefined ? 'IMAGE' : '-o');
   const { rootfs, distroImage } = await resolveRootfsArg(String(opts._[0]));
   const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);
   checkPaths(rootfs, image);

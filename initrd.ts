@@ -1,6 +1,6 @@
 // initrd.ts — pack a Kata rootfs as an initrd (upstream initrd-builder/initrd_builder.sh).
 // Usage: tsx initrd.ts [options] <rootfs-dir | DISTRO>   (see -h)
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
@@ -9,9 +9,11 @@ import {
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
-import { isExecutableFile, isSymlink } from './lib/core/fs-checks.ts';
-import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';
+import { isSymlink } from './lib/core/fs-checks.ts';
+import { describeInRoot, executableInRoot } from './lib/core/in-root.ts';
+import { checkOutputFile, checkOutputName, checkRootfsToPack, MAX_SOURCE_DATE_EPOCH } from './lib/core/input-checks.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd/compress.ts';
+import { checkNewcLimits, warnDroppedXattrs } from './lib/initrd/fidelity.ts';
 import { planArchive, scanTree } from './lib/initrd/tree.ts';
 import { writeInitrd } from './lib/initrd/write.ts';
 import { die, info, ok, step, warn } from './lib/core/log.ts';
@@ -31,7 +33,7 @@ export const initrdSettings = {
     help: `compression: ${COMPRESSIONS.join(', ')} (gzip uses pigz on all cores when installed)`,
   } as SettingSpec<'gzip' | 'zstd' | 'none'>,
   sourceDateEpoch: {
-    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0),
+    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0, MAX_SOURCE_DATE_EPOCH),
     help: 'clamp archived mtimes to this time: same tree, same bytes',
   } as SettingSpec<number | undefined>,
 };
@@ -58,11 +60,13 @@ function isDistroName(name: string): boolean {
 
 /** The rootfs checks of upstream initrd_builder.sh (the paths are checked by main), before anything is written. */
 export function checkRootfs(rootfs: string, s: Pick<InitrdSettings, 'agentBin' | 'agentInit'>): void {
-  const init = join(rootfs, 'sbin/init');
-  if (!isExecutableFile(init) && !isSymlink(init)) die(`/sbin/init is not installed in ${rootfs}`);
+  const init = executableInRoot(rootfs, 'sbin/init');
+  if (init === 'missing') die(`/sbin/init is not installed in ${rootfs}`);
+  if (init === 'dangling') die(`${describeInRoot(rootfs, 'sbin/init', init)}: point it at a file inside the rootfs`);
   ok('init is installed');
-  if (s.agentInit !== 'yes' && !isExecutableFile(join(rootfs, 'usr/bin', s.agentBin))) {
-    die(`/usr/bin/${s.agentBin} is not installed in ${rootfs}: use the AGENT_BIN variable to change the expected agent binary name`);
+  const agent = executableInRoot(rootfs, `usr/bin/${s.agentBin}`);
+  if (s.agentInit !== 'yes' && agent !== 'ok') {
+    die(`${describeInRoot(rootfs, `usr/bin/${s.agentBin}`, agent)}: install the agent there, or use the AGENT_BIN variable to change the expected agent binary name`);
   }
   ok('Agent is installed');
 }
@@ -96,13 +100,17 @@ export function initTargetFor(rootfs: string, agentInit: 'yes' | 'no'): string {
 
 const SYSTEMD_INIT = 'lib/systemd/systemd';
 
-export async function buildInitrd(rootfs: string, image: string, s: InitrdSettings): Promise<void> {
+export async function buildInitrd(rootfsArg: string, image: string, s: InitrdSettings): Promise<void> {
+  const rootfs = realpathSync(rootfsArg); // a link to a tree packs the tree, not the link
   checkRootfs(rootfs, s);
   const out = resolve(image);
   info(`Creating ${out} based on rootfs at ${rootfs}`);
   const compressor = await hostCompressor(s.compression);
   await step(`Packing ${basename(out)} (newc cpio, ${compressor?.[0] ?? 'uncompressed'})`, async () => {
-    const entries = planArchive(await scanTree(rootfs), { sourceDateEpoch: s.sourceDateEpoch, initTarget: initTargetFor(rootfs, s.agentInit) });
+    const records = await scanTree(rootfs);
+    checkNewcLimits(records, s.sourceDateEpoch);
+    await warnDroppedXattrs(rootfs);
+    const entries = planArchive(records, { sourceDateEpoch: s.sourceDateEpoch, initTarget: initTargetFor(rootfs, s.agentInit) });
     await writeInitrd(entries, out, compressor);
   });
 }
@@ -116,6 +124,7 @@ export async function main(): Promise<void> {
     return;
   }
   if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
+  checkOutputName(s.image, opts.o === undefined ? 'INITRD_IMAGE' : '-o');
   const { rootfs, defaultImage } = await rootfsFor(String(opts._[0]), process.env);
   const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
   // Before either path: an engine would create a missing bind-mount source.

@@ -10,6 +10,8 @@ packages=(
 	debootstrap mmdebstrap dnf rpm createrepo-c git make gcc libc6-dev
 	# image and initrd
 	e2fsprogs xfsprogs erofs-utils cryptsetup-bin fdisk cpio pigz zstd parted
+	# getfattr (the builders look for xattrs); ACLs and file capabilities of the test trees
+	attr acl libcap2-bin
 	# boot checks
 	qemu-system-x86 busybox-static
 	# container engines

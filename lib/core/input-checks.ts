@@ -65,3 +65,25 @@ export function checkExistingFile(path: string, name: string, fix: string): void
   if (!existsSync(path)) die(`${name}=${path} does not exist: ${fix}`);
   if (!statSync(path).isFile()) die(`${name}=${path} is not a regular file: ${fix}`);
 }
+
+/**
+ * The latest SOURCE_DATE_EPOCH every output can hold: newc cpio stores an
+ * unsigned 32-bit mtime (2106-02-07); a larger value would wrap.
+ */
+export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
+
+/** A setting that becomes one component of an output file name (e.g. root_hash_<BUILD_VARIANT>.txt). */
+export function fileNamePart(raw: string, name: string): string {
+  if (raw === '') return raw;
+  if (!/^[A-Za-z0-9._+-]+$/.test(raw) || raw === '.' || raw === '..') {
+    die(`${name}=${raw} is not valid: it becomes part of a file name, so use only letters, digits, '.', '_', '+' and '-' (no '/')`);
+  }
+  if (raw.length > 200) die(`${name} is ${raw.length} characters long: give at most 200`);
+  return raw;
+}
+
+/** The raw -o value: a trailing '/' names a directory, never the file to write. */
+export function checkOutputName(raw: string, option = '-o'): void {
+  const given = option.startsWith('-') ? `${option} ${raw}` : `${option}=${raw}`;
+  if (raw.endsWith('/')) die(`${given} names a directory: give a file name, e.g. ${raw}kata.img`);
+}

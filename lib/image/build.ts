@@ -8,16 +8,15 @@ import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
 import { buildErofsFile } from './erofs.ts';
-import { ext4Geometry } from './ext4-geometry.ts';
-import { buildExt4 } from './ext4.ts';
-import { buildXfs } from './xfs.ts';
+import { buildExt4, checkExt4CanHold } from './ext4.ts';
+import { buildXfs, xfsRoute, type XfsRoute } from './xfs.ts';
 import type { FsBuild, FsIds, FsType } from './fs.ts';
 import { DAX_ALIGNMENT_MB, hashStartMb, imageLayout, MiB, ROOTFS_START_MB, TAIL_MB, type ImageLayout } from './layout.ts';
 import { checkRootfs } from './rootfs-check.ts';
-import { ext4AvailableMb, ext4Needs, imageMbFor, requiredDiskMb, SIZE_INCREMENT_MB, SIZE_TRIES } from './size.ts';
+import { ext4AvailableMb, ext4Needs, ext4ShortBlocks, fitImageMb, imageMbFor, requiredDiskMb, SIZE_INCREMENT_MB, SIZE_TRIES } from './size.ts';
 import { diskUsageBytes, walkRootfs, type RootfsTree } from './tree.ts';
 import { verityParamsLine, writeVerityTree } from './verity.ts';
-import { XFS_MIN_MB, xfsAvailableMb } from './xfs-size.ts';
+import { XFS_MIN_MB, xfsAvailableBlocks, xfsAvailableMb, xfsNeedsBlocks } from './xfs-size.ts';
 import { die, info, ok, step } from '../core/log.ts';
 import { mbrSector } from './mbr.ts';
 import { PFN_INFO_OFFSET, pfnInfoBlock } from './pfn.ts';
@@ -51,7 +50,12 @@ export interface ImageResult {
 export function reproducibleIds(tree: RootfsTree, opts: Pick<ImageOptions, 'fsType' | 'blockSize' | 'epoch' | 'daxHeader' | 'measured'>): { ids: FsIds; diskSignature: number; salt: Buffer } {
   const h = createHash('sha256');
   h.update(JSON.stringify([opts.fsType, opts.blockSize, opts.epoch, opts.daxHeader, opts.measured, tree.addMachineId]));
-  for (const e of tree.entries) h.update(`${e.rel}\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0${e.target ?? ''}\0${e.rdev}\n`);
+  for (const e of tree.entries) {
+    h.update(e.path);
+    h.update(`\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0`);
+    h.update(e.targetBytes ?? '');
+    h.update(`\0${e.rdev}\n`);
+  }
   const d = h.digest();
   const uuid = (b: Buffer) => {
     const x = Buffer.from(b.subarray(0, 16));
@@ -69,8 +73,8 @@ function writeAt(fd: number, buf: Buffer, offset: number): void {
   writeSync(fd, buf, 0, buf.length, offset);
 }
 
-/** Size in MiB for ext4/xfs: upstream's pick, grown only if the tree would not fit. */
-async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string): Promise<number> {
+/** Size in MiB for ext4/xfs: upstream's pick, grown once by the shortfall if the tree would not fit. */
+async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string, xfsRoute?: XfsRoute): Promise<number> {
   const duMb = Math.ceil(diskUsageBytes(tree.entries) / MiB);
   const avail = o.fsType === 'ext4'
     ? (bytes: number) => ext4AvailableMb(bytes, o.blockSize)
@@ -78,17 +82,19 @@ async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string): 
   // Small trees: upstream cannot format xfs below 300 MiB and gives up; keep looking instead.
   const tries = o.fsType === 'xfs' ? SIZE_TRIES + Math.ceil(XFS_MIN_MB / SIZE_INCREMENT_MB) : SIZE_TRIES;
   const diskMb = (await requiredDiskMb(duMb, avail, tries)) ?? die(`could not find a disk size for a ${duMb} MiB rootfs in ${SIZE_TRIES} tries, as upstream`);
-  let imageMb = imageMbFor(diskMb, o);
+  const startMb = imageMbFor(diskMb, o);
+  const rootBytes = (imageMb: number) => imageLayout({ imageMb, daxHeader: o.daxHeader, measured: o.measured }).root.bytes;
+  const extra = tree.addMachineId ? 1 : 0;
+  let short: (imageMb: number) => number | Promise<number>;
   if (o.fsType === 'ext4') {
-    const needs = ext4Needs(tree.entries, o.blockSize, tree.addMachineId ? 1 : 0);
-    for (;;) {
-      const root = imageLayout({ imageMb, daxHeader: o.daxHeader, measured: o.measured }).root;
-      const g = ext4Geometry(root.bytes, o.blockSize);
-      if (needs.blocks <= g.freeBlocks && needs.inodes <= g.inodes - 11) break;
-      info(`the rootfs needs more than ${imageMb} MiB in ext4; growing the image`);
-      imageMb += o.alignmentMb;
-    }
+    const needs = ext4Needs(tree.entries, o.blockSize, extra);
+    short = (imageMb) => ext4ShortBlocks(needs, rootBytes(imageMb), o.blockSize);
+  } else {
+    const needs = xfsNeedsBlocks(tree.entries, o.blockSize, { keepsHoles: xfsRoute!.keepsHoles, xattrFiles: xfsRoute!.xattrFiles, extraFiles: extra });
+    short = async (imageMb) => needs - (await xfsAvailableBlocks(rootBytes(imageMb), o.blockSize, scratch));
   }
+  const imageMb = await fitImageMb(startMb, o.alignmentMb, o.blockSize, short);
+  if (imageMb > startMb) info(`the rootfs needs more than ${startMb} MiB in ${o.fsType}; the image is ${imageMb} MiB`);
   return imageMb;
 }
 
@@ -118,12 +124,14 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const tree = await step('Reading the rootfs tree', async () => walkRootfs(o.rootfs));
     const fixed = o.epoch !== undefined ? reproducibleIds(tree, o) : undefined;
     const erofsFile = join(scratch, 'erofs.img');
+    const route = o.fsType === 'xfs' ? await xfsRoute(tree) : undefined;
+    if (o.fsType === 'ext4') checkExt4CanHold(tree, o.epoch);
     let imageMb: number;
     if (o.fsType === 'erofs') {
       await step('Creating the erofs filesystem', () => buildErofsFile(tree, erofsFile, scratch, o.epoch, fixed?.ids));
       imageMb = erofsImageMb(statSync(erofsFile).size, o);
     } else {
-      imageMb = await diskImageMb(tree, o, scratch);
+      imageMb = await diskImageMb(tree, o, scratch, route);
     }
     const layout = imageLayout({ imageMb, daxHeader: o.daxHeader, measured: o.measured });
     info(`Creating raw disk with size ${imageMb}M`);
@@ -147,7 +155,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     ok('Partitions created');
     const build: FsBuild = { tree, image: tmpImage, region: layout.root, blockSize: o.blockSize, scratch, ...(o.epoch !== undefined ? { epoch: o.epoch, ids: fixed!.ids } : {}) };
     if (o.fsType === 'ext4') await step('Filling the ext4 root partition', () => buildExt4(build));
-    else if (o.fsType === 'xfs') await step('Filling the xfs root partition', () => buildXfs(build));
+    else if (o.fsType === 'xfs') await step('Filling the xfs root partition', () => buildXfs(build, route!));
     else await $`dd if=${erofsFile} of=${tmpImage} bs=1M seek=${layout.root.offset} oflag=seek_bytes conv=notrunc status=none`;
 
     let rootHashFile: string | undefined;

@@ -1,29 +1,31 @@
-// A private copy of the rootfs for writers that cannot leave files out or add
-// them (erofs adding etc/machine-id): hard links when the copy can sit on the
-// same filesystem (fast, no data copied), a real copy otherwise. Files are
-// only ever added to or unlinked from the copy, so the rootfs stays as it was.
+// A private copy of the rootfs for mkfs.erofs when the image must hold a file
+// the tree lacks (etc/machine-id): mkfs.erofs 1.5 cannot add files, and the
+// rootfs is only ever read. The copy is a real one (cp -a, xattrs diagnosed),
+// inside the build's scratch directory next to the output: no hard link
+// into the rootfs (which would change its files' ctime and link counts), no
+// sibling of the rootfs; a killed run's scratch is swept by the next build
+// of the same output. Costs the tree's size in disk and a copy's time, only
+// when machine-id is missing.
 import { basename, dirname, join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
+import { removeStaleTemps } from '../core/stale-temps.ts';
 
-export async function stagedCopy(root: string, fallbackDir: string): Promise<{ dir: string; release: () => void }> {
-  const sibling = join(dirname(root), `.${basename(root)}.image-stage-${process.pid}`);
-  const drop = (dir: string) => () => rmSync(dir, { recursive: true, force: true });
-  let dir = sibling;
-  let undo = onCleanup(drop(sibling));
-  const linked = await $({ nothrow: true })`cp -al ${root} ${sibling}`;
-  if (linked.exitCode !== 0) {
-    drop(sibling)();
-    undo();
-    dir = join(fallbackDir, 'stage');
-    undo = onCleanup(drop(dir));
-    await $`cp -a ${root} ${dir}`;
-  }
+/** Earlier versions staged hard links beside the rootfs: remove those a dead run left. */
+export async function sweepLegacyStages(root: string): Promise<void> {
+  await removeStaleTemps(dirname(root), `.${basename(root)}.image-stage-`);
+}
+
+export async function stagedCopy(root: string, scratch: string): Promise<{ dir: string; release: () => void }> {
+  const dir = join(scratch, 'stage');
+  const drop = () => rmSync(dir, { recursive: true, force: true });
+  const undo = onCleanup(drop);
+  await $`cp -a --preserve=xattr --no-target-directory ${root} ${dir}`;
   return {
     dir,
     release: () => {
-      drop(dir)();
+      drop();
       undo();
     },
   };

@@ -1,8 +1,8 @@
 // What a fresh `mkfs.ext4 -b BLOCK_SIZE` (Debian's mke2fs.conf defaults, ext4
 // feature set) leaves free, computed instead of formatting: block groups,
 // sparse superblock backups, reserved GDT blocks for online resize, inode
-// tables, the journal, the root and lost+found directories. Checked against
-// real mke2fs in test/image/size.test.ts.
+// tables (from the size's inode ratio, or mke2fs -N's count), the journal,
+// the root and lost+found directories. Checked against real mke2fs in test/image/size.test.ts.
 
 const DESC_SIZE_64BIT = 64;
 const INODE_SIZE = 256;
@@ -63,11 +63,12 @@ const divCeil = (a: number, b: number) => Math.floor((a + b - 1) / b);
  * dropped; when that leaves more inodes per group than a bitmap holds, the
  * blocks per group shrink by 8 and the full size is tried again.
  */
-export function ext4Geometry(partitionBytes: number, blockSize: number): Ext4Geometry {
+export function ext4Geometry(partitionBytes: number, blockSize: number, inodeCount?: number): Ext4Geometry {
   const firstDataBlock = blockSize === 1024 ? 1 : 0;
   const descPerBlock = blockSize / DESC_SIZE_64BIT;
   const paramBlocks = Math.floor(partitionBytes / blockSize);
-  const inodesWanted = Math.max(Math.floor((paramBlocks * blockSize) / inodeRatio(paramBlocks * blockSize)), FIRST_INO + 1);
+  // mke2fs -N asks for a count; otherwise the size type's bytes-per-inode ratio gives it.
+  const inodesWanted = Math.max(inodeCount ?? Math.floor((paramBlocks * blockSize) / inodeRatio(paramBlocks * blockSize)), FIRST_INO + 1);
   let blocksPerGroup = blockSize * 8;
   let blocks = paramBlocks;
 

@@ -1,50 +1,77 @@
 // ext4 without a mount: `mke2fs -d` fills the filesystem straight from the
 // rootfs directory into its partition of the image file (-E offset=), then
-// debugfs applies the image's one edit (an empty machine-id in) and,
-// for reproducible builds, pins every inode's timestamps. The rootfs
+// debugfs applies the image's one edit (an empty machine-id in), sets
+// the mtimes after 2038 that mke2fs writes without the 256-byte inode's extra
+// epoch bits, and, for reproducible builds, pins every inode's timestamps. The rootfs
 // directory itself is only read.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
-import { EXT4_RESERVED_PERCENT } from './size.ts';
+import { EXT4_RESERVED_PERCENT, ext4InodeCount, ext4Needs } from './size.ts';
 import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries } from './tree.ts';
 import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
 
-/** A path as one debugfs argument (its parser understands double quotes). */
-function debugfsPath(rel: string): string {
-  if (/["\n]/.test(rel)) die(`cannot edit ${rel} in the ext4 image: the name contains a quote or newline`);
-  return `"/${rel}"`;
+/**
+ * One debugfs argument: its parser (libss) takes a double-quoted word with a
+ * quote written twice. The result is a byte string (one char per byte, written
+ * out as latin1), so names that are not UTF-8 reach debugfs unchanged.
+ */
+export function debugfsArg(path: string | Buffer): string {
+  const bytes = typeof path === 'string' ? Buffer.from(path) : path;
+  if (bytes.includes(0x0a)) die(`cannot edit ${showPath(bytes)} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
+  return `"${bytes.toString('latin1').replaceAll('"', '""')}"`;
 }
 
+/** Seconds that fit a 32-bit inode time; later ones need the extra epoch bits mke2fs -d leaves out. */
+const INT32_MAX = 2 ** 31 - 1;
+/** ext4's range with 256-byte inodes (34-bit seconds from -2^31). */
+export const EXT4_TIME_MIN = -(2 ** 31);
+export const EXT4_TIME_MAX = 2 ** 34 - 2 ** 31 - 1;
+
+const debugfsPath = (rel: string | Buffer) => debugfsArg(Buffer.concat([Buffer.from('/'), typeof rel === 'string' ? Buffer.from(rel) : rel]));
+
 /** debugfs requests for the image's edits and timestamp pinning. */
-export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
+export function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): string[] {
   const pin = (q: string, mtime: number) => [`sif ${q} atime @${b.epoch}`, `sif ${q} ctime @${b.epoch}`, `sif ${q} crtime @${b.epoch}`, `sif ${q} mtime @${mtime}`];
   const cmds: string[] = [];
   if (b.tree.addMachineId) {
-    cmds.push(`write ${emptyFile} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
+    cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
-  if (b.epoch !== undefined) {
-    for (const e of imageEntries(b.tree)) cmds.push(...pin(e.rel ? debugfsPath(e.rel) : '/', Math.min(e.mtimeSec, b.epoch)));
+  for (const e of imageEntries(b.tree)) {
+    const q = () => (e.rel ? debugfsPath(e.path) : '/'); // only for the entries edited: most names never reach debugfs
+    if (b.epoch !== undefined) cmds.push(...pin(q(), Math.min(e.mtimeSec, b.epoch)));
+    else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q()} mtime @${e.mtimeSec}`);
   }
   return cmds;
 }
 
+/** Before any work: every edit debugfs will make can be written (a name with a newline cannot). */
+export function checkExt4CanHold(tree: FsBuild['tree'], epoch?: number): void {
+  ext4EditScript({ tree, ...(epoch !== undefined ? { epoch } : {}) }, '/');
+}
+
 export async function buildExt4(b: FsBuild): Promise<void> {
+  const outside = b.tree.entries.find((e) => e.mtimeSec < EXT4_TIME_MIN || e.mtimeSec > EXT4_TIME_MAX);
+  if (outside) die(`cannot put ${outside.rel} into an ext4 image: its mtime (${outside.mtimeSec}) is outside ext4's 1901-2446 range; change it in the rootfs`);
+  // Many small files: more inodes than the size's default ratio gives (sized to match in build.ts).
+  const inodeCount = ext4InodeCount(ext4Needs(b.tree.entries, b.blockSize, b.tree.addMachineId ? 1 : 0), b.region.bytes, b.blockSize);
+  const inodes = inodeCount !== undefined ? ['-N', inodeCount] : [];
   const env = b.epoch !== undefined ? { E2FSPROGS_FAKE_TIME: String(b.epoch), E2FSCK_TIME: String(b.epoch) } : {};
   // The partition is a fresh hole in a new sparse file, so the journal already
   // reads as zeros: lazy_journal_init leaves it sparse (same bytes, 4+ MiB less disk).
   const extended = [`offset=${b.region.offset}`, 'lazy_journal_init=1', ...(b.ids ? [`hash_seed=${b.ids.hashSeed}`] : [])].join(',');
   const ids = b.ids ? ['-U', b.ids.uuid] : [];
-  await $({ env: { ...process.env, ...env } })`mke2fs -q -F -t ext4 -b ${b.blockSize} -m ${EXT4_RESERVED_PERCENT} ${ids} -E ${extended} -d ${b.tree.root} ${b.image} ${`${b.region.bytes / 1024}k`}`;
+  await $({ env: { ...process.env, ...env } })`mke2fs -q -F -t ext4 -b ${b.blockSize} -m ${EXT4_RESERVED_PERCENT} ${inodes} ${ids} -E ${extended} -d ${b.tree.root} ${b.image} ${`${b.region.bytes / 1024}k`}`;
   const device = `${b.image}?offset=${b.region.offset}`;
   const emptyFile = join(b.scratch, 'empty');
   writeFileSync(emptyFile, '', { mode: 0o644 });
   const script = ext4EditScript(b, emptyFile);
   if (script.length) {
     const scriptFile = join(b.scratch, 'debugfs.cmds');
-    writeFileSync(scriptFile, script.join('\n') + '\n');
+    writeFileSync(scriptFile, Buffer.from(script.join('\n') + '\n', 'latin1'));
     const out = await $({ env: { ...process.env, ...env } })`debugfs -w -f ${scriptFile} ${device}`;
     // stderr holds the version banner, then one line per failed request.
     const failed = out.stderr.split('\n').find((l) => l.trim() && !/^debugfs \d/.test(l));

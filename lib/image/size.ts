@@ -5,7 +5,8 @@
 // space; a check of what the tree needs in the new filesystem (per-file block
 // rounding, directories, inodes) grows the image only where upstream would
 // have run out of space.
-import { ext4Geometry } from './ext4-geometry.ts';
+import { ext4Geometry, inodeRatio } from './ext4-geometry.ts';
+import { die } from '../core/log.ts';
 import { DAX_HEADER_MB, MiB, ROOTFS_START_MB, TAIL_MB } from './layout.ts';
 import type { TreeEntry } from './tree.ts';
 
@@ -59,12 +60,36 @@ export function imageMbFor(diskMb: number, { rootFreeSpaceMb, alignmentMb, daxHe
   return alignUp(diskMb + reservedMb + rootFreeSpaceMb, alignmentMb);
 }
 
+/** Bytes of missing data below which a file counts as whole (tails, inline data, host rounding). */
+const HOLE_MIN_BYTES = 1024 * 1024;
+
+/**
+ * Data blocks a file takes in the new filesystem. A filler that keeps holes
+ * (mke2fs -d, cp --sparse) allocates only what the host allocated when the
+ * file is visibly sparse; otherwise every block of its size is written.
+ */
+export function fileDataBlocks(e: Pick<TreeEntry, 'size' | 'allocated'>, blockSize: number, keepsHoles: boolean): number {
+  const full = Math.ceil(e.size / blockSize);
+  if (!keepsHoles || e.size - e.allocated < HOLE_MIN_BYTES) return full;
+  return Math.min(full, Math.ceil(e.allocated / blockSize));
+}
+
+/** A bound on a file's extents: one per data run, so at most one per allocated block when sparse. */
+export function fileExtents(e: Pick<TreeEntry, 'size' | 'allocated'>, blockSize: number, keepsHoles: boolean, maxExtentBlocks: number): number {
+  const blocks = fileDataBlocks(e, blockSize, keepsHoles);
+  const whole = Math.ceil(blocks / maxExtentBlocks);
+  return blocks < Math.ceil(e.size / blockSize) ? Math.max(whole, blocks + 1) : whole;
+}
+
 export interface Ext4Needs {
   blocks: number;
   inodes: number;
 }
 
-/** Blocks and inodes the tree takes in a new ext4 (mke2fs -d), a safe upper bound. */
+/** Inode numbers ext4 keeps for itself (1-10) plus lost+found. */
+export const EXT4_RESERVED_INODES = 11;
+
+/** Blocks and inodes the tree takes in a new ext4 (mke2fs -d, which keeps holes), a safe upper bound. */
 export function ext4Needs(entries: TreeEntry[], blockSize: number, extraFiles = 0): Ext4Needs {
   const seen = new Set<string>();
   const dirBytes = new Map<string, number>();
@@ -84,10 +109,10 @@ export function ext4Needs(entries: TreeEntry[], blockSize: number, extraFiles = 
     }
     inodes++;
     if (e.type === 'file') {
-      const dataBlocks = Math.ceil(e.size / blockSize);
       // Extent tree: 4 extents in the inode, 340 per index block; mke2fs
       // writes contiguously, so fragmentation comes only from holes.
-      blocks += dataBlocks + (dataBlocks > 4 * 32768 ? Math.ceil(dataBlocks / 32768 / 340) : 0);
+      const extents = fileExtents(e, blockSize, true, 32768);
+      blocks += fileDataBlocks(e, blockSize, true) + (extents > 4 ? Math.ceil(extents / 340) + 1 : 0);
     } else if (e.type === 'symlink' && Buffer.byteLength(e.target ?? '') > FAST_SYMLINK_MAX) {
       blocks += 1;
     }
@@ -98,4 +123,46 @@ export function ext4Needs(entries: TreeEntry[], blockSize: number, extraFiles = 
     blocks += n + (n > 1 ? Math.ceil(n / 500) + 1 : 0); // htree index blocks
   }
   return { blocks: blocks + extraFiles, inodes };
+}
+
+/**
+ * mke2fs -N for the tree, when the size's default inode ratio gives too few
+ * inodes (many small files): the tree's inodes plus, for the space left
+ * free, as many as the default ratio would give it.
+ */
+export function ext4InodeCount(needs: Ext4Needs, partitionBytes: number, blockSize: number): number | undefined {
+  const g = ext4Geometry(partitionBytes, blockSize);
+  if (needs.inodes <= g.inodes - EXT4_RESERVED_INODES) return undefined;
+  const spareBytes = Math.max(g.freeBlocks - needs.blocks, 0) * blockSize;
+  return needs.inodes + EXT4_RESERVED_INODES + Math.floor(spareBytes / inodeRatio(partitionBytes));
+}
+
+/** Blocks the tree lacks in an ext4 partition of `partitionBytes` (<= 0: it fits). */
+export function ext4ShortBlocks(needs: Ext4Needs, partitionBytes: number, blockSize: number): number {
+  const g = ext4Geometry(partitionBytes, blockSize, ext4InodeCount(needs, partitionBytes, blockSize));
+  return needs.blocks - g.freeBlocks;
+}
+
+/** Most rounds fitImageMb takes: each adds the whole shortfall, so one is the rule. */
+const FIT_ROUNDS = 4;
+
+/**
+ * Grow upstream's pick until the tree fits, adding the computed shortfall
+ * (plus the metadata it brings) at once rather than one alignment step a
+ * round. Returns the image size in MiB.
+ */
+export async function fitImageMb(
+  startMb: number,
+  alignmentMb: number,
+  blockSize: number,
+  shortBlocks: (imageMb: number) => number | Promise<number>,
+): Promise<number> {
+  let imageMb = startMb;
+  for (let round = 0; round < FIT_ROUNDS; round++) {
+    const short = await shortBlocks(imageMb);
+    if (short <= 0) return imageMb;
+    // A few percent on top for the metadata of the added space (bitmaps, inode tables, btrees).
+    imageMb += alignUp(Math.ceil((short * blockSize * 1.03) / MiB) + 1, alignmentMb);
+  }
+  return (await shortBlocks(imageMb)) <= 0 ? imageMb : die(`could not size the image for this rootfs (still short after ${FIT_ROUNDS} rounds at ${imageMb} MiB)`);
 }

@@ -3,15 +3,23 @@
 // etc/machine-id): systemd units are pruned by `rootfs.ts -d`, as upstream
 // main does since a49d0fb343. Sizing, the xfs protofile, timestamp clamping
 // and the reproducibility hash all read it.
+// Names are read and kept as bytes (`path`): a name that is not UTF-8 is
+// still found by lstat and written exactly; `rel` is its text for messages.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
+import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
+
+/** Linux PATH_MAX: the mkfs tools read the tree by path, so no deeper path can be packed. */
+export const PATH_MAX = 4096;
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
 
 export interface TreeEntry {
-  /** Path relative to the rootfs ('' for the root itself). */
+  /** Path relative to the rootfs ('' for the root itself), as text (not-UTF-8 bytes show as U+FFFD). */
   rel: string;
+  /** The same path as the exact bytes of the names. */
+  path: Buffer;
   type: EntryType;
   /** Permission bits including setuid/setgid/sticky (mode & 0o7777). */
   perm: number;
@@ -26,6 +34,8 @@ export interface TreeEntry {
   rdev: number;
   mtimeSec: number;
   target?: string;
+  /** Symlink target as bytes. */
+  targetBytes?: Buffer;
 }
 
 export interface RootfsTree {
@@ -45,12 +55,20 @@ function entryType(st: Stats): EntryType {
   return 'socket';
 }
 
-function toEntry(root: string, rel: string): TreeEntry {
-  const path = rel ? join(root, rel) : root;
+const SLASH = Buffer.from('/');
+const abs = (root: Buffer, rel: Buffer) => (rel.length ? Buffer.concat([root, SLASH, rel]) : root);
+
+function toEntry(root: Buffer, rel: Buffer): TreeEntry {
+  const path = abs(root, rel);
+  if (path.length >= PATH_MAX) {
+    die(`/${showPath(rel)} is ${path.length} bytes long with the rootfs path: paths of ${PATH_MAX} bytes (PATH_MAX) or more cannot be packed; shorten the tree or move the rootfs to a shorter path`);
+  }
   const st = lstatSync(path, { bigint: false });
   const type = entryType(st);
+  const targetBytes = type === 'symlink' ? readlinkSync(path, { encoding: 'buffer' }) : undefined;
   return {
-    rel,
+    rel: rel.toString(),
+    path: rel,
     type,
     perm: st.mode & 0o7777,
     uid: st.uid,
@@ -62,22 +80,23 @@ function toEntry(root: string, rel: string): TreeEntry {
     nlink: st.nlink,
     rdev: st.rdev,
     mtimeSec: Math.floor(st.mtimeMs / 1000),
-    ...(type === 'symlink' ? { target: readlinkSync(path) } : {}),
+    ...(targetBytes ? { target: targetBytes.toString(), targetBytes } : {}),
   };
 }
 
 /** Walk the tree depth-first in byte order of names. */
 export function walkRootfs(root: string): RootfsTree {
+  const rootBytes = Buffer.from(root);
   const entries: TreeEntry[] = [];
-  const visit = (rel: string) => {
-    const e = toEntry(root, rel);
+  const visit = (rel: Buffer) => {
+    const e = toEntry(rootBytes, rel);
     entries.push(e);
     if (e.type !== 'dir') return;
-    const children = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const d of children) visit(rel ? `${rel}/${d.name}` : d.name);
+    const children = (readdirSync(abs(rootBytes, rel), { withFileTypes: true, encoding: 'buffer' }))
+      .sort((a, b) => Buffer.compare(a.name, b.name));
+    for (const d of children) visit(rel.length ? Buffer.concat([rel, SLASH, d.name]) : d.name);
   };
-  visit('');
+  visit(Buffer.alloc(0));
   const hasEtc = entries.some((e) => e.rel === 'etc' && e.type === 'dir');
   const hasMachineId = entries.some((e) => e.rel === MACHINE_ID);
   return { root, entries, addMachineId: hasEtc && !hasMachineId };
@@ -102,7 +121,7 @@ export function diskUsageBytes(entries: TreeEntry[]): number {
 export function imageEntries(tree: RootfsTree): TreeEntry[] {
   if (!tree.addMachineId) return tree.entries;
   const added: TreeEntry = {
-    rel: MACHINE_ID, type: 'file', perm: 0o644, uid: 0, gid: 0, size: 0, allocated: 0,
+    rel: MACHINE_ID, path: Buffer.from(MACHINE_ID), type: 'file', perm: 0o644, uid: 0, gid: 0, size: 0, allocated: 0,
     dev: 0, ino: 0, nlink: 1, rdev: 0, mtimeSec: Math.floor(Date.now() / 1000),
   };
   const name = MACHINE_ID.slice(MACHINE_ID.indexOf('/') + 1);

@@ -6,6 +6,10 @@
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, devMajor, devMinor, type NewcHeader } from './cpio.ts';
 import type { CpioBody } from './cpio-stream.ts';
+import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
+
+const PATH_MAX = 4096;
 
 /** What the plan needs to know about one path of the tree. */
 export interface TreeRecord {
@@ -46,12 +50,15 @@ const INIT_NAME = Buffer.from('init');
 export async function scanTree(root: string): Promise<TreeRecord[]> {
   const records: TreeRecord[] = [];
   const visit = async (rel: Buffer, abs: Buffer): Promise<void> => {
+    if (abs.length >= PATH_MAX) {
+      die(`/${showPath(rel)} is ${abs.length} bytes deep: paths of ${PATH_MAX} bytes or more cannot be packed; shorten the tree`);
+    }
     const st = await lstat(abs, { bigint: true });
     const mode = Number(st.mode);
     const record: TreeRecord = {
       rel, abs, mode,
       uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size),
-      mtime: Number(st.mtimeNs / 1_000_000_000n), rdev: Number(st.rdev),
+      mtime: Math.floor(Number(st.mtimeMs) / 1000), rdev: Number(st.rdev),
       inode: `${st.dev}:${st.ino}`,
     };
     if ((mode & S_IFMT) === S_IFLNK) record.target = await readlink(abs, { encoding: 'buffer' });
@@ -67,8 +74,9 @@ export async function scanTree(root: string): Promise<TreeRecord[]> {
   return records;
 }
 
+/** newc's mtime is unsigned 32-bit: earlier/later times are clamped (fidelity.ts warns). */
 function clampTime(mtime: number, sourceDateEpoch: number | undefined): number {
-  const t = Math.max(0, mtime);
+  const t = Math.min(Math.max(0, mtime), 0xffffffff);
   return sourceDateEpoch === undefined ? t : Math.min(t, sourceDateEpoch);
 }
 

@@ -1,0 +1,57 @@
+// What a newc initrd cannot hold, said before it is written (README: "Nothing
+// lost"). newc has no extended attributes (upstream's format is lossy by
+// nature: one WARNING counting and naming them), 32-bit unsigned mtimes
+// (before 1970 / after 2106-02-07: clamped to the range, one WARNING) and
+// 32-bit file sizes (a file of 4 GiB or more: ERROR, a disk image holds it).
+import { $, haveCommand } from '../core/exec.ts';
+import { die, warn } from '../core/log.ts';
+import { planning } from '../core/plan.ts';
+import { showPath } from '../core/show-path.ts';
+import { S_IFMT, S_IFREG } from './cpio.ts';
+import type { TreeRecord } from './tree.ts';
+
+export const NEWC_MAX = 0xffffffff;
+const SHOWN = 5;
+
+function named(paths: string[]): string {
+  const more = paths.length > SHOWN ? `, and ${paths.length - SHOWN} more` : '';
+  return paths.slice(0, SHOWN).join(', ') + more;
+}
+
+/** Refuse files newc cannot hold; warn about mtimes it clamps. */
+export function checkNewcLimits(records: TreeRecord[], sourceDateEpoch?: number): void {
+  const huge = records.find((r) => (r.mode & S_IFMT) === S_IFREG && r.size > NEWC_MAX);
+  if (huge) {
+    die(`/${showPath(huge.rel)} is ${huge.size} bytes: a newc initrd holds files below 4 GiB; pack this rootfs as a disk image (image.ts)`);
+  }
+  const early = records.filter((r) => r.mtime < 0).map((r) => `/${showPath(r.rel)}`);
+  const late = sourceDateEpoch === undefined ? records.filter((r) => r.mtime > NEWC_MAX).map((r) => `/${showPath(r.rel)}`) : [];
+  if (early.length) warn(`a newc initrd cannot hold mtimes before 1970: ${early.length} path(s) get 1970-01-01 (${named(early)})`);
+  if (late.length) warn(`a newc initrd cannot hold mtimes after 2106-02-07: ${late.length} path(s) get that date (${named(late)})`);
+}
+
+/** Paths under root with extended attributes, and their attribute names (getfattr -R, names only). */
+export async function pathsWithXattrs(root: string): Promise<{ path: string; names: string[] }[]> {
+  const out = (await $({ cwd: root })`getfattr -R -P -h -m - .`).buffer();
+  const found: { path: string; names: string[] }[] = [];
+  for (const line of out.toString('latin1').split('\n')) {
+    if (line.startsWith('# file: ')) {
+      const raw = Buffer.from(line.slice(8).replace(/^\.\//, '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))), 'latin1');
+      found.push({ path: `/${showPath(raw)}`, names: [] });
+    } else if (line && found.length) found[found.length - 1]!.names.push(line);
+  }
+  return found.filter((f) => f.names.length);
+}
+
+/** One WARNING when the tree has extended attributes: the initrd drops them. */
+export async function warnDroppedXattrs(root: string): Promise<void> {
+  if (planning()) return;
+  if (!(await haveCommand('getfattr'))) {
+    warn('cannot tell whether the rootfs has extended attributes (file capabilities, ACLs, SELinux labels), which a newc initrd drops: install the attr package (getfattr)');
+    return;
+  }
+  const found = await pathsWithXattrs(root);
+  if (!found.length) return;
+  const names = found.map((f) => `${f.path} (${f.names.join(' ')})`);
+  warn(`a newc initrd cannot hold extended attributes: ${found.length} path(s) lose theirs: ${named(names)}; pack a disk image (image.ts) to keep them`);
+}
