@@ -47,7 +47,8 @@ test('initrd: a linked rootfs packs its tree; every path and field comes back fr
   const tree = snapshotTree(root);
   symlinkSync(root, join(work, 'link'));
   const out = join(work, 'initrd.img');
-  const r = await runInitrdTs(['-o', out, join(work, 'link')]);
+  // The tree's init is the agent (no systemd): AGENT_INIT=yes, so /init -> /sbin/init.
+  const r = await runInitrdTs(['-o', out, join(work, 'link')], { AGENT_INIT: 'yes' });
   assert.is(r.exitCode, 0, r.stderr);
 
   const warnings = r.stderr.split('\n').filter((l) => l.startsWith('WARNING:'));
