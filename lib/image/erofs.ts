@@ -8,7 +8,8 @@ import { $ } from '../core/exec.ts';
 import { die } from '../core/log.ts';
 import type { FsIds } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
-import { showPath, type RootfsTree } from './tree.ts';
+import { showPath } from '../core/show-path.ts';
+import type { RootfsTree } from './tree.ts';
 import { stagedCopy, sweepLegacyStages } from './erofs-stage.ts';
 
 /** mkfs.erofs 1.5 fails ("Could not format the device") on a name of 255 bytes, which ext4 holds. */

@@ -18,7 +18,7 @@ export function checkRootfs(root: string, agentInit: 'yes' | 'no'): void {
     const link = lstatSync(join(root, 'sbin/init')).isSymbolicLink() ? readlinkSync(join(root, 'sbin/init')) : '';
     if (link.includes('NVRC')) return ok('init is NVRC');
     if (!SYSTEMD_PATHS.some((p) => executableInRoot(root, p) === 'ok')) {
-      die(`none of /${SYSTEMD_PATHS.join(', /')} is an executable file in ${root} (links resolved inside the rootfs): install systemd, or set AGENT_INIT=yes if the agent is init`);
+      die(`none of /${SYSTEMD_PATHS.join(', /')} is installed in ${root} as an executable file (links resolved inside the rootfs): install systemd, or set AGENT_INIT=yes if the agent is init`);
     }
     return ok('init is systemd');
   }

@@ -6,6 +6,7 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { isPrunedFile, MACHINE_ID } from '../core/systemd-prune.ts';
 import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
 
 /** Linux PATH_MAX: the mkfs tools read the tree by path, so no deeper path can be packed. */
 export const PATH_MAX = 4096;
@@ -58,13 +59,6 @@ function entryType(st: Stats): EntryType {
 
 const SLASH = Buffer.from('/');
 const abs = (root: Buffer, rel: Buffer) => (rel.length ? Buffer.concat([root, SLASH, rel]) : root);
-
-/** A path for messages: printable ASCII as is, other bytes as \xNN, long paths shortened. */
-export function showPath(rel: Buffer): string {
-  let s = '';
-  for (const c of rel) s += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
-  return s.length > 160 ? `${s.slice(0, 80)}...${s.slice(-60)} (${rel.length} bytes)` : s;
-}
 
 function toEntry(root: Buffer, rel: Buffer): TreeEntry {
   const path = abs(root, rel);

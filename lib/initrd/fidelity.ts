@@ -6,18 +6,12 @@
 import { $, haveCommand } from '../core/exec.ts';
 import { die, warn } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
+import { showPath } from '../core/show-path.ts';
 import { S_IFMT, S_IFREG } from './cpio.ts';
 import type { TreeRecord } from './tree.ts';
 
 export const NEWC_MAX = 0xffffffff;
 const SHOWN = 5;
-
-/** A path for a message: printable ASCII as is, other bytes as \xNN. */
-export function showBytes(b: Buffer): string {
-  let s = '';
-  for (const c of b) s += c > 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : c === 0x20 ? ' ' : `\\x${c.toString(16).padStart(2, '0')}`;
-  return s;
-}
 
 function named(paths: string[]): string {
   const more = paths.length > SHOWN ? `, and ${paths.length - SHOWN} more` : '';
@@ -28,10 +22,10 @@ function named(paths: string[]): string {
 export function checkNewcLimits(records: TreeRecord[], sourceDateEpoch?: number): void {
   const huge = records.find((r) => (r.mode & S_IFMT) === S_IFREG && r.size > NEWC_MAX);
   if (huge) {
-    die(`/${showBytes(huge.rel)} is ${huge.size} bytes: a newc initrd holds files below 4 GiB; pack this rootfs as a disk image (image.ts)`);
+    die(`/${showPath(huge.rel)} is ${huge.size} bytes: a newc initrd holds files below 4 GiB; pack this rootfs as a disk image (image.ts)`);
   }
-  const early = records.filter((r) => r.mtime < 0).map((r) => `/${showBytes(r.rel)}`);
-  const late = sourceDateEpoch === undefined ? records.filter((r) => r.mtime > NEWC_MAX).map((r) => `/${showBytes(r.rel)}`) : [];
+  const early = records.filter((r) => r.mtime < 0).map((r) => `/${showPath(r.rel)}`);
+  const late = sourceDateEpoch === undefined ? records.filter((r) => r.mtime > NEWC_MAX).map((r) => `/${showPath(r.rel)}`) : [];
   if (early.length) warn(`a newc initrd cannot hold mtimes before 1970: ${early.length} path(s) get 1970-01-01 (${named(early)})`);
   if (late.length) warn(`a newc initrd cannot hold mtimes after 2106-02-07: ${late.length} path(s) get that date (${named(late)})`);
 }
@@ -43,7 +37,7 @@ export async function pathsWithXattrs(root: string): Promise<{ path: string; nam
   for (const line of out.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) {
       const raw = Buffer.from(line.slice(8).replace(/^\.\//, '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))), 'latin1');
-      found.push({ path: `/${showBytes(raw)}`, names: [] });
+      found.push({ path: `/${showPath(raw)}`, names: [] });
     } else if (line && found.length) found[found.length - 1]!.names.push(line);
   }
   return found.filter((f) => f.names.length);

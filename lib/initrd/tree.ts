@@ -7,6 +7,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, devMajor, devMinor, type NewcHeader } from './cpio.ts';
 import type { CpioBody } from './cpio-stream.ts';
 import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
 
 const PATH_MAX = 4096;
 
@@ -50,7 +51,7 @@ export async function scanTree(root: string): Promise<TreeRecord[]> {
   const records: TreeRecord[] = [];
   const visit = async (rel: Buffer, abs: Buffer): Promise<void> => {
     if (abs.length >= PATH_MAX) {
-      die(`/${rel.subarray(0, 80).toString()}... is ${abs.length} bytes deep: paths of ${PATH_MAX} bytes or more cannot be packed; shorten the tree`);
+      die(`/${showPath(rel)} is ${abs.length} bytes deep: paths of ${PATH_MAX} bytes or more cannot be packed; shorten the tree`);
     }
     const st = await lstat(abs, { bigint: true });
     const mode = Number(st.mode);

@@ -1,0 +1,7 @@
+// A path held as bytes, for a message: printable ASCII as is, every other
+// byte (not-UTF-8 names, newlines, backslashes) as \xNN; long paths shortened.
+export function showPath(rel: Buffer): string {
+  let s = '';
+  for (const c of rel) s += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  return s.length > 160 ? `${s.slice(0, 80)}...${s.slice(-60)} (${rel.length} bytes)` : s;
+}
