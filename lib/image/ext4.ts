@@ -41,9 +41,9 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
     cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
   for (const e of imageEntries(b.tree)) {
-    const q = e.rel ? debugfsPath(e.path) : '/';
-    if (b.epoch !== undefined) cmds.push(...pin(q, Math.min(e.mtimeSec, b.epoch)));
-    else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q} mtime @${e.mtimeSec}`);
+    const q = () => (e.rel ? debugfsPath(e.path) : '/'); // only names that need an edit must fit debugfs
+    if (b.epoch !== undefined) cmds.push(...pin(q(), Math.min(e.mtimeSec, b.epoch)));
+    else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q()} mtime @${e.mtimeSec}`);
   }
   return cmds;
 }
