@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
 import { buildErofsFile } from './erofs.ts';
-import { buildExt4 } from './ext4.ts';
+import { buildExt4, checkExt4CanHold } from './ext4.ts';
 import { buildXfs, xfsRoute, type XfsRoute } from './xfs.ts';
 import type { FsBuild, FsIds, FsType } from './fs.ts';
 import { DAX_ALIGNMENT_MB, hashStartMb, imageLayout, MiB, ROOTFS_START_MB, TAIL_MB, type ImageLayout } from './layout.ts';
@@ -125,6 +125,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const fixed = o.epoch !== undefined ? reproducibleIds(tree, o) : undefined;
     const erofsFile = join(scratch, 'erofs.img');
     const route = o.fsType === 'xfs' ? await xfsRoute(tree) : undefined;
+    if (o.fsType === 'ext4') checkExt4CanHold(tree, o.epoch);
     let imageMb: number;
     if (o.fsType === 'erofs') {
       await step('Creating the erofs filesystem', () => buildErofsFile(tree, erofsFile, scratch, o.epoch, fixed?.ids));

@@ -12,6 +12,7 @@ import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries } from './tree.ts';
 import { die } from '../core/log.ts';
+import { showPath } from '../core/show-path.ts';
 
 /**
  * One debugfs argument: its parser (libss) takes a double-quoted word with a
@@ -20,7 +21,7 @@ import { die } from '../core/log.ts';
  */
 export function debugfsArg(path: string | Buffer): string {
   const bytes = typeof path === 'string' ? Buffer.from(path) : path;
-  if (bytes.includes(0x0a)) die(`cannot edit /${bytes.toString()} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
+  if (bytes.includes(0x0a)) die(`cannot edit ${showPath(bytes)} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
   return `"${bytes.toString('latin1').replaceAll('"', '""')}"`;
 }
 
@@ -33,7 +34,7 @@ export const EXT4_TIME_MAX = 2 ** 34 - 2 ** 31 - 1;
 const debugfsPath = (rel: string | Buffer) => debugfsArg(Buffer.concat([Buffer.from('/'), typeof rel === 'string' ? Buffer.from(rel) : rel]));
 
 /** debugfs requests for the image's edits and timestamp pinning. */
-export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
+export function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): string[] {
   const pin = (q: string, mtime: number) => [`sif ${q} atime @${b.epoch}`, `sif ${q} ctime @${b.epoch}`, `sif ${q} crtime @${b.epoch}`, `sif ${q} mtime @${mtime}`];
   // A removed file's inode keeps its times: pin them first for reproducible builds.
   const cmds = b.tree.pruned.flatMap((rel) => [...(b.epoch !== undefined ? pin(debugfsPath(rel), b.epoch) : []), `rm ${debugfsPath(rel)}`]);
@@ -41,11 +42,16 @@ export function ext4EditScript(b: FsBuild, emptyFile: string): string[] {
     cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
   }
   for (const e of imageEntries(b.tree)) {
-    const q = () => (e.rel ? debugfsPath(e.path) : '/'); // only names that need an edit must fit debugfs
+    const q = () => (e.rel ? debugfsPath(e.path) : '/'); // only for the entries edited: most names never reach debugfs
     if (b.epoch !== undefined) cmds.push(...pin(q(), Math.min(e.mtimeSec, b.epoch)));
     else if (e.mtimeSec > INT32_MAX) cmds.push(`sif ${q()} mtime @${e.mtimeSec}`);
   }
   return cmds;
+}
+
+/** Before any work: every edit debugfs will make can be written (a name with a newline cannot). */
+export function checkExt4CanHold(tree: FsBuild['tree'], epoch?: number): void {
+  ext4EditScript({ tree, ...(epoch !== undefined ? { epoch } : {}) }, '/');
 }
 
 export async function buildExt4(b: FsBuild): Promise<void> {

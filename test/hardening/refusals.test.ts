@@ -85,6 +85,14 @@ test('init and agent links are resolved inside the tree, as the guest will', asy
   await refused(runInitrdTs(['-o', join(out, 'i.img'), root2]), /\/usr\/bin\/kata-agent in .* is a symlink to \/bin\/true that does not resolve inside the rootfs/);
 });
 
+test('ext4 with SOURCE_DATE_EPOCH and a name holding a newline: refused by name before any work, erofs suggested', async () => {
+  const root = await tree();
+  writeFileSync(join(root, 'etc/new\nline'), 'x');
+  const r = runImageTs(['-o', join(out, 'k.img'), root], { SOURCE_DATE_EPOCH: '1700000000' });
+  await refused(r, /cannot edit \/etc\/new\\x0aline in the ext4 image: .*FS_TYPE=erofs/);
+  assert.not.match((await r).stdout, /Creating raw disk/);
+});
+
 test('a path deeper than PATH_MAX is refused by name, not with a raw ENAMETOOLONG', async () => {
   const root = await tree();
   const part = 'd'.repeat(200);

@@ -3,7 +3,7 @@
 // and compared field by field; what erofs cannot hold is refused before any
 // work; the rootfs is only read (no ctime or link-count change, no sibling).
 // The output directory has a space in its name (debugfs writes machine-id there).
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -81,6 +81,12 @@ test('erofs refuses a name it cannot hold, naming the path and the format that c
 test('erofs holds the hostile tree (less the 255-byte name) and only reads the rootfs', async () => {
   const long = ODD_NAMES.find((n) => n.length === 255)!;
   unlinkSync(join(root, 'names', long));
+  // What an older version's killed erofs build left beside the rootfs: swept.
+  const dead = $`true`;
+  await dead;
+  const legacy = join(dirname(root), `.${basename(root)}.image-stage-${dead.child!.pid}`);
+  mkdirSync(join(legacy, 'etc'), { recursive: true });
+  writeFileSync(join(legacy, 'etc/hostname'), 'stale\n');
   const expected = snapshotTree(root);
   const before = inodeStamps();
   const image = join(out, 'erofs.img');
@@ -88,7 +94,7 @@ test('erofs holds the hostile tree (less the 255-byte name) and only reads the r
   assert.is(r.exitCode, 0, r.stderr);
   assert.equal(compareSnapshots(expected, await readBack(image), { skip: added }), []);
   assert.is(inodeStamps(), before, 'no hard link into the rootfs, no ctime change');
-  assert.equal(readdirSync(dirname(root)).filter((n) => n.startsWith(`.${basename(root)}`)), [], 'no sibling stage');
+  assert.equal(readdirSync(dirname(root)).filter((n) => n.startsWith(`.${basename(root)}`)), [], 'no sibling stage; the stale one swept');
   assert.equal(readdirSync(out).sort(), ['erofs.img', 'ext4 image.img']);
 });
 
