@@ -3,8 +3,10 @@
 // shows more free space than `du` of the rootfs), computed from the tree
 // instead of formatting and mounting 20 images. Same size means the same free
 // space; a check of what the tree needs in the new filesystem (per-file block
-// rounding, directories, inodes) grows the image only where upstream would
-// have run out of space.
+// rounding, directories, inodes, sparse files by their allocated blocks)
+// grows the image only where upstream would have run out of space, by the
+// whole shortfall at once (fitImageMb); ext4 gets mke2fs -N when the tree has
+// more files than the size's inode ratio gives.
 import { ext4Geometry, inodeRatio } from './ext4-geometry.ts';
 import { die } from '../core/log.ts';
 import { DAX_HEADER_MB, MiB, ROOTFS_START_MB, TAIL_MB } from './layout.ts';

@@ -20,6 +20,7 @@ import { imageEntries, type TreeEntry } from './tree.ts';
 import { die, warn } from '../core/log.ts';
 import { fillXfsByCopy } from './xfs-copy.ts';
 import { xattrPaths } from './xattrs.ts';
+import { showPath } from '../core/show-path.ts';
 
 const TYPE_CHAR: Partial<Record<TreeEntry['type'], string>> = {
   file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 'p',
@@ -57,12 +58,13 @@ export interface XfsRoute {
 }
 
 function protoObstacle(root: string, e: TreeEntry): string | undefined {
+  const shown = showPath(e.path);
   const name = e.rel.slice(e.rel.lastIndexOf('/') + 1);
-  if (!e.path.equals(Buffer.from(e.rel)) || (e.targetBytes && !e.targetBytes.equals(Buffer.from(e.target!)))) return `${JSON.stringify(e.rel)} is not UTF-8`;
-  if (UNSAFE_NAME.test(name)) return `the name ${JSON.stringify(e.rel)} has a character protofiles cannot carry`;
-  if (e.target !== undefined && UNSAFE_NAME.test(e.target)) return `the link target of ${e.rel} has a character protofiles cannot carry`;
-  if (e.type === 'file' && e.size - e.allocated >= HOLE_MIN_BYTES) return `${e.rel} is sparse`;
-  if (e.type === 'file' && e.size > PROTO_FILE_MAX) return `${e.rel} is larger than ${PROTO_FILE_MAX / 1024 / 1024} MiB`;
+  if (!e.path.equals(Buffer.from(e.rel)) || (e.targetBytes && !e.targetBytes.equals(Buffer.from(e.target!)))) return `the name ${shown} is not UTF-8`;
+  if (UNSAFE_NAME.test(name)) return `the name ${shown} has a character protofiles cannot carry`;
+  if (e.target !== undefined && UNSAFE_NAME.test(e.target)) return `the link target of ${shown} has a character protofiles cannot carry`;
+  if (e.type === 'file' && e.size - e.allocated >= HOLE_MIN_BYTES) return `${shown} is sparse`;
+  if (e.type === 'file' && e.size > PROTO_FILE_MAX) return `${shown} is larger than ${PROTO_FILE_MAX / 1024 / 1024} MiB`;
   if (e.type === 'file' && /[\s\x00-\x1f]/.test(join(root, e.rel))) return `the rootfs path ${JSON.stringify(root)} has whitespace`;
   return undefined;
 }
@@ -71,13 +73,13 @@ function protoObstacle(root: string, e: TreeEntry): string | undefined {
 export async function xfsRoute(tree: { root: string; entries: TreeEntry[] }): Promise<XfsRoute> {
   for (const e of tree.entries) {
     if ((e.type === 'char' || e.type === 'block') && (devMajor(e.rdev) > XFS_MAJOR_MAX || devMinor(e.rdev) > XFS_MINOR_MAX)) {
-      die(`cannot put ${e.rel} (device ${devMajor(e.rdev)}:${devMinor(e.rdev)}) into an xfs image: xfs holds device majors up to ${XFS_MAJOR_MAX} and minors up to ${XFS_MINOR_MAX}; use FS_TYPE=ext4 or erofs`);
+      die(`cannot put ${showPath(e.path)} (device ${devMajor(e.rdev)}:${devMinor(e.rdev)}) into an xfs image: xfs holds device majors up to ${XFS_MAJOR_MAX} and minors up to ${XFS_MINOR_MAX}; use FS_TYPE=ext4 or erofs`);
     }
     if (e.type === 'symlink' && e.targetBytes!.length > XFS_SYMLINK_MAX) {
-      die(`cannot put ${e.rel} into an xfs image: its link target is ${e.targetBytes!.length} bytes and xfs holds at most ${XFS_SYMLINK_MAX}; use FS_TYPE=ext4 or erofs`);
+      die(`cannot put ${showPath(e.path)} into an xfs image: its link target is ${e.targetBytes!.length} bytes and xfs holds at most ${XFS_SYMLINK_MAX}; use FS_TYPE=ext4 or erofs`);
     }
     if (e.mtimeSec < XFS_TIME_MIN || e.mtimeSec > XFS_TIME_MAX) {
-      die(`cannot put ${e.rel} into an xfs image: its mtime (${e.mtimeSec}) is outside xfs's 1901-2486 range; change it in the rootfs`);
+      die(`cannot put ${showPath(e.path)} into an xfs image: its mtime (${e.mtimeSec}) is outside xfs's 1901-2486 range; change it in the rootfs`);
     }
   }
   const withXattrs = await xattrPaths(tree.root);

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { ext4Geometry, groupHasSuper } from '../../lib/image/ext4-geometry.ts';
 import { MiB } from '../../lib/image/layout.ts';
-import { ext4AvailableMb, imageMbFor, requiredDiskMb } from '../../lib/image/size.ts';
+import { ext4AvailableMb, ext4InodeCount, ext4ShortBlocks, fileDataBlocks, fitImageMb, imageMbFor, requiredDiskMb } from '../../lib/image/size.ts';
 import { erofsImageMb } from '../../lib/image/build.ts';
 import { xfsAvailableFromSb } from '../../lib/image/xfs-size.ts';
 
@@ -31,6 +31,38 @@ test('ext4 geometry matches mkfs.ext4 (blocks, inodes, free blocks) across sizes
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('ext4 geometry with mke2fs -N (many small files) matches mkfs.ext4; the count covers the tree', async () => {
+  const dir = mkdtempSync('/tmp/ext4-geo-n-');
+  try {
+    for (const [mb, n] of [[128, 60000], [384, 250000], [1024, 300000]] as const) {
+      const img = join(dir, 'g.img');
+      await $`rm -f ${img}; truncate -s ${mb}M ${img}`;
+      await $`mkfs.ext4 -q -F -b 4096 -N ${n} ${img}`;
+      const out = (await $`dumpe2fs -h ${img} 2>/dev/null`).stdout;
+      const get = (k: string) => Number(out.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm'))![1]);
+      const g = ext4Geometry(mb * MiB, 4096, n);
+      assert.equal({ inodes: g.inodes, free: g.freeBlocks }, { inodes: get('Inode count'), free: get('Free blocks') }, `${mb} MiB, -N ${n}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const needs = { blocks: 1000, inodes: 50000 };
+  const n = ext4InodeCount(needs, 128 * MiB, 4096)!;
+  assert.ok(n >= needs.inodes + 11, `-N ${n}`);
+  assert.ok(ext4ShortBlocks(needs, 128 * MiB, 4096) <= 0);
+  assert.is(ext4InodeCount({ blocks: 1000, inodes: 100 }, 128 * MiB, 4096), undefined, 'the default ratio is enough');
+});
+
+test('sizing from allocated blocks: a sparse file counts what the host allocated when the filler keeps holes', async () => {
+  const sparse = { size: 10 * 1024 * MiB, allocated: 6 * MiB };
+  assert.is(fileDataBlocks(sparse, 4096, true), (6 * MiB) / 4096);
+  assert.is(fileDataBlocks(sparse, 4096, false), (10 * 1024 * MiB) / 4096);
+  assert.is(fileDataBlocks({ size: 100, allocated: 0 }, 4096, true), 1, 'inline or tail data still takes a block');
+  let calls = 0;
+  const grown = await fitImageMb(128, 128, 4096, (mb) => { calls++; return mb < 1000 ? ((1000 - mb) * MiB) / 4096 : 0; });
+  assert.ok(grown >= 1000 && calls <= 2, `one step: ${grown} MiB after ${calls} checks`);
 });
 
 test('upstream loop: first du+10*i whose free space beats du; 20 tries', async () => {
