@@ -149,5 +149,11 @@ clean:
 	rm -f $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MANIFEST_SUFFIX)
 	rm -f $(IMAGES_BUILD_DEST)/kata-containers-image-*.img $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img
 
+# Empty the user cache dir (${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts): cached
+# distro trees, downloaded packages, kernels. The next builds start cold.
+.PHONY: clean-cache
+clean-cache:
+	$(TSX) $(MK_DIR)/scripts/clean-cache.ts
+
 print-%:
 	@echo $($*)

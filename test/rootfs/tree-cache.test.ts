@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { entriesByUse, hasEntry, restoreTree, storeTree, treeCacheFor, treeStats, type TreeCache } from '../../lib/rootfs/tree-cache.ts';
 import { isBuildError } from '../helpers/errors.ts';
+import { repoRoot } from '../helpers/rootfs-fixture.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-tree-cache-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -103,6 +104,20 @@ test('storing a key again replaces its entry', async () => {
   assert.ok(await restoreTree(cache, 'k', dest));
   assert.match(readFileSync(join(dest, 'usr/bin/tool'), 'utf8'), /new/);
   assert.equal(readdirSync(cache.dir), ['k']);
+});
+
+test('make clean-cache empties the user cache dir (distro trees, packages, kernels) and nothing beside it', async () => {
+  const xdg = join(scratch, 'xdg');
+  const ours = treeCacheFor('', 3, { XDG_CACHE_HOME: xdg })!;
+  await storeTree(ours, 'k', 'debian', await tree());
+  mkdirSync(join(xdg, 'osbuilder-ts/packages/debian-bookworm-amd64-mmdebstrap'), { recursive: true });
+  writeFileSync(join(xdg, 'osbuilder-ts/vmlinuz-test'), 'kernel');
+  mkdirSync(join(xdg, 'another-program'));
+  writeFileSync(join(xdg, 'another-program/keep'), 'not ours');
+  const out = await $({ cwd: scratch, env: { ...process.env, XDG_CACHE_HOME: xdg } })`make -s -f ${join(repoRoot, 'Makefile')} clean-cache`;
+  assert.match(out.stdout, /^INFO: Emptied .*osbuilder-ts \(.*distro-trees.*\)$/m);
+  assert.equal(readdirSync(join(xdg, 'osbuilder-ts')), []);
+  assert.is(readFileSync(join(xdg, 'another-program/keep'), 'utf8'), 'not ours');
 });
 
 test.run();
