@@ -71,15 +71,15 @@ image-%: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
 	@ # not a cancellation rule
 
 .PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
-$(IMAGES_BUILD_DEST)/kata-containers-image-%.img: rootfs-%
-	@echo 'Creating image based on $^'
+$(IMAGES_BUILD_DEST)/kata-containers-image-%.img: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
+	@echo 'Creating image based on $(ROOTFS_BUILD_DEST)/$*_rootfs'
 	$(IMAGE_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
 
 initrd-%: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
 	@ # not a cancellation rule
 
 .PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
-$(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img: rootfs-%
+$(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@echo 'Creating initrd image for $*'
 	$(INITRD_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
 
