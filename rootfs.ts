@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import minimist from 'minimist';
-import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
+import { describeSettings, errorMessage, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
 import { runContainerStage } from './lib/container/rootfs-stage.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
 import type { RootfsContext } from './lib/rootfs/types.ts';
@@ -155,6 +155,15 @@ export interface DistroCache {
   decision?: CacheDecision;
 }
 
+/** The cache is a speed-up: a build goes on without it (a full disk, a read-only cache dir). */
+async function storeTreeOrWarn(trees: TreeCache, key: string, distro: string, tree: string): Promise<void> {
+  try {
+    await storeTree(trees, key, distro, tree);
+  } catch (e) {
+    warn(`could not keep the distro tree in ${trees.dir} (${errorMessage(e).split('\n')[0]}): the build goes on; set DISTRO_CACHE_DIR=no to stop trying`);
+  }
+}
+
 /**
  * Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure.
  * With a cached tree for the distro stage's inputs, only the setup runs, on a copy of it.
@@ -179,7 +188,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
     const work = withWorkDir(ctx, fromCache ? sibling! : ram ?? sibling ?? ctx.rootfsDir);
     if (!fromCache) {
       await buildRootfsDistro(work);
-      if (trees && key) await storeTree(trees, key, ctx.distroName, work.workDir);
+      if (trees && key) await storeTreeOrWarn(trees, key, ctx.distroName, work.workDir);
     }
     if (agent) await setupRootfs(work, agent);
     if (ram && !fromCache) {

@@ -8,6 +8,7 @@
 // entries are kept, the least recently used evicted first.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
 import { die, info, step } from '../core/log.ts';
 import { removeTree } from '../core/safe-paths.ts';
@@ -127,6 +128,7 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
   const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}`);
   await removeTree(tmp);
   mkdirSync(tmp);
+  const dropCleanup = onCleanup(() => removeTree(tmp));
   try {
     await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
     const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...treeStats(join(tmp, 'tree')) };
@@ -140,6 +142,7 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
     }
   } finally {
     await removeTree(tmp);
+    dropCleanup();
   }
   await evict(cache, key);
 }

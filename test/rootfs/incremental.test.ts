@@ -4,7 +4,7 @@
 // rootfs, manifest and cache entry as they were, a damaged entry is rebuilt,
 // the limit evicts, and two distros build at once into one cache.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -176,6 +176,14 @@ test('two distros built at once share the cache; both then rebuild setup-only', 
     assert.not.ok(ranDistroStage(out));
   }
   for (const d of Object.values(dirs)) assert.equal(readFileSync(join(d, 'sbin/init')), await installed(agent));
+});
+
+test('a cache dir that cannot be written: a WARNING, and the build goes on', async () => {
+  writeFileSync(join(scratch, 'a-file'), '');
+  const out = await run({ DISTRO_CACHE_DIR: join(scratch, 'a-file/trees') }, [], join(scratch, 'nocache_rootfs'), 'fedora');
+  assert.is(out.exitCode, 0, out.stderr);
+  assert.match(out.stderr, /^WARNING: could not keep the distro tree in .*a-file\/trees \(.*\): the build goes on/m);
+  assert.equal(readFileSync(join(scratch, 'nocache_rootfs/sbin/init')), await installed(agent));
 });
 
 test.run();
