@@ -97,27 +97,28 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
 /**
  * Copy the cached tree of `key` to `dest` (which must not exist) and return
  * true; false when there is no usable entry (a damaged one is dropped).
+ * The copy itself is checked against the entry's record: a truncated or
+ * damaged entry, or an eviction racing the copy, shows there, in one walk.
  */
 export async function restoreTree(cache: TreeCache, key: string, dest: string): Promise<boolean> {
   if (!existsSync(entryDir(cache, key))) return false;
   const record = readRecord(recordPath(cache, key));
-  const why = damage(treeOf(cache, key), record);
-  if (why) {
-    info(`Ignoring the cached distro tree ${entryDir(cache, key)}: ${why}; the distro stage runs again`);
-    await dropEntry(cache, key);
-    return false;
+  let why = record ? undefined : damage(treeOf(cache, key), record);
+  if (!why) {
+    const now = new Date();
+    utimesSync(recordPath(cache, key), now, now); // least recently used goes first
+    const cp = await step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () =>
+      $({ nothrow: true })`cp -a --reflink=auto ${treeOf(cache, key)} ${dest}`);
+    if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
+    if (cp.exitCode !== 0) why = `the copy failed: ${cp.stderr.trim().split('\n')[0]}`;
   }
-  const now = new Date();
-  utimesSync(recordPath(cache, key), now, now); // least recently used goes first
-  await step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $`cp -a --reflink=auto ${treeOf(cache, key)} ${dest}`);
-  // An eviction racing the copy would leave a short copy: check what arrived.
-  const copied = damage(dest, record);
-  if (copied) {
-    info(`The copy of the cached distro tree is incomplete (${copied}); the distro stage runs again`);
-    await removeTree(dest);
-    return false;
-  }
-  return true;
+  const copied = why ?? damage(dest, record);
+  if (!copied) return true;
+  info(`Ignoring the cached distro tree ${entryDir(cache, key)}: ${copied}; the distro stage runs again`);
+  await removeTree(dest);
+  // Damaged in the cache, not a race with an eviction (which leaves no entry): drop it.
+  if (existsSync(entryDir(cache, key)) && damage(treeOf(cache, key), record)) await dropEntry(cache, key);
+  return false;
 }
 
 /** Store a copy of the distro-stage tree `src` as the entry of `key` (replacing one), then evict beyond the limit. */
