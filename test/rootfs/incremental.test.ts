@@ -106,12 +106,13 @@ test('EXTRA_PKGS or OS_VERSION changed: the distro stage reruns, named in INFO; 
   assertEntriesIntact();
 });
 
-/** rootfs.ts in the background: SIGINT once `line` shows on stdout. */
+/** rootfs.ts in the background: SIGINT to its process group (as Ctrl-C) once `line` shows on stdout. */
 function interruptAt(line: RegExp, extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(process.execPath, ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), 'rootfs.ts', '-o', 'incremental-test', '-r', root, 'fedora'], {
     cwd: repoRoot,
     env: { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, signalled as a whole as Ctrl-C does
   });
   let stdout = '';
   let sent = false;
@@ -119,7 +120,7 @@ function interruptAt(line: RegExp, extraEnv: Record<string, string>): Promise<{ 
     stdout += d.toString();
     if (!sent && line.test(stdout)) {
       sent = true;
-      child.kill('SIGINT');
+      process.kill(-child.pid!, 'SIGINT');
     }
   });
   child.stderr.resume();
