@@ -87,7 +87,7 @@ image-%: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
 	@ # not a cancellation rule
 
 .PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
-$(IMAGES_BUILD_DEST)/kata-containers-image-%.img: rootfs-%
+$(IMAGES_BUILD_DEST)/kata-containers-image-%.img: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@echo 'Creating image based on $(ROOTFS_BUILD_DEST)/$*_rootfs'
 	$(IMAGE_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
 
@@ -95,7 +95,7 @@ initrd-%: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
 	@ # not a cancellation rule
 
 .PRECIOUS: $(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img
-$(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img: rootfs-%
+$(IMAGES_BUILD_DEST)/kata-containers-initrd-%.img: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@echo 'Creating initrd image based on $(ROOTFS_BUILD_DEST)/$*_rootfs'
 	$(INITRD_BUILDER) -o $@ $(ROOTFS_BUILD_DEST)/$*_rootfs
 
@@ -186,6 +186,12 @@ clean-test-data:
 		echo 'ERROR: the private dockerd is running: stop it with npx tsx scripts/engines.ts stop docker, then run make clean-test-data again' >&2; \
 		exit 1; fi
 	rm -rf $(TEST_CACHE_DIR) $(MK_DIR)/out $(TEST_DOCKER_DATA)
+
+# Empty the user cache dir (${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts): cached
+# distro trees, downloaded packages, kernels. The next builds start cold.
+.PHONY: clean-cache
+clean-cache:
+	$(TSX) $(MK_DIR)/scripts/clean-cache.ts
 
 print-%:
 	@echo $($*)

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import minimist from 'minimist';
-import { describeSettings, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
+import { describeSettings, errorMessage, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
 import { runContainerStage } from './lib/container/rootfs-stage.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
 import type { RootfsContext } from './lib/rootfs/types.ts';
@@ -14,7 +14,9 @@ import type { DistroConfig } from './lib/rootfs/types.ts';
 import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';
 import { $, startPlanMode } from './lib/core/exec.ts';
 import { die, info, step, warn } from './lib/core/log.ts';
-import { checkRootfsCache, moveIntoPlace, storeManifest } from './lib/rootfs/cache.ts';
+import { buildLine, checkRootfsCache, moveIntoPlace, storeManifest, type CacheDecision } from './lib/rootfs/cache.ts';
+import { distroStageKey } from './lib/rootfs/manifest.ts';
+import { hasEntry, restoreTree, storeTree, treeCacheFor, type TreeCache } from './lib/rootfs/tree-cache.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/core/safe-paths.ts';
 import { rootfsSettings, type RootfsSettings } from './lib/rootfs/settings.ts';
 import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
@@ -146,30 +148,58 @@ const siblingPrefix = (rootfsDir: string) => `.${basename(rootfsDir)}.partial-`;
 /** One name for every build's RAM stage, so that any dead run's stage is swept, whatever its ROOTFS_DIR. */
 const RAM_STAGE_PREFIX = 'osbuilder-rootfs-';
 
-function stagingFor(ctx: RootfsContext): Staging {
+function stagingFor(ctx: RootfsContext, inRam: boolean): Staging {
   if (ctx.settings.insideContainer || ctx.settings.plan) return {};
   const sibling = join(dirname(ctx.rootfsDir), `${siblingPrefix(ctx.rootfsDir)}${process.pid}`);
-  const ramParent = engineFor(ctx.settings) ? undefined : ramStagingParent(ctx.settings.buildInRam);
+  const ramParent = engineFor(ctx.settings) || !inRam ? undefined : ramStagingParent(ctx.settings.buildInRam);
   return { sibling, ...(ramParent ? { ram: join(ramParent, `${RAM_STAGE_PREFIX}${process.pid}`) } : {}) };
 }
 
-/** Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure. */
-export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined, replace = false): Promise<boolean> {
+/** The distro-tree cache of a build (lib/rootfs/tree-cache.ts) and why it builds. */
+export interface DistroCache {
+  trees?: TreeCache;
+  /** The distro stage's key; undefined: the tree is not cached. */
+  key?: string;
+  decision?: CacheDecision;
+}
+
+/** The cache is a speed-up: a build goes on without it (a full disk, a read-only cache dir). */
+async function storeTreeOrWarn(trees: TreeCache, key: string, distro: string, tree: string): Promise<void> {
+  try {
+    await storeTree(trees, key, distro, tree);
+  } catch (e) {
+    warn(`could not keep the distro tree in ${trees.dir} (${errorMessage(e).split('\n')[0]}): the build goes on; set DISTRO_CACHE_DIR=no to stop trying`);
+  }
+}
+
+/**
+ * Build the distro tree; `replace`: an existing tree of ours (with a manifest) is swapped out. False on a tolerated failure.
+ * With a cached tree for the distro stage's inputs, only the setup runs, on a copy of it.
+ */
+export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undefined, replace = false, cache: DistroCache = {}): Promise<boolean> {
   if (existsSync(ctx.rootfsDir) && !isEmptyDir(ctx.rootfsDir) && !ctx.settings.insideContainer && !replace) {
     die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty: remove it or give another directory with -r`);
   }
-  const { sibling, ram } = stagingFor(ctx);
+  const { trees, key } = cache;
+  const cached = !!(trees && key && !ctx.settings.forceRebuild && hasEntry(trees, key));
+  // A setup on a copied tree is a few file writes: no RAM stage for it.
+  const { sibling, ram } = stagingFor(ctx, !cached);
   if (sibling) await removeStaleTemps(dirname(sibling), siblingPrefix(ctx.rootfsDir));
   if (ram) await removeStaleTemps(dirname(ram), RAM_STAGE_PREFIX);
-  const work = withWorkDir(ctx, ram ?? sibling ?? ctx.rootfsDir);
   const removeStages = async () => {
     for (const dir of [ram, sibling]) if (dir) await removeTree(dir);
   };
   const dropCleanup = sibling ? onCleanup(removeStages) : () => {};
   try {
-    await buildRootfsDistro(work);
+    if (!ctx.settings.plan && !ctx.settings.insideContainer) info(buildLine(ctx.rootfsDir, cache.decision, cached));
+    const fromCache = cached && sibling !== undefined && (await restoreTree(trees!, key!, sibling));
+    const work = withWorkDir(ctx, fromCache ? sibling! : ram ?? sibling ?? ctx.rootfsDir);
+    if (!fromCache) {
+      await buildRootfsDistro(work);
+      if (trees && key) await storeTreeOrWarn(trees, key, ctx.distroName, work.workDir);
+    }
     if (agent) await setupRootfs(work, agent);
-    if (ram) {
+    if (ram && !fromCache) {
       await step(`Copying the tree from RAM to ${ctx.rootfsDir}`, () => $`cp -a ${ram} ${sibling}`);
       await removeTree(ram);
     }
@@ -221,7 +251,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.
     const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
     if (cache?.upToDate) return;
-    if ((await buildDistro(ctx, agent, cache?.replaceable)) && cache) storeManifest(rootfsDir, cache.manifest);
+    const trees = cache && treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries);
+    const distroCache = { trees, key: cache && distroStageKey(cache.manifest), decision: cache };
+    if ((await buildDistro(ctx, agent, cache?.replaceable, distroCache)) && cache) storeManifest(rootfsDir, cache.manifest);
     return;
   }
   if (!settings.rootfsDir || !existsSync(settings.rootfsDir) || !statSync(settings.rootfsDir).isDirectory()) {

@@ -3,16 +3,19 @@
 // (STAGE_PREPARE_ROOTFS=1: populate /rootfs and nothing else), and return so
 // that setupRootfs runs on the host. The stage runs as a bundle on the
 // distro's own Node (lib/container/bundle.ts).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { $ } from '../core/exec.ts';
 import type { RootfsContext } from '../rootfs/types.ts';
 import { dockerfileFor } from './dockerfile.ts';
 import { type BuildSpec, type Engine, type RunSpec, engineFor, selinuxEnabled } from './engine.ts';
 import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInContainer } from './run.ts';
 import { isConfidentialGuest } from '../rootfs/confidential.ts';
+import { packageCacheBase } from '../rootfs/package-cache.ts';
 import { rootfsSettings, type RootfsSettings } from '../rootfs/settings.ts';
 
 export const CONTAINER_ROOTFS_DIR = '/rootfs';
+/** Where the host's PACKAGE_CACHE_DIR is mounted, so container builds reuse its downloads too. */
+export const CONTAINER_PACKAGE_CACHE_DIR = '/var/cache/osbuilder-packages';
 export const STAGE_SCRIPT = 'rootfs-stage.mjs';
 
 /** Caps the distro stage needs: mount (SYS_ADMIN), chroot, device nodes (MKNOD). */
@@ -69,7 +72,8 @@ export function stageEnv(ctx: RootfsContext): [string, string][] {
   for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
   }
-  env.push(['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1'], ['STAGE_PREPARE_ROOTFS', '1'], ['HOME', '/root']);
+  const packageCache = packageCacheBase(ctx.settings.packageCacheDir) ? CONTAINER_PACKAGE_CACHE_DIR : 'no';
+  env.push(['PACKAGE_CACHE_DIR', packageCache], ['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1'], ['STAGE_PREPARE_ROOTFS', '1'], ['HOME', '/root']);
   return env;
 }
 
@@ -85,6 +89,7 @@ export function stageBuildSpec(ctx: RootfsContext, engine: Engine): Omit<BuildSp
 
 export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts): RunSpec {
   const modules = ctx.settings.kernelModulesDir;
+  const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
   const nofile = Math.min(WANTED_NOFILE, facts.nofileHardLimit);
   return {
     engine,
@@ -100,6 +105,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
       { source: facts.stageDir, target: CONTAINER_STAGE_DIR, readOnly: true },
       { source: ctx.workDir, target: CONTAINER_ROOTFS_DIR },
       ...(modules ? [{ source: modules, target: modules, readOnly: true }] : []),
+      ...(packageCache ? [{ source: packageCache, target: CONTAINER_PACKAGE_CACHE_DIR }] : []),
     ],
     relabel: facts.selinux,
     command: ['node', `${CONTAINER_STAGE_DIR}/${STAGE_SCRIPT}`, ctx.distroName],
@@ -132,6 +138,8 @@ async function hostFacts(containerName: string, stageDir: string): Promise<HostF
 /** The rootfs container stage of rootfs.ts (SPEC §2). */
 export async function runContainerStage(ctx: RootfsContext): Promise<void> {
   const engine = engineFor(ctx.settings)!;
+  const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
+  if (packageCache) mkdirSync(packageCache, { recursive: true }); // a mount needs its source
   await runInContainer({
     engine,
     build: stageBuildSpec(ctx, engine),

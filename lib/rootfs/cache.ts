@@ -17,7 +17,7 @@ import { info } from '../core/log.ts';
 import { isEmptyDir, removeTree } from '../core/safe-paths.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
 import {
-  UNKNOWN, changedInputs, describeInputs, manifestFor, manifestPath, manifestText, parseManifest, type RootfsManifest,
+  UNKNOWN, changedInputs, describeInputs, distroStageChanges, manifestFor, manifestPath, manifestText, parseManifest, type RootfsManifest,
 } from './manifest.ts';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -85,18 +85,34 @@ function guestInputs(ctx: RootfsContext): Record<string, string> {
   };
 }
 
+/** Source files (relative to the project) → sha256. */
+function hashed(root: string, files: string[]): Record<string, string> {
+  return Object.fromEntries([...files].sort().map((f) => [f, sha256(readFileSync(join(root, f)))]));
+}
+
+/**
+ * The distro stage's own sources: the distro's folder, its builder (the
+ * config's imports, or lib's dnf builder) and, for container builds, the
+ * container stage. The rest of rootfs.ts's sources belong to the setup stage.
+ */
+export function distroStageFiles(ctx: RootfsContext, inContainer: boolean): string[] {
+  const distroDir = relative(ctx.scriptDir, ctx.configDir);
+  const folder = existsSync(ctx.configDir)
+    ? readdirSync(ctx.configDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(distroDir, e.name))
+    : [];
+  const builders = [join(distroDir, 'config.ts'), 'lib/rootfs/dnf.ts', ...(inContainer ? ['lib/container/rootfs-stage.ts'] : [])];
+  return [...new Set([...sourceClosure(ctx.scriptDir, ...builders), ...folder])].sort();
+}
+
 /** The manifest of what this build would be made from. */
 export async function currentManifest(ctx: RootfsContext, agent: AgentSource | undefined): Promise<RootfsManifest> {
   const s = ctx.settings;
-  const distroDir = relative(ctx.scriptDir, ctx.configDir);
-  const distroFiles = existsSync(ctx.configDir)
-    ? readdirSync(ctx.configDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(distroDir, e.name))
-    : [];
-  const files = [...new Set([...sourceClosure(ctx.scriptDir, 'rootfs.ts', join(distroDir, 'config.ts')), ...distroFiles])];
+  const engine = engineFor(s);
+  const distroFiles = distroStageFiles(ctx, !!engine);
+  const setupFiles = sourceClosure(ctx.scriptDir, 'rootfs.ts').filter((f) => !distroFiles.includes(f));
   const distroSettings = Object.fromEntries(
     Object.entries(ctx.distroSettings).map(([key, value]) => [ctx.distro?.settings?.[key]?.env ?? key, String(value)]),
   );
-  const engine = engineFor(s);
   return manifestFor({
     distro: ctx.distroName,
     osVersion: ctx.osVersion,
@@ -118,7 +134,8 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
     kernelModules: s.kernelModulesDir ? treeHash(s.kernelModulesDir) : '',
     agent: await agentInputs(agent, ctx),
     guest: agent ? guestInputs(ctx) : {},
-    builderFiles: Object.fromEntries(files.sort().map((f) => [f, sha256(readFileSync(join(ctx.scriptDir, f)))])),
+    builderFiles: hashed(ctx.scriptDir, setupFiles),
+    distroFiles: hashed(ctx.scriptDir, distroFiles),
   });
 }
 
@@ -128,25 +145,37 @@ export interface CacheDecision {
   /** The existing rootfs has a manifest of ours, so a rebuild may replace it. */
   replaceable: boolean;
   manifest: RootfsManifest;
+  /** Why it is rebuilt: the changed inputs, or undefined when there is no rootfs of ours yet. */
+  changed?: string[];
+  force: boolean;
 }
 
-/** Compare the current inputs with the stored manifest; one INFO line says what happens and why. */
+/** Compare the current inputs with the stored manifest; an up-to-date rootfs is announced here, a rebuild by the build. */
 export async function checkRootfsCache(ctx: RootfsContext, agent: AgentSource | undefined, force: boolean): Promise<CacheDecision> {
   const start = performance.now();
   const manifest = await currentManifest(ctx, agent);
   const path = manifestPath(ctx.rootfsDir);
   const owned = existsSync(path) && !isEmptyDir(ctx.rootfsDir);
-  if (!owned) return { upToDate: false, replaceable: false, manifest };
+  if (!owned) return { upToDate: false, replaceable: false, manifest, force };
   const stored = parseManifest(readFileSync(path, 'utf8'));
   const changed = stored ? changedInputs(stored, manifest) : ['manifest (unreadable or of another format)'];
-  const dir = ctx.rootfsDir;
-  if (force) info(`Rebuilding rootfs ${dir}: forced (-f or FORCE_REBUILD=yes)`);
-  else if (changed.length) info(`Rebuilding rootfs ${dir}: changed input(s): ${describeInputs(changed)}`);
-  else {
+  const upToDate = !force && changed.length === 0;
+  if (upToDate) {
     const took = ((performance.now() - start) / 1000).toFixed(2);
-    info(`Rootfs ${dir} is up to date (same inputs as its manifest ${path}, checked in ${took} s): skipping the build; -f or FORCE_REBUILD=yes rebuilds it`);
+    info(`Rootfs ${ctx.rootfsDir} is up to date (same inputs as its manifest ${path}, checked in ${took} s): skipping the build; -f or FORCE_REBUILD=yes rebuilds it`);
   }
-  return { upToDate: !force && changed.length === 0, replaceable: true, manifest };
+  return { upToDate, replaceable: true, manifest, changed, force };
+}
+
+/** The INFO line of a build: which stages run and which inputs caused it. */
+export function buildLine(dir: string, decision: CacheDecision | undefined, fromCache: boolean): string {
+  const stage = fromCache ? 'setup stage only (distro tree from the cache)' : 'distro stage and setup';
+  if (!decision?.changed) return `Building rootfs ${dir}: ${stage}`;
+  if (decision.force) return `Rebuilding rootfs ${dir}, ${stage}: forced (-f or FORCE_REBUILD=yes)`;
+  // The distro stage's own changes first: they are why it runs.
+  const distro = distroStageChanges(decision.manifest, decision.changed);
+  const names = [...distro, ...decision.changed.filter((n) => !distro.includes(n))];
+  return `Rebuilding rootfs ${dir}, ${stage}: changed input(s): ${describeInputs(names)}`;
 }
 
 /**

@@ -1,10 +1,14 @@
 // The rootfs build cache's manifest: every input that decides what a built
 // rootfs contains, as a flat map of input name → value (or content hash).
 // Stored beside the rootfs as .<name>.manifest.json; a rebuild is skipped when
-// the current inputs equal the stored ones. Pure: values in, values out.
+// the current inputs equal the stored ones. The inputs fall in two stages:
+// the distro stage (what the package manager installs) and the setup stage
+// (everything applied on top); the distro stage's inputs key the cached
+// distro tree (tree-cache.ts). Pure: values in, values out.
+import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
 
 /** An input whose value could not be pinned down (e.g. an agent tree outside git): never equal. */
 export const UNKNOWN = null;
@@ -12,6 +16,8 @@ export const UNKNOWN = null;
 export interface RootfsManifest {
   format: typeof MANIFEST_FORMAT;
   inputs: Record<string, string | null>;
+  /** Names of the inputs of the distro stage; every other input is the setup stage's. */
+  distroStage: string[];
 }
 
 /** The facts rootfs.ts gathers (settings resolved, files hashed). */
@@ -41,9 +47,17 @@ export interface RootfsInputs {
   agent: Record<string, string | null>;
   /** AGENT_POLICY (and its file's hash), CONFIDENTIAL_GUEST, each guest tarball's hash; empty without an agent. */
   guest?: Record<string, string>;
-  /** Builder source files (relative to the project) → sha256. */
+  /** Builder source files of the setup stage (relative to the project) → sha256. */
   builderFiles: Record<string, string>;
+  /** Source files of the distro stage: the distro's folder and its builder (relative to the project) → sha256. */
+  distroFiles: Record<string, string>;
 }
+
+/** Settings that decide what the package manager installs (AGENT_INIT and LIBC act through `packages`). */
+const DISTRO_STAGE_SETTINGS = [
+  'distro', 'OS_VERSION', 'REPO_URL', 'packages', 'EXTRA_PKGS', 'SECCOMP', 'ARCH', 'DISTRO_REPO', 'PKG_MANAGER',
+  'USE_DOCKER/USE_PODMAN',
+];
 
 export const BUILDER_FILE_PREFIX = 'source ';
 
@@ -70,8 +84,33 @@ export function manifestFor(i: RootfsInputs): RootfsManifest {
     ...i.agent,
     ...i.guest,
   };
+  const distroStage = [...DISTRO_STAGE_SETTINGS, ...Object.keys(i.distroSettings)];
   for (const [file, hash] of Object.entries(i.builderFiles)) inputs[`${BUILDER_FILE_PREFIX}${file}`] = hash;
-  return { format: MANIFEST_FORMAT, inputs: sortedKeys(inputs) };
+  for (const [file, hash] of Object.entries(i.distroFiles)) {
+    inputs[`${BUILDER_FILE_PREFIX}${file}`] = hash;
+    distroStage.push(`${BUILDER_FILE_PREFIX}${file}`);
+  }
+  return { format: MANIFEST_FORMAT, inputs: sortedKeys(inputs), distroStage: [...new Set(distroStage)].sort() };
+}
+
+/** The distro stage's inputs alone. */
+export function distroStageInputs(m: RootfsManifest): Record<string, string | null> {
+  return Object.fromEntries(m.distroStage.map((name) => [name, m.inputs[name] ?? null]));
+}
+
+/**
+ * The key of the distro tree these inputs give: a hash of the distro stage's
+ * inputs, or undefined when one of them is UNKNOWN (such a tree is never reused).
+ */
+export function distroStageKey(m: RootfsManifest): string | undefined {
+  const inputs = distroStageInputs(m);
+  if (Object.values(inputs).some((v) => v === UNKNOWN)) return undefined;
+  return createHash('sha256').update(JSON.stringify(sortedKeys(inputs))).digest('hex').slice(0, 32);
+}
+
+/** The changed inputs of the distro stage among `changed`. */
+export function distroStageChanges(m: RootfsManifest, changed: string[]): string[] {
+  return changed.filter((name) => m.distroStage.includes(name));
 }
 
 function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
@@ -102,6 +141,7 @@ export function parseManifest(text: string): RootfsManifest | undefined {
   try {
     const m = JSON.parse(text) as Partial<RootfsManifest>;
     if (m.format !== MANIFEST_FORMAT || typeof m.inputs !== 'object' || m.inputs === null) return undefined;
+    if (!Array.isArray(m.distroStage) || !m.distroStage.every((n) => typeof n === 'string')) return undefined;
     const valid = Object.values(m.inputs).every((v) => v === null || typeof v === 'string');
     return valid ? (m as RootfsManifest) : undefined;
   } catch {

@@ -9,14 +9,20 @@ import { isAbsolute, join } from 'node:path';
 import { die, info } from '../core/log.ts';
 import { userCacheDir } from '../core/user-cache.ts';
 
-/** The cache directory of one distro/release/arch, or undefined when PACKAGE_CACHE_DIR=no. */
-export function packageCacheDir(setting: string, key: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/** The directory holding every key's cache, or undefined when PACKAGE_CACHE_DIR=no. */
+export function packageCacheBase(setting: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (setting === 'no') return undefined;
   const base = setting || join(userCacheDir(env), 'packages');
   if (!isAbsolute(base)) die(`PACKAGE_CACHE_DIR=${base} is not an absolute path: give one, or no to download every time`);
   // The path goes into mmdebstrap hook command lines, which split on blanks.
   if (/[^\w./+-]/.test(base)) die(`PACKAGE_CACHE_DIR=${base} holds characters a hook command cannot take: use letters, digits and . _ - + /`);
-  return join(base, key);
+  return base;
+}
+
+/** The cache directory of one distro/release/arch, or undefined when PACKAGE_CACHE_DIR=no. */
+export function packageCacheDir(setting: string, key: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = packageCacheBase(setting, env);
+  return base && join(base, key);
 }
 
 /** Package name → installed version, from a dpkg status file. */

@@ -38,6 +38,8 @@ export const rootfsSettings = {
   gracefulExit: { env: 'GRACEFUL_EXIT', default: false, parse: truthy, help: 'exit 0 and touch <parent of ROOTFS_DIR>/<distro>_fail when a distro with BUILD_CAN_FAIL fails' },
   buildInRam: { env: 'BUILD_IN_RAM', default: 'auto' as BuildInRam, parse: oneOf<BuildInRam>('auto', 'yes', 'no'), help: 'build in /dev/shm, then copy the finished tree to ROOTFS_DIR (auto: when it is a tmpfs without nodev/noexec and with 2 GiB free)' },
   packageCacheDir: { env: 'PACKAGE_CACHE_DIR', default: '', parse: text, help: 'keep downloaded packages here for the next build (default: ${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts/packages; no: download every time)' },
+  distroCacheDir: { env: 'DISTRO_CACHE_DIR', default: '', parse: text, help: 'keep the tree of the distro stage here, so that a build whose distro inputs are unchanged only redoes the setup (default: ${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts/distro-trees; no: never)' },
+  distroCacheEntries: { env: 'DISTRO_CACHE_ENTRIES', default: 3, parse: integer(1), help: 'distro trees DISTRO_CACHE_DIR keeps; the least recently used go first' },
   useDocker: { env: 'USE_DOCKER', default: false, parse: truthy, help: 'build the distro stage in a Docker container' },
   usePodman: { env: 'USE_PODMAN', default: false, parse: truthy, help: 'build the distro stage in a Podman container (when USE_DOCKER is unset)' },
   dockerRuntime: { env: 'DOCKER_RUNTIME', default: 'runc', parse: text, help: 'container runtime for the build container' },

@@ -8,6 +8,7 @@ import {
 } from '../../lib/container/rootfs-stage.ts';
 import { listDistros, loadDistro } from '../../lib/rootfs/distro.ts';
 import { buildArgv, runArgv, type Engine } from '../../lib/container/engine.ts';
+import { packageCacheBase } from '../../lib/rootfs/package-cache.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { mountedUrl, withMountedImportMetaUrl } from '../../lib/container/bundle.ts';
 import { packEntry, packRunSpec, packSettingsFromEnv, settingsEnv } from '../../lib/container/pack.ts';
@@ -51,9 +52,10 @@ test('debian, docker: the exact build and run command lines', async () => {
     '--env', 'EXTRA_PKGS=vim less', '--env', 'OSBUILDER_VERSION=1.0-abc', '--env', 'OS_VERSION=',
     '--env', 'ARCH=x86_64', '--env', 'LIBC=', '--env', 'REPO_URL=', '--env', 'SECCOMP=no', '--env', 'DEBUG=true',
     '--env', 'AGENT_POLICY=no', '--env', 'CONFIDENTIAL_GUEST=no', '--env', 'ROOTFS_ONLY=no',
-    '--env', 'DEBIAN_BOOTSTRAP=',
+    '--env', 'DEBIAN_BOOTSTRAP=', '--env', 'PACKAGE_CACHE_DIR=/var/cache/osbuilder-packages',
     '--env', 'ROOTFS_DIR=/rootfs', '--env', 'INSIDE_CONTAINER=1', '--env', 'STAGE_PREPARE_ROOTFS=1', '--env', 'HOME=/root',
     '-v', `${scriptDir}:/osbuilder`, '-v', '/tmp/stage:/osbuilder-stage:ro', '-v', `${ctx.workDir}:/rootfs`,
+    '-v', `${packageCacheBase('')}:/var/cache/osbuilder-packages`,
     'debian-rootfs-osbuilder', 'node', '/osbuilder-stage/rootfs-stage.mjs', 'debian',
   ]);
 });
@@ -103,7 +105,7 @@ for (const distroName of listDistros()) {
       }
       for (const spec of Object.values(ctx.distro!.settings ?? {})) if (spec.env) assert.ok(env.has(spec.env), `${spec.env} passed`);
       assert.not.ok(env.has('AGENT_SOURCE_BIN'), 'the agent is installed on the host, not in the container');
-      assert.equal(run.mounts.map((m) => m.target), ['/osbuilder', '/osbuilder-stage', '/rootfs']);
+      assert.equal(run.mounts.map((m) => m.target), ['/osbuilder', '/osbuilder-stage', '/rootfs', '/var/cache/osbuilder-packages']);
       assert.equal(run.command, ['node', '/osbuilder-stage/rootfs-stage.mjs', distroName]);
       assert.equal(stageBuildSpec(ctx, engine).contextDir, `${scriptDir}/rootfs/${distroName}`);
     });
@@ -116,6 +118,16 @@ test('the environment comes from the settings tables (values as the shell sees t
   assert.is(env.get('SECCOMP'), 'yes');
   assert.is(env.get('AGENT_INIT'), 'yes');
   assert.is(env.get('DEBUG'), '', 'DEBUG unset stays empty');
+});
+
+test('PACKAGE_CACHE_DIR: the host cache is mounted read-write and named to the stage; no: neither', async () => {
+  const ctx = await ctxFor('debian', { ...ENV, PACKAGE_CACHE_DIR: '/srv/pkgs' });
+  const run = stageRunSpec(ctx, 'docker', facts());
+  assert.equal(run.mounts.at(-1), { source: '/srv/pkgs', target: '/var/cache/osbuilder-packages' });
+  assert.is(new Map(run.env).get('PACKAGE_CACHE_DIR'), '/var/cache/osbuilder-packages');
+  const off = stageRunSpec(await ctxFor('debian', { ...ENV, PACKAGE_CACHE_DIR: 'no' }), 'docker', facts());
+  assert.not.ok(off.mounts.some((m) => m.target === '/var/cache/osbuilder-packages'));
+  assert.is(new Map(off.env).get('PACKAGE_CACHE_DIR'), 'no');
 });
 
 test('Red Hat family hosts from /etc/os-release', () => {

@@ -13,3 +13,12 @@ export async function testAgentBinary(): Promise<string> {
   });
   return join(dir, 'kata-agent');
 }
+
+/** The same test agent rebuilt with other compiler flags: the same behaviour, other bytes (an "agent change"). */
+export async function rebuiltTestAgentBinary(): Promise<string> {
+  const src = new URL('../agent/test-agent.c', import.meta.url).pathname;
+  const dir = await cached('test-agent-O2', hashFiles('test/agent/test-agent.c'), async (tmp) => {
+    await $`gcc -static -O2 -s -o ${join(tmp, 'kata-agent')} ${src}`;
+  });
+  return join(dir, 'kata-agent');
+}

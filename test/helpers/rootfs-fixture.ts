@@ -39,11 +39,16 @@ export function runRootfs(args: string[], env: Record<string, string> = {}) {
   return $({ cwd: repoRoot, env: { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...env }, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} rootfs.ts ${args}`;
 }
 
-/** The environment without any rootfs.ts variable, so only what a test passes counts. */
+/**
+ * The environment without any rootfs.ts variable, so only what a test passes
+ * counts; no distro-tree cache unless the test gives one (DISTRO_CACHE_DIR),
+ * so that tests never write the user's cache and see their distro stage run.
+ */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const spec of Object.values(rootfsSettings)) if ('env' in spec && spec.env !== 'DEBUG') delete env[spec.env];
   delete env.DEBIAN_BOOTSTRAP;
+  env.DISTRO_CACHE_DIR = 'no';
   return env;
 }
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sourceClosure, treeHash } from '../../lib/rootfs/cache.ts';
 import {
-  UNKNOWN, changedInputs, describeInputs, manifestFor, manifestPath, manifestText, parseManifest, type RootfsInputs,
+  UNKNOWN, changedInputs, describeInputs, distroStageChanges, distroStageKey, manifestFor, manifestPath, manifestText, parseManifest, type RootfsInputs,
 } from '../../lib/rootfs/manifest.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
 
@@ -15,12 +15,12 @@ const base: RootfsInputs = {
   agentInit: 'no', seccomp: 'no', libc: 'musl', arch: 'x86_64', deleteUnits: true, agentBin: 'kata-agent',
   osbuilderVersion: '1.0', sourceDateEpoch: undefined, distroRepo: false, pkgManager: '', buildIn: 'host',
   distroSettings: { DEBIAN_BOOTSTRAP: 'mmdebstrap' }, kernelModules: '', agent: { AGENT_SOURCE_BIN: 'aa' },
-  builderFiles: { 'rootfs.ts': '11', 'rootfs/fedora/config.ts': '22' },
+  builderFiles: { 'rootfs.ts': '11' }, distroFiles: { 'rootfs/fedora/config.ts': '22' },
 };
 
 test('same inputs: nothing changed, whatever the order of packages or keys', () => {
   const a = manifestFor(base);
-  const b = manifestFor({ ...base, packages: ['chrony', 'iptables'], builderFiles: { 'rootfs/fedora/config.ts': '22', 'rootfs.ts': '11' } });
+  const b = manifestFor({ ...base, packages: ['chrony', 'iptables'], distroFiles: { 'rootfs/fedora/config.ts': '22' } });
   assert.equal(changedInputs(a, b), []);
   assert.is(manifestText(a), manifestText(b));
 });
@@ -29,7 +29,7 @@ test('each changed input is named: settings, agent, distro settings, source file
   const a = manifestFor(base);
   const b = manifestFor({
     ...base, extraPackages: ['vim'], agent: { AGENT_SOURCE_BIN: 'bb' }, distroSettings: { DEBIAN_BOOTSTRAP: 'debootstrap' },
-    builderFiles: { ...base.builderFiles, 'rootfs/fedora/config.ts': '33' }, deleteUnits: false,
+    distroFiles: { 'rootfs/fedora/config.ts': '33' }, deleteUnits: false,
   });
   assert.equal(changedInputs(a, b), ['-d', 'AGENT_SOURCE_BIN', 'DEBIAN_BOOTSTRAP', 'EXTRA_PKGS', 'source rootfs/fedora/config.ts']);
 });
@@ -49,6 +49,24 @@ test('SOURCE_DATE_EPOCH set vs unset differ', () => {
   assert.equal(changedInputs(manifestFor(base), manifestFor({ ...base, sourceDateEpoch: 0 })), ['SOURCE_DATE_EPOCH']);
 });
 
+test('two stages: the distro stage key follows distro inputs only', () => {
+  const key = distroStageKey(manifestFor(base));
+  assert.match(key!, /^[0-9a-f]{32}$/);
+  const setupOnly = [
+    { agent: { AGENT_SOURCE_BIN: 'bb' } }, { agentInit: 'yes' }, { libc: 'gnu' }, { deleteUnits: false }, { osbuilderVersion: '2.0' },
+    { sourceDateEpoch: 5 }, { kernelModules: 'ff' }, { agentBin: 'other' }, { builderFiles: { 'rootfs.ts': '99' } },
+  ] satisfies Partial<RootfsInputs>[];
+  for (const change of setupOnly) assert.is(distroStageKey(manifestFor({ ...base, ...change })), key, JSON.stringify(change));
+  const distro = [
+    { osVersion: '43' }, { repoUrl: 'file:///other' }, { packages: ['chrony'] }, { extraPackages: ['vim'] }, { seccomp: 'yes' },
+    { arch: 'aarch64' }, { buildIn: 'docker' }, { distroSettings: { DEBIAN_BOOTSTRAP: 'debootstrap' } },
+    { distroFiles: { 'rootfs/fedora/config.ts': '33' } }, { distroRepo: true }, { pkgManager: 'yum' },
+  ] satisfies Partial<RootfsInputs>[];
+  for (const change of distro) assert.is.not(distroStageKey(manifestFor({ ...base, ...change })), key, JSON.stringify(change));
+  const m = manifestFor(base);
+  assert.equal(distroStageChanges(m, changedInputs(m, manifestFor({ ...base, extraPackages: ['vim'], agent: { AGENT_SOURCE_BIN: 'bb' } }))), ['EXTRA_PKGS']);
+});
+
 test('describeInputs shortens long lists', () => {
   assert.is(describeInputs(['A', 'B']), 'A, B');
   assert.is(describeInputs(['A', 'B', 'C', 'D'], 2), 'A, B and 2 more');
@@ -57,7 +75,7 @@ test('describeInputs shortens long lists', () => {
 test('parseManifest reads back manifestText; damaged or foreign text gives undefined', () => {
   const m = manifestFor(base);
   assert.equal(parseManifest(manifestText(m)), m);
-  for (const bad of ['', '{', '[]', '{"format":2,"inputs":{}}', '{"format":1}', '{"format":1,"inputs":{"a":3}}']) {
+  for (const bad of ['', '{', '[]', '{"format":2,"inputs":{}}', '{"format":2,"inputs":{},"distroStage":[1]}', '{"format":1,"inputs":{}}', '{"format":1}', '{"format":1,"inputs":{"a":3}}']) {
     assert.is(parseManifest(bad), undefined, bad);
   }
 });

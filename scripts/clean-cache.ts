@@ -1,0 +1,14 @@
+// make clean-cache: empty osbuilder-ts's user cache dir
+// (${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts: distro trees, packages, kernels).
+// A DISTRO_CACHE_DIR or PACKAGE_CACHE_DIR set elsewhere is left alone.
+import { runMain } from '../lib/core/cli.ts';
+import { $ } from '../lib/core/exec.ts';
+import { info } from '../lib/core/log.ts';
+import { emptyUserCache, userCacheDir } from '../lib/core/user-cache.ts';
+
+await runMain(async () => {
+  const dir = userCacheDir();
+  const size = (await $({ nothrow: true })`du -sh ${dir}`).stdout.split('\t')[0] || '0';
+  const removed = await emptyUserCache();
+  info(removed.length ? `Emptied ${dir} (${size}: ${removed.join(', ')})` : `${dir} is already empty`);
+});
