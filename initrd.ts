@@ -14,6 +14,7 @@ import { checkOutputFile, checkRootfsToPack } from './lib/core/input-checks.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd/compress.ts';
 import { planArchive, scanTree } from './lib/initrd/tree.ts';
 import { writeInitrd } from './lib/initrd/write.ts';
+import { stageOutputSbom } from './lib/sbom/output.ts';
 import { die, info, ok, step } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
@@ -86,7 +87,13 @@ export async function buildInitrd(rootfs: string, image: string, s: InitrdSettin
   const compressor = await hostCompressor(s.compression);
   await step(`Packing ${basename(out)} (newc cpio, ${compressor?.[0] ?? 'uncompressed'})`, async () => {
     const entries = planArchive(await scanTree(rootfs), { sourceDateEpoch: s.sourceDateEpoch, initTarget: '/sbin/init' });
-    await writeInitrd(entries, out, compressor);
+    await writeInitrd(entries, out, compressor, async (tmp) => {
+      const sbom = await stageOutputSbom(rootfs, {
+        output: out, file: tmp, kind: 'initrd', settings: { compression: s.compression },
+        ...(s.sourceDateEpoch !== undefined ? { epoch: s.sourceDateEpoch } : {}),
+      });
+      return sbom.commit;
+    });
   });
 }
 
