@@ -3,15 +3,21 @@
 // component per installed package and one per input osbuilder-ts put in.
 // Byte-reproducible: sorted lists, serial number derived from the content,
 // timestamp from SOURCE_DATE_EPOCH.
-import * as CDX from '@cyclonedx/cyclonedx-library';
+// Sub-paths: the package root also loads the validator, whose schema files
+// are found through __dirname, which a bundle (container builds) lacks.
+import * as License from '@cyclonedx/cyclonedx-library/Contrib/License';
+import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
+import * as Models from '@cyclonedx/cyclonedx-library/Models';
+import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
+import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
 import { PackageURL } from 'packageurl-js';
 import parseSpdx from 'spdx-expression-parse';
 import type { SbomInput } from './inputs.ts';
 import type { InstalledPackage, PackageSet } from './packages.ts';
 import { withDerivedSerial } from './serial.ts';
 
-export const SPEC = CDX.Spec.Spec1dot6;
-export const SPEC_VERSION = CDX.Spec.Version.v1dot6;
+export const SPEC = Spec.Spec1dot6;
+export const SPEC_VERSION = Spec.Version.v1dot6;
 /** bom-ref of the described component (the rootfs). */
 export const ROOTFS_REF = 'rootfs';
 
@@ -28,7 +34,7 @@ export interface RootfsBomData {
   epoch?: number;
 }
 
-const licenseFactory = new CDX.Contrib.License.Factories.LicenseFactory((expr) => {
+const licenseFactory = new License.Factories.LicenseFactory((expr) => {
   parseSpdx(expr);
 });
 
@@ -43,13 +49,13 @@ export function packageUrl(p: InstalledPackage, distroId: string, distroVersion:
   return new PackageURL(p.type, distroId, p.name, version, qualifiers, undefined).toString();
 }
 
-function property(name: string, value: string | undefined): CDX.Models.Property[] {
-  return value ? [new CDX.Models.Property(name, value)] : [];
+function property(name: string, value: string | undefined): Models.Property[] {
+  return value ? [new Models.Property(name, value)] : [];
 }
 
-function packageComponent(p: InstalledPackage, d: RootfsBomData): CDX.Models.Component {
+function packageComponent(p: InstalledPackage, d: RootfsBomData): Models.Component {
   const purl = packageUrl(p, d.distroId, d.distroVersion);
-  const c = new CDX.Models.Component(CDX.Enums.ComponentType.Library, p.name, {
+  const c = new Models.Component(Enums.ComponentType.Library, p.name, {
     version: p.version,
     bomRef: purl,
     purl,
@@ -66,10 +72,10 @@ function packageComponent(p: InstalledPackage, d: RootfsBomData): CDX.Models.Com
 
 export const inputRef = (name: string) => `osbuilder-input:${name}`;
 
-function inputComponent(i: SbomInput): CDX.Models.Component {
-  const type = i.kind === 'agent' ? CDX.Enums.ComponentType.Application : CDX.Enums.ComponentType.File;
-  const c = new CDX.Models.Component(type, i.name, { bomRef: inputRef(i.name), ...(i.version ? { version: i.version } : {}) });
-  if (i.sha256) c.hashes.set(CDX.Enums.HashAlgorithm['SHA-256'], i.sha256);
+function inputComponent(i: SbomInput): Models.Component {
+  const type = i.kind === 'agent' ? Enums.ComponentType.Application : Enums.ComponentType.File;
+  const c = new Models.Component(type, i.name, { bomRef: inputRef(i.name), ...(i.version ? { version: i.version } : {}) });
+  if (i.sha256) c.hashes.set(Enums.HashAlgorithm['SHA-256'], i.sha256);
   for (const prop of [
     ...property('osbuilder:input:kind', i.kind),
     ...property('osbuilder:input:source', i.source),
@@ -78,9 +84,9 @@ function inputComponent(i: SbomInput): CDX.Models.Component {
   return c;
 }
 
-export function rootfsBom(d: RootfsBomData): CDX.Models.Bom {
-  const bom = new CDX.Models.Bom();
-  const rootfs = new CDX.Models.Component(CDX.Enums.ComponentType.OperatingSystem, d.distroId, {
+export function rootfsBom(d: RootfsBomData): Models.Bom {
+  const bom = new Models.Bom();
+  const rootfs = new Models.Component(Enums.ComponentType.OperatingSystem, d.distroId, {
     bomRef: ROOTFS_REF,
     ...(d.distroVersion ? { version: d.distroVersion } : {}),
     description: 'Kata Containers guest rootfs',
@@ -91,7 +97,7 @@ export function rootfsBom(d: RootfsBomData): CDX.Models.Bom {
   ]) rootfs.properties.add(prop);
   bom.metadata.component = rootfs;
   bom.metadata.timestamp = new Date(d.epoch !== undefined ? d.epoch * 1000 : Date.now());
-  bom.metadata.tools.components.add(new CDX.Models.Component(CDX.Enums.ComponentType.Application, 'osbuilder-ts', { version: d.osbuilderVersion }));
+  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'osbuilder-ts', { version: d.osbuilderVersion }));
   const seen = new Set<string>();
   for (const p of d.packages?.packages ?? []) {
     const c = packageComponent(p, d);
@@ -108,8 +114,8 @@ export function rootfsBom(d: RootfsBomData): CDX.Models.Bom {
   return bom;
 }
 
-export function serializeBom(bom: CDX.Models.Bom): string {
-  const serializer = new CDX.Serialize.JsonSerializer(new CDX.Serialize.JSON.Normalize.Factory(SPEC));
+export function serializeBom(bom: Models.Bom): string {
+  const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(SPEC));
   return withDerivedSerial((serial) => {
     bom.serialNumber = serial;
     return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;

@@ -6,8 +6,11 @@ import { $ } from '../core/exec.ts';
 import { die } from '../core/log.ts';
 import { sortPackages, type PackageSet } from './packages.ts';
 
-/** Where rpm keeps its database: the current location first, then the older one. */
-export const RPM_DB_PATHS = ['usr/lib/sysimage/rpm', 'var/lib/rpm'];
+/**
+ * Where rpm keeps its database: the current location, the older one, and
+ * where dnf puts it on a Debian host (Debian's rpm sets %_dbpath to ~/.rpmdb).
+ */
+export const RPM_DB_PATHS = ['usr/lib/sysimage/rpm', 'var/lib/rpm', 'root/.rpmdb'];
 
 const FIELDS = ['NAME', 'EPOCH', 'VERSION', 'RELEASE', 'ARCH', 'LICENSE', 'SOURCERPM'];
 const QUERY_FORMAT = `${FIELDS.map((f) => `%{${f}}`).join('\\t')}\\n`;
