@@ -4,9 +4,10 @@
 // what an attestation policy compares against.
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { info, warn } from '../core/log.ts';
+import { removeStaleTemps } from '../core/stale-temps.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
 import { withDerivedSerial } from './serial.ts';
 
@@ -98,7 +99,9 @@ export function outputSbomJson(rootfsSbom: string, facts: OutputFacts, sha256: s
  */
 export async function stageOutputSbom(rootfs: string, facts: OutputFacts): Promise<{ path: string; commit: () => void }> {
   const path = outputSbomPath(facts.output);
-  const tmp = `${path}.tmp-${process.pid}`;
+  const prefix = `.${basename(path)}.tmp-`;
+  await removeStaleTemps(dirname(path), prefix);
+  const tmp = join(dirname(path), `${prefix}${process.pid}`);
   const drop = onCleanup(() => rmSync(tmp, { force: true }));
   const sha256 = await streamSha256(facts.file);
   writeFileSync(tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
