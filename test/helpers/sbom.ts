@@ -8,7 +8,8 @@ import * as CDX from '@cyclonedx/cyclonedx-library';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { SPEC_VERSION } from '../../lib/sbom/bom.ts';
-import { repoRoot, runRootfs } from './rootfs-fixture.ts';
+import { cached, hashFiles, hashOf } from './cache.ts';
+import { repoRoot, rootfsBuilderInputs, runRootfs } from './rootfs-fixture.ts';
 
 /** Fails with the validator's errors unless `text` is a valid CycloneDX JSON document. */
 export async function assertValidCycloneDx(text: string): Promise<void> {
@@ -37,4 +38,14 @@ export async function setupCopy(stage: string, dir: string, env: Record<string, 
 
 export async function runSbom(args: string[]) {
   return $({ cwd: repoRoot, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} sbom.ts ${args}`;
+}
+
+/** A cached Debian distro stage (STAGE_PREPARE_ROOTFS=1): var/lib/dpkg still there, which the Kata setup removes (as upstream). */
+export async function debianStage(): Promise<string> {
+  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), 'stage');
+  const dir = await cached('debian-stage', key, async (tmp) => {
+    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { STAGE_PREPARE_ROOTFS: '1' });
+    if (out.exitCode !== 0) throw new Error(`rootfs.ts debian (stage) failed:\n${out.stderr}`);
+  });
+  return join(dir, 'rootfs');
 }

@@ -9,9 +9,8 @@ import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { ROOTFS_SBOM_PATH } from '../../lib/sbom/paths.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
-import { cached, hashFiles, hashOf } from '../helpers/cache.ts';
-import { debianRootfs, repoRoot, rootfsBuilderInputs, runRootfs } from '../helpers/rootfs-fixture.ts';
-import { assertValidCycloneDx, runSbom, sbomPackages, setupCopy, sha256Of, type Json } from '../helpers/sbom.ts';
+import { debianRootfs, repoRoot } from '../helpers/rootfs-fixture.ts';
+import { assertValidCycloneDx, debianStage, runSbom, sbomPackages, setupCopy, sha256Of, type Json } from '../helpers/sbom.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-sbom-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -21,13 +20,7 @@ let a = '';
 let env: Record<string, string> = {};
 
 test.before(async () => {
-  // The distro stage alone keeps var/lib/dpkg, which the Kata setup removes (as upstream).
-  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), 'stage');
-  const dir = await cached('debian-stage', key, async (tmp) => {
-    const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { STAGE_PREPARE_ROOTFS: '1' });
-    if (out.exitCode !== 0) throw new Error(`rootfs.ts debian (stage) failed:\n${out.stderr}`);
-  });
-  stage = join(dir, 'rootfs');
+  stage = await debianStage();
   env = { AGENT_SOURCE_BIN: await testAgentBinary(), SOURCE_DATE_EPOCH: EPOCH };
   a = join(scratch, 'a');
   await setupCopy(stage, a, env);
