@@ -7,7 +7,7 @@ import { configureChrony } from './chrony.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../core/systemd-prune.ts';
 import type { RootfsContext } from './types.ts';
 import { $ } from '../core/exec.ts';
-import { die, info, ok } from '../core/log.ts';
+import { die, info, ok, step } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
 import { pathInRoot, realPathOf } from '../core/safe-paths.ts';
 import { createSummaryFile } from './summary.ts';
@@ -116,7 +116,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   if (s.deleteUnits) deleteUnneededFiles(root);
   info('Creating summary file');
   createSummaryFile(ctx);
-  createRootfsSbom(ctx, agent, packages);
+  await step('Creating the SBOM', async () => createRootfsSbom(ctx, agent, packages));
 }
 
 function isLink(path: string): boolean {
