@@ -1,13 +1,13 @@
 // The rootfs SBOM (var/lib/osbuilder/sbom.cdx.json): the packages the
 // distro's database lists, read before setup clears var/lib, and what
 // osbuilder-ts put in. The inputs other than the agent are a table: a new
-// input (a tarball, a policy file) is one line here.
+// input (a tarball, a policy file) is one line here. The CycloneDX library
+// is loaded only when an SBOM is made: the container's distro stage, bundled
+// from rootfs.ts for the distro's older Node, never evaluates it.
 import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { info } from '../core/log.ts';
 import { pathInRoot } from '../core/safe-paths.ts';
-import { rootfsBomJson } from '../sbom/bom.ts';
-import { readInstalledPackages } from '../sbom/database.ts';
 import { fileSha256, pathSha256, type SbomInput } from '../sbom/inputs.ts';
 import { readOsRelease } from '../sbom/os-release.ts';
 import type { PackageSet } from '../sbom/packages.ts';
@@ -63,11 +63,13 @@ export function sbomInputs(ctx: RootfsContext, agent: AgentSource): SbomInput[] 
 }
 
 /** Read the package database now: setup removes var/lib (dpkg's and older rpm's database). */
-export function packagesBeforeSetup(root: string): Promise<PackageSet | undefined> {
+export async function packagesBeforeSetup(root: string): Promise<PackageSet | undefined> {
+  const { readInstalledPackages } = await import('../sbom/database.ts');
   return readInstalledPackages(root);
 }
 
-export function createRootfsSbom(ctx: RootfsContext, agent: AgentSource, packages: PackageSet | undefined): void {
+export async function createRootfsSbom(ctx: RootfsContext, agent: AgentSource, packages: PackageSet | undefined): Promise<void> {
+  const { rootfsBomJson } = await import('../sbom/bom.ts');
   const os = readOsRelease(ctx.workDir);
   const inputs = sbomInputs(ctx, agent);
   const text = rootfsBomJson({

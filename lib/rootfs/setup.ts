@@ -116,7 +116,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   if (s.deleteUnits) deleteUnneededFiles(root);
   info('Creating summary file');
   createSummaryFile(ctx);
-  await step('Creating the SBOM', async () => createRootfsSbom(ctx, agent, packages));
+  await step('Creating the SBOM', () => createRootfsSbom(ctx, agent, packages));
 }
 
 function isLink(path: string): boolean {
