@@ -11,7 +11,7 @@ import { treeSha256 } from '../../lib/sbom/inputs.ts';
 import { ROOTFS_SBOM_PATH } from '../../lib/sbom/paths.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
 import { runRootfs } from '../helpers/rootfs-fixture.ts';
-import { assertValidCycloneDx, sha256Of, type Json } from '../helpers/sbom.ts';
+import { assertValidCycloneDx, runSbom, sha256Of, type Json } from '../helpers/sbom.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-sbom-inputs-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -57,6 +57,22 @@ test('the tree digest changes with any content, name or mode change', () => {
   assert.is.not(content, before);
   $.sync`chmod 600 ${join(dir, 'a/f')}`;
   assert.is.not(treeSha256(dir), content);
+});
+
+test('sbom.ts on bad input: one ERROR line naming the problem, non-zero exit', async () => {
+  const img = join(scratch, 'no-sbom.img');
+  writeFileSync(img, 'x');
+  for (const [args, message] of [
+    [[join(scratch, 'missing')], /does not exist: give a rootfs directory/],
+    [[img], /has no SBOM beside it \(.*no-sbom\.img\.cdx\.json\)/],
+    [[join(scratch, 'digest')], /has neither \/var\/lib\/osbuilder\/sbom\.cdx\.json nor a package database/],
+  ] as const) {
+    const r = await runSbom([...args]);
+    assert.is.not(r.exitCode, 0);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
+    assert.is(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, message);
+  }
 });
 
 test.run();
