@@ -16,6 +16,7 @@ import { COMPRESSIONS, hostCompressor } from './lib/initrd/compress.ts';
 import { checkNewcLimits, warnDroppedXattrs } from './lib/initrd/fidelity.ts';
 import { planArchive, scanTree } from './lib/initrd/tree.ts';
 import { writeInitrd } from './lib/initrd/write.ts';
+import { stageOutputSbom } from './lib/sbom/output.ts';
 import { die, info, ok, step, warn } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
@@ -111,7 +112,13 @@ export async function buildInitrd(rootfsArg: string, image: string, s: InitrdSet
     checkNewcLimits(records, s.sourceDateEpoch);
     await warnDroppedXattrs(rootfs);
     const entries = planArchive(records, { sourceDateEpoch: s.sourceDateEpoch, initTarget: initTargetFor(rootfs, s.agentInit) });
-    await writeInitrd(entries, out, compressor);
+    await writeInitrd(entries, out, compressor, async (tmp) => {
+      const sbom = await stageOutputSbom(rootfs, {
+        output: out, file: tmp, kind: 'initrd', settings: { compression: s.compression },
+        ...(s.sourceDateEpoch !== undefined ? { epoch: s.sourceDateEpoch } : {}),
+      });
+      return sbom.commit;
+    });
   });
 }
 

@@ -51,6 +51,10 @@ export interface StageBundle {
   outFile: string;
 }
 
+// The CycloneDX library's optional XML plug-ins: loaded in a try by the
+// library, not installed, and never used (the SBOMs are JSON).
+const OPTIONAL_EXTERNALS = ['xmlbuilder2', 'libxmljs2'];
+
 // CommonJS dependencies (minimist...) call require(): give the ESM bundle one.
 const REQUIRE_SHIM = "import { createRequire as __osbCreateRequire } from 'node:module';\nconst require = __osbCreateRequire(import.meta.url);";
 
@@ -64,6 +68,7 @@ export async function bundleStage(b: StageBundle): Promise<void> {
     format: 'esm',
     target: STAGE_NODE_TARGET,
     banner: { js: REQUIRE_SHIM },
+    external: OPTIONAL_EXTERNALS,
     plugins: [mountedImportMeta(projectDir, b.mountedAt)],
     write: false,
     logLevel: 'silent',

@@ -21,6 +21,7 @@ import { die, info, ok, step } from '../core/log.ts';
 import { mbrSector } from './mbr.ts';
 import { PFN_INFO_OFFSET, pfnInfoBlock } from './pfn.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
+import { stageOutputSbom } from '../sbom/output.ts';
 
 export interface ImageOptions {
   rootfs: string;
@@ -160,13 +161,19 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
 
     let rootHashFile: string | undefined;
     let rootHashTmp: string | undefined;
+    let verityLine: string | undefined;
     if (layout.hash) {
       const params = await step('Computing the dm-verity hash tree', async () => writeVerityTree(tmpImage, layout.root, layout.hash!, fixed?.salt));
       rootHashFile = join(outDir, `root_hash_${o.buildVariant}.txt`);
       rootHashTmp = `${rootHashFile}.tmp-${process.pid}`;
       onCleanup(() => rmSync(rootHashTmp!, { force: true }));
-      writeFileSync(rootHashTmp, verityParamsLine(params) + '\n');
+      verityLine = verityParamsLine(params);
+      writeFileSync(rootHashTmp, verityLine + '\n');
     }
+    const sbom = await step('Writing the SBOM (image sha256)', () => stageOutputSbom(o.rootfs, {
+      output: o.image, file: tmpImage, kind: 'disk-image', settings: { 'fs-type': o.fsType, 'dax-header': o.daxHeader ? 'yes' : 'no' },
+      ...(verityLine ? { verityLine } : {}), ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
+    }));
     const fdSync = openSync(tmpImage, 'r+');
     fsyncSync(fdSync);
     closeSync(fdSync);
@@ -176,6 +183,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
       renameSync(rootHashTmp, rootHashFile);
       ok(`Root hash file created for variant: ${o.buildVariant}`);
     }
+    sbom.commit();
     ok(`Image created: ${o.image} (${imageMb} MiB)`);
     return { image: o.image, imageBytes: layout.imageBytes, layout, ...(rootHashFile ? { rootHashFile } : {}) };
   } finally {

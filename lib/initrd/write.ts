@@ -13,8 +13,15 @@ async function writeEntries(writer: CpioStreamWriter, entries: PlannedEntry[]): 
   await writer.finish();
 }
 
-/** Stream `entries` as newc cpio through `compressor` (argv, or none) into `out`. */
-export async function writeInitrd(entries: PlannedEntry[], out: string, compressor: string[] | undefined): Promise<void> {
+/**
+ * Stream `entries` as newc cpio through `compressor` (argv, or none) into `out`.
+ * `beforeRename(tmp)` sees the finished file before it is moved into place
+ * and returns what to do right after the move (the SBOM beside it).
+ */
+export async function writeInitrd(
+  entries: PlannedEntry[], out: string, compressor: string[] | undefined,
+  beforeRename?: (tmp: string) => Promise<() => void>,
+): Promise<void> {
   await removeStaleTemps(dirname(out), `${basename(out)}.tmp-`);
   const tmp = `${out}.tmp-${process.pid}`;
   const dropCleanup = onCleanup(() => rmSync(tmp, { force: true }));
@@ -34,7 +41,9 @@ export async function writeInitrd(entries: PlannedEntry[], out: string, compress
         throw (await proc.then(() => undefined, (err: unknown) => err)) ?? e;
       }
     }
+    const afterRename = await beforeRename?.(tmp);
     renameSync(tmp, out);
+    afterRename?.();
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;

@@ -10,10 +10,11 @@ import { configureChrony } from './chrony.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../core/systemd-prune.ts';
 import type { RootfsContext } from './types.ts';
 import { $ } from '../core/exec.ts';
-import { die, info, ok } from '../core/log.ts';
+import { die, info, ok, step } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
 import { pathInRoot, realPathOf } from '../core/safe-paths.ts';
 import { createSummaryFile } from './summary.ts';
+import { createRootfsSbom, packagesBeforeSetup } from './sbom.ts';
 
 /** chrony paths of distros that do not say (the Red Hat layout). */
 export const DEFAULT_CHRONY = { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' };
@@ -103,6 +104,7 @@ export function deleteUnneededFiles(root: string): void {
 export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promise<void> {
   const root = ctx.workDir;
   const s = ctx.settings;
+  const packages = await packagesBeforeSetup(root);
   await linkVarTmp(root);
   if (s.agentInit !== 'yes') installTmpMount(root);
   if (s.kernelModulesDir) await copyKernelModules(root, s.kernelModulesDir);
@@ -120,6 +122,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   if (s.deleteUnits) deleteUnneededFiles(root);
   info('Creating summary file');
   createSummaryFile(ctx);
+  await step('Creating the SBOM', () => createRootfsSbom(ctx, agent, packages));
 }
 
 function isLink(path: string): boolean {

@@ -58,7 +58,7 @@ test('two image builds at once into one directory: both valid; temp files of a d
   const [a, b] = await Promise.all([runImageTs(['-o', join(out, 'a.img'), tree]), runImageTs(['-o', join(out, 'b.img'), tree])]);
   assert.is(a.exitCode, 0, a.stderr);
   assert.is(b.exitCode, 0, b.stderr);
-  assert.equal(readdirSync(out).sort(), ['a.img', 'b.img'], 'only the two images: no temp file of either run, stale ones swept');
+  assert.equal(readdirSync(out).sort(), ['a.img', 'a.img.cdx.json', 'b.img', 'b.img.cdx.json'], 'only the two images and their SBOMs: no temp file of either run, stale ones swept');
   const expected = await expectedListing(tree);
   for (const img of ['a.img', 'b.img']) {
     assert.equal(listingDiff(expected, await ext4Listing(join(out, img), 3 * MiB)), [], `${img} holds the tree`);
@@ -104,7 +104,7 @@ test('SIGINT while initrd.ts writes: exit 130, no initrd and no temp file; the n
   rmSync(join(big, 'etc/payload'));
   const again = await runInitrd(['-o', out, big], { AGENT_INIT: 'yes' });
   assert.is(again.exitCode, 0, again.stderr);
-  assert.equal(readdirSync(dir), ['initrd.img']);
+  assert.equal(readdirSync(dir).sort(), ['initrd.img', 'initrd.img.cdx.json']);
   assert.ok(existsSync(out));
 });
 

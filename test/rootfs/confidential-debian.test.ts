@@ -2,6 +2,7 @@
 // command line through `make rootfs-debian image-debian` (policy found beside
 // a fixture agent source tree, built with make; CoCo, pause and hooks
 // tarballs), and ROOTFS_ONLY.
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -92,6 +93,13 @@ test("make rootfs-debian image-debian with kata-deploy's confidential command li
   // The manifest records the new inputs.
   const manifest = JSON.parse(readFileSync(join(dest, '.debian_rootfs.manifest.json'), 'utf8')).inputs;
   for (const k of ['AGENT_POLICY', 'AGENT_POLICY_FILE', 'CONFIDENTIAL_GUEST', 'COCO_GUEST_COMPONENTS_TARBALL', 'PAUSE_IMAGE_TARBALL', 'GUEST_HOOKS_TARBALL']) assert.ok(manifest[k], k);
+  // The SBOM names each input with its sha256.
+  const sbom = JSON.parse(readFileSync(join(root, 'var/lib/osbuilder/sbom.cdx.json'), 'utf8')) as { components: { name: string; hashes?: { content: string }[] }[] };
+  const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+  const inputs: [string, string][] = [['coco-guest-components', coco], ['pause-image', pause], ['guest-hooks', hooks], ['agent-policy', join(kata, 'src/kata-opa/allow-all.rego')]];
+  for (const [name, path] of inputs) {
+    assert.is(sbom.components.find((c) => c.name === name)?.hashes?.[0]?.content, sha(path), name);
+  }
 
   // The measured image and its root hash, as kata-deploy picks them up.
   assert.ok(statSync(join(dest, 'kata-containers-image-debian.img')).size > 0);

@@ -1,0 +1,32 @@
+// The distro a tree says it is (os-release), for the purl namespace and the distro qualifier.
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface OsId {
+  /** os-release ID, e.g. debian, fedora, alpine. */
+  id: string;
+  /** os-release VERSION_ID, e.g. 12, 40, 3.19.1 ('' when unknown). */
+  versionId: string;
+}
+
+export function readOsRelease(root: string): Partial<OsId> {
+  // Regular files only: a link (etc/os-release usually is one) could lead to the host's file.
+  for (const rel of ['usr/lib/os-release', 'etc/os-release']) {
+    const file = join(root, rel);
+    let text: string;
+    try {
+      if (!lstatSync(file).isFile()) continue;
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const value = (key: string) => {
+      const m = new RegExp(`^${key}=(.*)$`, 'm').exec(text);
+      return m ? m[1]!.trim().replace(/^(["'])(.*)\1$/, '$2') : undefined;
+    };
+    const id = value('ID');
+    const versionId = value('VERSION_ID');
+    return { ...(id ? { id } : {}), ...(versionId ? { versionId } : {}) };
+  }
+  return {};
+}
