@@ -19,7 +19,7 @@ import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { imageEntries, type TreeEntry } from './tree.ts';
 import { die, warn } from '../core/log.ts';
 import { fillXfsByCopy } from './xfs-copy.ts';
-import { xattrPaths } from './xattrs.ts';
+import { xattrHolders } from '../core/xattrs.ts';
 import { showPath } from '../core/show-path.ts';
 
 const TYPE_CHAR: Partial<Record<TreeEntry['type'], string>> = {
@@ -82,8 +82,8 @@ export async function xfsRoute(tree: { root: string; entries: TreeEntry[] }): Pr
       die(`cannot put ${showPath(e.path)} into an xfs image: its mtime (${e.mtimeSec}) is outside xfs's 1901-2486 range; change it in the rootfs`);
     }
   }
-  const withXattrs = await xattrPaths(tree.root);
-  let copyReason = withXattrs.length ? `${withXattrs[0]} has extended attributes` : undefined;
+  const withXattrs = await xattrHolders(tree.root);
+  let copyReason = withXattrs.length ? `${showPath(withXattrs[0]!.path)} has extended attributes` : undefined;
   for (const e of tree.entries) {
     if (copyReason) break;
     copyReason = protoObstacle(tree.root, e);

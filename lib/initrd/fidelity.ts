@@ -3,10 +3,11 @@
 // nature: one WARNING counting and naming them), 32-bit unsigned mtimes
 // (before 1970 / after 2106-02-07: clamped to the range, one WARNING) and
 // 32-bit file sizes (a file of 4 GiB or more: ERROR, a disk image holds it).
-import { $, haveCommand } from '../core/exec.ts';
+import { haveCommand } from '../core/exec.ts';
 import { die, warn } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
 import { showPath } from '../core/show-path.ts';
+import { xattrHolders } from '../core/xattrs.ts';
 import { S_IFMT, S_IFREG } from './cpio.ts';
 import type { TreeRecord } from './tree.ts';
 
@@ -30,19 +31,6 @@ export function checkNewcLimits(records: TreeRecord[], sourceDateEpoch?: number)
   if (late.length) warn(`a newc initrd cannot hold mtimes after 2106-02-07: ${late.length} path(s) get that date (${named(late)})`);
 }
 
-/** Paths under root with extended attributes, and their attribute names (getfattr -R, names only). */
-export async function pathsWithXattrs(root: string): Promise<{ path: string; names: string[] }[]> {
-  const out = (await $({ cwd: root })`getfattr -R -P -h -m - .`).buffer();
-  const found: { path: string; names: string[] }[] = [];
-  for (const line of out.toString('latin1').split('\n')) {
-    if (line.startsWith('# file: ')) {
-      const raw = Buffer.from(line.slice(8).replace(/^\.\//, '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))), 'latin1');
-      found.push({ path: `/${showPath(raw)}`, names: [] });
-    } else if (line && found.length) found[found.length - 1]!.names.push(line);
-  }
-  return found.filter((f) => f.names.length);
-}
-
 /** One WARNING when the tree has extended attributes: the initrd drops them. */
 export async function warnDroppedXattrs(root: string): Promise<void> {
   if (planning()) return;
@@ -50,8 +38,8 @@ export async function warnDroppedXattrs(root: string): Promise<void> {
     warn('cannot tell whether the rootfs has extended attributes (file capabilities, ACLs, SELinux labels), which a newc initrd drops: install the attr package (getfattr)');
     return;
   }
-  const found = await pathsWithXattrs(root);
+  const found = await xattrHolders(root);
   if (!found.length) return;
-  const names = found.map((f) => `${f.path} (${f.names.join(' ')})`);
+  const names = found.map((f) => `/${showPath(f.path)} (${f.names.join(' ')})`);
   warn(`a newc initrd cannot hold extended attributes: ${found.length} path(s) lose theirs: ${named(names)}; pack a disk image (image.ts) to keep them`);
 }
