@@ -10,6 +10,7 @@ import {
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
+import { type Arch, SUPPORTED_ARCHES, checkArch } from './lib/core/arch.ts';
 
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
@@ -29,6 +30,10 @@ export const bootSettings = {
     flag: 'M', env: 'AGENT_MARKER', default: DEFAULT_MARKER, parse: text,
     help: 'console text that means the agent is up',
   } as SettingSpec<string>,
+  arch: {
+    flag: 'a', env: 'BOOT_ARCH', default: '', parse: (raw: string, name: string) => (raw ? checkArch(raw, name) : ''),
+    help: `guest architecture: ${SUPPORTED_ARCHES.join(', ')} (default: the one in the image's summary file, else the host's)`,
+  } as SettingSpec<Arch | ''>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
 };
 
@@ -48,7 +53,7 @@ const TAIL_LINES = 30;
 
 async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
-  rejectUnknownOptions(opts, ['h', 'k', 'm', 't', 'M', 'q']);
+  rejectUnknownOptions(opts, ['h', 'a', 'k', 'm', 't', 'M', 'q']);
   const s = resolveSettings(bootSettings, process.env, opts);
   if (s.help) {
     process.stdout.write(USAGE);
@@ -65,6 +70,7 @@ async function main(): Promise<void> {
     [kind]: target,
     media: s.media,
     kernel: s.kernel || undefined,
+    arch: s.arch || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,
     onConsole: s.quiet ? undefined : (chunk) => process.stdout.write(chunk),

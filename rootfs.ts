@@ -21,6 +21,7 @@ import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
 import { prepareOverlay, setupRootfs } from './lib/rootfs/setup.ts';
 import { checkVersionsFile, versionsFileOf } from './lib/rootfs/versions.ts';
 import { removeStaleTemps } from './lib/core/stale-temps.ts';
+import { ensureForeignExec } from './lib/rootfs/binfmt.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -207,6 +208,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.
     const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
     if (cache?.upToDate) return;
+    // Container builds run the same foreign binaries through the host kernel's handler.
+    if (!settings.plan && !settings.insideContainer) await ensureForeignExec(arch);
     if ((await buildDistro(ctx, agent, cache?.replaceable)) && cache) storeManifest(rootfsDir, cache.manifest);
     return;
   }

@@ -4,7 +4,11 @@
 // virtio/NVDIMM/xfs/erofs modules.
 import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { shimInitramfs } from './shim.ts';
-import { debianCloudKernel } from './kernel.ts';
+import { debianKernel, hostBootArch } from './kernel.ts';
+import { type Arch } from '../core/arch.ts';
+import { BOOT_ARCHES } from './arch.ts';
+import { busyboxFor } from './busybox.ts';
+import { imageArch, initrdArch, kernelArch } from './guest-arch.ts';
 import { die } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
 
@@ -39,6 +43,8 @@ export interface BootOptions {
   kernel?: string;
   timeoutSeconds?: number;
   marker?: string;
+  /** Guest architecture; default: the summary file's in the initrd or ext4 image, else the host's. */
+  arch?: Arch;
   /** Root filesystem type; default: detected from the first partition of MBR #1. */
   rootFsType?: RootFsType;
   /** Called with each piece of console output as it arrives. */
@@ -98,8 +104,11 @@ export function rootParams(media: BootMedia, fsType: RootFsType): string {
 }
 
 /** Parameters every boot gets: serial console, no reboot loop, Kata's systemd target. */
-export const BASE_PARAMS =
-  'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
+export const baseParams = (arch: Arch = 'x86_64') => `console=${BOOT_ARCHES[arch].console} ${BASE_PARAMS_REST}`;
+export const BASE_PARAMS_REST =
+  'panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
+
+export const BASE_PARAMS = baseParams('x86_64');
 
 /** Console output after which the agent cannot come up (the guest hangs). */
 export const FATAL_CONSOLE = [/Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
@@ -111,18 +120,27 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!existsSync(target)) die(`${target} does not exist`);
   if (opts.kernel && !existsSync(opts.kernel)) die(`kernel ${opts.kernel} does not exist`);
   const media = opts.media ?? 'virtio';
-  const debian = opts.kernel ? undefined : await debianCloudKernel();
+  const recorded = opts.image ? await imageArch(opts.image, firstPartitionOffset(readAt(opts.image, 0, SECTOR))) : await initrdArch(opts.initrd!);
+  if (opts.arch && recorded && opts.arch !== recorded) die(`${target} holds a ${recorded} guest, not ${opts.arch}: give -a ${recorded} or leave -a out`);
+  const arch = opts.arch ?? recorded ?? hostBootArch();
+  if (media === 'nvdimm' && !BOOT_ARCHES[arch].nvdimmMachine) die(`${BOOT_ARCHES[arch].qemu} offers no NVDIMM to a directly booted kernel: boot ${arch} images on virtio`);
+  if (opts.kernel) {
+    const kernelIs = kernelArch(opts.kernel);
+    if (kernelIs && kernelIs !== arch) die(`kernel ${opts.kernel} is a ${kernelIs} kernel but ${target} is a ${arch} guest: give a ${arch} kernel with -k, or leave -k out for Debian's`);
+  }
+  const debian = opts.kernel ? undefined : await debianKernel(arch);
   const kernel = opts.kernel ?? debian!.vmlinuz;
 
-  let append = BASE_PARAMS;
+  let append = baseParams(arch);
   let initrd = opts.initrd;
   let image: { path: string; bytes: number; media: BootMedia } | undefined;
   if (opts.image) {
     append += ` ${rootParams(media, opts.rootFsType ?? detectRootFsType(opts.image))}`;
     image = { path: opts.image, bytes: statSync(opts.image).size, media };
-    if (debian) initrd = await shimInitramfs(debian);
+    if (debian) initrd = await shimInitramfs(debian, { modules: BOOT_ARCHES[arch].shimModules, busybox: await busyboxFor(arch) });
   }
-  return runQemu(qemuArgs({ kernel, append, initrd, image }), {
+  return runQemu(qemuArgs({ kernel, append, initrd, image, arch }), {
+    qemu: BOOT_ARCHES[arch].qemu,
     marker: opts.marker ?? DEFAULT_MARKER,
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     failOn: FATAL_CONSOLE,

@@ -99,21 +99,21 @@ function indexModules(modulesDir: string): Map<string, string> {
 }
 
 /** Paths (relative to the modules dir) of the shim's modules, in load order. */
-export function shimModulePaths(modulesDir: string): string[] {
+export function shimModulePaths(modulesDir: string, wanted: string[] = SHIM_MODULES): string[] {
   const index = indexModules(modulesDir);
   const builtin = new Set(
     readFileSync(join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map((p) => moduleName(p.split('/').pop()!)),
   );
   const pathOf = (name: string) => index.get(name) ?? die(`kernel module ${name} not found in ${modulesDir}`);
   const deps = (name: string) => (builtin.has(name) ? [] : moduleDepends(readFileSync(join(modulesDir, pathOf(name)))));
-  return moduleLoadOrder(SHIM_MODULES, deps)
+  return moduleLoadOrder(wanted, deps)
     .filter((name) => !builtin.has(name))
     .map(pathOf);
 }
 
 interface ShimEntry { name: string; mode: number; body?: CpioBody; rdev?: [number, number] }
 
-function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
+function shimEntries(modulesDir: string, modules: string[], busybox: string): ShimEntry[] {
   const dir = (name: string): ShimEntry => ({ name, mode: S_IFDIR | 0o755 });
   const file = (name: string, mode: number, body: CpioBody): ShimEntry => ({ name, mode: S_IFREG | mode, body });
   const moduleDirs = new Set<string>();
@@ -125,7 +125,7 @@ function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
   return [
     ...['bin', 'dev', 'etc', 'newroot', 'proc', 'sys'].map(dir),
     { name: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] },
-    file('bin/busybox', 0o755, { path: BUSYBOX, size: statSync(BUSYBOX).size }),
+    file('bin/busybox', 0o755, { path: busybox, size: statSync(busybox).size }),
     { name: 'bin/sh', mode: S_IFLNK | 0o777, body: Buffer.from('busybox') },
     file('etc/shim-modules', 0o644, Buffer.from(list)),
     file('init', 0o755, Buffer.from(SHIM_INIT)),
@@ -140,8 +140,8 @@ function shimEntries(modulesDir: string, modules: string[]): ShimEntry[] {
 /** Busybox applets: the shim calls `busybox --install` equivalents by symlink. */
 const APPLETS = ['cat', 'echo', 'insmod', 'mount', 'poweroff', 'sleep', 'switch_root', 'umount'];
 
-async function writeShim(path: string, modulesDir: string, modules: string[]): Promise<void> {
-  const entries = shimEntries(modulesDir, modules);
+async function writeShim(path: string, modulesDir: string, modules: string[], busybox: string): Promise<void> {
+  const entries = shimEntries(modulesDir, modules, busybox);
   for (const a of APPLETS) entries.push({ name: `bin/${a}`, mode: S_IFLNK | 0o777, body: Buffer.from('busybox') });
   const tmp = `${path}.tmp-${process.pid}`;
   const out = createWriteStream(tmp);
@@ -160,14 +160,21 @@ async function writeShim(path: string, modulesDir: string, modules: string[]): P
   renameSync(tmp, path);
 }
 
-/** Path of the shim initramfs (uncompressed cpio) for `kernel`, built once and cached. */
-export async function shimInitramfs(kernel: DebianKernel): Promise<string> {
-  if (!existsSync(BUSYBOX)) die(`${BUSYBOX} is missing: install busybox-static (scripts/setup-host.sh)`);
-  const modules = shimModulePaths(kernel.modulesDir);
+/**
+ * Path of the shim initramfs (uncompressed cpio) for `kernel`, built once and
+ * cached. Another architecture's kernel gets its own module list and busybox.
+ */
+export async function shimInitramfs(
+  kernel: DebianKernel,
+  guest: { modules?: string[]; busybox?: string } = {},
+): Promise<string> {
+  const busybox = guest.busybox ?? BUSYBOX;
+  if (!existsSync(busybox)) die(`${busybox} is missing: install busybox-static (scripts/setup-host.sh)`);
+  const modules = shimModulePaths(kernel.modulesDir, guest.modules);
   const key = createHash('sha256')
-    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(BUSYBOX))
+    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(busybox))
     .digest('hex').slice(0, 16);
   const path = join(kernelCacheDir(), `shim-${kernel.release}-${key}.cpio`);
-  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules);
+  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules, busybox);
   return path;
 }
