@@ -48,7 +48,7 @@ export const BOOT_ARCHES: Record<Arch, BootArch> = {
     kernelPackage: 'linux-image-s390x',
     flavour: 's390x',
     kernelFile: 'vmlinuz',
-    shimModules: ['virtio_ccw', 'virtio_blk', 'xfs', 'erofs'],
+    shimModules: ['virtio_blk', 'xfs', 'erofs'], // the ccw transport is built in (S390_GUEST)
   },
   ppc64le: {
     qemu: 'qemu-system-ppc64',

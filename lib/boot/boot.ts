@@ -121,12 +121,12 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (opts.kernel && !existsSync(opts.kernel)) die(`kernel ${opts.kernel} does not exist`);
   const media = opts.media ?? 'virtio';
   const recorded = opts.image ? await imageArch(opts.image, firstPartitionOffset(readAt(opts.image, 0, SECTOR))) : await initrdArch(opts.initrd!);
-  if (opts.arch && recorded && opts.arch !== recorded) die(`${target} holds a ${recorded} guest, not ${opts.arch}: give -a ${recorded} or leave -a out`);
+  if (opts.arch && recorded && opts.arch !== recorded) die(`${target} holds a guest for ${recorded}, not ${opts.arch}: give -a ${recorded} or leave -a out`);
   const arch = opts.arch ?? recorded ?? hostBootArch();
   if (media === 'nvdimm' && !BOOT_ARCHES[arch].nvdimmMachine) die(`${BOOT_ARCHES[arch].qemu} offers no NVDIMM to a directly booted kernel: boot ${arch} images on virtio`);
   if (opts.kernel) {
     const kernelIs = kernelArch(opts.kernel);
-    if (kernelIs && kernelIs !== arch) die(`kernel ${opts.kernel} is a ${kernelIs} kernel but ${target} is a ${arch} guest: give a ${arch} kernel with -k, or leave -k out for Debian's`);
+    if (kernelIs && kernelIs !== arch) die(`kernel ${opts.kernel} is built for ${kernelIs}, but ${target} is a guest for ${arch}: give a kernel for ${arch} with -k, or leave -k out for Debian's`);
   }
   const debian = opts.kernel ? undefined : await debianKernel(arch);
   const kernel = opts.kernel ?? debian!.vmlinuz;
