@@ -113,6 +113,13 @@ export const BASE_PARAMS = baseParams('x86_64');
 /** Console output after which the agent cannot come up (the guest hangs). */
 export const FATAL_CONSOLE = [/Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
+/** The architecture in an image's summary file; undefined when MBR #1 has no partition (the PFN-only tests) or it is not ext4. */
+async function recordedImageArch(image: string): Promise<Arch | undefined> {
+  const mbr = readAt(image, 0, SECTOR);
+  const lba = mbr.length >= SECTOR && mbr[510] === 0x55 && mbr[511] === 0xaa ? mbr.readUInt32LE(MBR_PARTITION_TABLE + 8) : 0;
+  return lba ? imageArch(image, lba * SECTOR) : undefined;
+}
+
 /** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!!opts.image === !!opts.initrd) die('boot: give either a disk image or an initrd');
@@ -120,7 +127,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!existsSync(target)) die(`${target} does not exist`);
   if (opts.kernel && !existsSync(opts.kernel)) die(`kernel ${opts.kernel} does not exist`);
   const media = opts.media ?? 'virtio';
-  const recorded = opts.image ? await imageArch(opts.image, firstPartitionOffset(readAt(opts.image, 0, SECTOR))) : await initrdArch(opts.initrd!);
+  const recorded = opts.image ? await recordedImageArch(opts.image) : await initrdArch(opts.initrd!);
   if (opts.arch && recorded && opts.arch !== recorded) die(`${target} holds a guest for ${recorded}, not ${opts.arch}: give -a ${recorded} or leave -a out`);
   const arch = opts.arch ?? recorded ?? hostBootArch();
   if (media === 'nvdimm' && !BOOT_ARCHES[arch].nvdimmMachine) die(`${BOOT_ARCHES[arch].qemu} offers no NVDIMM to a directly booted kernel: boot ${arch} images on virtio`);
