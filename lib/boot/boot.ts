@@ -6,7 +6,8 @@ import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { shimInitramfs } from './shim.ts';
 import { debianKernel, hostBootArch } from './kernel.ts';
 import { type Arch } from '../core/arch.ts';
-import { BOOT_ARCHES } from './arch.ts';
+import { BOOT_ARCHES, QEMU_PACKAGES } from './arch.ts';
+import { haveCommand } from '../core/exec.ts';
 import { busyboxFor } from './busybox.ts';
 import { imageArch, initrdArch, kernelArch } from './guest-arch.ts';
 import { die } from '../core/log.ts';
@@ -130,6 +131,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   const recorded = opts.image ? await recordedImageArch(opts.image) : await initrdArch(opts.initrd!);
   if (opts.arch && recorded && opts.arch !== recorded) die(`${target} holds a guest for ${recorded}, not ${opts.arch}: give -a ${recorded} or leave -a out`);
   const arch = opts.arch ?? recorded ?? hostBootArch();
+  if (!(await haveCommand(BOOT_ARCHES[arch].qemu))) die(`${BOOT_ARCHES[arch].qemu} is not installed: apt-get install ${QEMU_PACKAGES[arch]} (scripts/setup-host.sh)`);
   if (media === 'nvdimm' && !BOOT_ARCHES[arch].nvdimmMachine) die(`${BOOT_ARCHES[arch].qemu} offers no NVDIMM to a directly booted kernel: boot ${arch} images on virtio`);
   if (opts.kernel) {
     const kernelIs = kernelArch(opts.kernel);
