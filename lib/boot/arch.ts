@@ -17,7 +17,7 @@ export interface BootArch {
   flavour: string;
   /** boot/<file>-<release> in the package: vmlinuz, or vmlinux (an ELF) on ppc64el. */
   kernelFile: 'vmlinuz' | 'vmlinux';
-  /** Modules the disk shim loads (dependencies added from modinfo; built-ins skipped). */
+  /** Modules the disk shim loads (dependencies added from modinfo; built-ins skipped, as ext4 is on amd64 and arm64). */
   shimModules: string[];
 }
 
@@ -40,7 +40,7 @@ export const BOOT_ARCHES: Record<Arch, BootArch> = {
     kernelPackage: 'linux-image-cloud-arm64',
     flavour: 'cloud-arm64',
     kernelFile: 'vmlinuz',
-    shimModules: ['virtio_pci', 'virtio_blk', 'xfs', 'erofs'],
+    shimModules: ['virtio_pci', 'virtio_blk', 'ext4', 'xfs', 'erofs'],
   },
   s390x: {
     qemu: 'qemu-system-s390x',
@@ -49,7 +49,8 @@ export const BOOT_ARCHES: Record<Arch, BootArch> = {
     kernelPackage: 'linux-image-s390x',
     flavour: 's390x',
     kernelFile: 'vmlinuz',
-    shimModules: ['virtio_blk', 'xfs', 'erofs'], // the ccw transport is built in (S390_GUEST)
+    // The ccw transport is built in (S390_GUEST); ext4 is a module and asks for crc32c at mount.
+    shimModules: ['virtio_blk', 'crc32c_generic', 'ext4', 'xfs', 'erofs'],
   },
   ppc64le: {
     qemu: 'qemu-system-ppc64',
@@ -59,7 +60,7 @@ export const BOOT_ARCHES: Record<Arch, BootArch> = {
     kernelPackage: 'linux-image-powerpc64le',
     flavour: 'powerpc64le',
     kernelFile: 'vmlinux',
-    shimModules: ['virtio_pci', 'virtio_blk', 'xfs', 'erofs'],
+    shimModules: ['virtio_pci', 'virtio_blk', 'ext4', 'xfs', 'erofs'],
   },
 };
 
