@@ -24,7 +24,7 @@ for (const agentInit of ['yes', 'no'] as const) {
     const rootfs = await debianRootfs({ agentInit, arch: 'aarch64' });
     const summary = parse(readFileSync(join(rootfs, 'var/lib/osbuilder/osbuilder.yaml'), 'utf8'));
     assert.is(summary.architecture, 'aarch64');
-    assert.is(elfArch(readFileSync(join(rootfs, 'usr/bin/kata-agent'))), 'aarch64');
+    assert.is(elfArch(readFileSync(join(rootfs, agentInit === 'yes' ? 'sbin/init' : 'usr/bin/kata-agent'))), 'aarch64', 'the test agent is arm64');
     assert.is(elfArch(readFileSync(join(rootfs, 'usr/bin/dpkg'))), 'aarch64', 'the distro packages are arm64');
 
     const env = { ...process.env, AGENT_INIT: agentInit };
