@@ -13,6 +13,7 @@ import { die, info, ok } from './lib/core/log.ts';
 import { startProgress } from './lib/core/progress.ts';
 import { EscapeStripper, colourAllowed } from './lib/boot/console.ts';
 import { bootVerdict, noiseNotes } from './lib/boot/verdict.ts';
+import { type Arch, SUPPORTED_ARCHES, checkArch } from './lib/core/arch.ts';
 
 export const bootSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
@@ -36,6 +37,10 @@ export const bootSettings = {
     flag: 'v', arg: 'FILE', env: 'BOOT_ROOT_HASH', default: '', parse: text,
     help: 'root_hash_<variant>.txt of a MEASURED_ROOTFS image (default: the one beside the image that fits it)',
   } as SettingSpec<string>,
+  arch: {
+    flag: 'a', arg: 'ARCH', env: 'BOOT_ARCH', default: '', parse: (raw: string, name: string) => (raw ? checkArch(raw, name) : ''),
+    help: `guest architecture: ${SUPPORTED_ARCHES.join(', ')} (default: the one in the image's summary file, else the host's)`,
+  } as SettingSpec<Arch | ''>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
 };
 
@@ -65,7 +70,7 @@ function consoleWriter(): (text: string) => void {
 
 async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
-  rejectUnknownOptions(opts, ['h', 'k', 'm', 't', 'M', 'v', 'q']);
+  rejectUnknownOptions(opts, ['h', 'a', 'k', 'm', 't', 'M', 'v', 'q']);
   const s = resolveSettings(bootSettings, process.env, opts);
   if (s.help) {
     process.stdout.write(USAGE);
@@ -89,6 +94,7 @@ async function main(): Promise<void> {
     media: s.media,
     kernel: s.kernel || undefined,
     rootHashFile: s.rootHash || undefined,
+    arch: s.arch || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,
     onConsole: s.quiet ? undefined : consoleWriter(),

@@ -25,6 +25,7 @@ import { checkVersionsFile, versionsFileOf } from './lib/rootfs/versions.ts';
 import { removeStaleTemps } from './lib/core/stale-temps.ts';
 import { checkPolicyFile } from './lib/rootfs/policy.ts';
 import { checkGuestTarballs } from './lib/rootfs/guest-tarballs.ts';
+import { ensureForeignExec } from './lib/rootfs/binfmt.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
 
@@ -253,6 +254,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     if (cache?.upToDate) return;
     const trees = cache && treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries);
     const distroCache = { trees, key: cache && distroStageKey(cache.manifest), decision: cache };
+    // Container builds run the same foreign binaries through the host kernel's handler.
+    if (!settings.plan && !settings.insideContainer) await ensureForeignExec(arch);
     if ((await buildDistro(ctx, agent, cache?.replaceable, distroCache)) && cache) storeManifest(rootfsDir, cache.manifest);
     return;
   }

@@ -15,6 +15,8 @@ import { $ } from './lib/core/exec.ts';
 import { die, error, info, ok, step, warn } from './lib/core/log.ts';
 import { removeTree } from './lib/core/safe-paths.ts';
 import { testAgentBinary } from './test/helpers/agent.ts';
+import { type Arch, checkArch, hostArch } from './lib/core/arch.ts';
+import { BOOT_ARCHES } from './lib/boot/arch.ts';
 
 const projectDir = new URL('./', import.meta.url).pathname;
 const tsx = join(projectDir, 'node_modules/.bin/tsx');
@@ -35,8 +37,10 @@ Options:
   --test-images-only    only build and boot disk images
   --test-initrds-only   only build and boot initrds
 
-Environment: BOOT_TIMEOUT (seconds per boot, default 300), KEEP_TEST_DIR=1
-(keep the build directory), DEBUG.
+Environment: ARCH (guest architecture, default the host's: a foreign one is
+built through qemu-user with a cross-compiled test agent and booted in that
+architecture's QEMU), BOOT_TIMEOUT (seconds per boot, default 300),
+KEEP_TEST_DIR=1 (keep the build directory), DEBUG.
 `;
 
 type AgentInit = 'yes' | 'no';
@@ -65,11 +69,10 @@ function hostDistros(known: string[]): string[] {
   return known.filter((d) => d === id);
 }
 
-async function distrosToTest(requested: string[]): Promise<string[]> {
+async function distrosToTest(requested: string[], arch: Arch): Promise<string[]> {
   const known = await knownDistros();
   for (const d of requested) if (!known.includes(d)) die(`Not a valid distro: ${d} (known: ${known.join(', ')})`);
   const candidates = requested.length ? requested : hostDistros(known);
-  const arch = (await $`uname -m`).stdout.trim();
   const out: string[] = [];
   for (const d of candidates) {
     const cfg = parseTestConfig((await $({ cwd: projectDir })`${tsx} rootfs.ts -t ${d}`).stdout);
@@ -93,13 +96,15 @@ async function make(target: string, vars: Record<string, string>, env: NodeJS.Pr
   await $({ cwd: projectDir, env })`make ${target} ${assignments}`;
 }
 
-async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, workDir: string, agent: string): Promise<BuiltGuest[]> {
+async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, workDir: string, agent: string, arch: Arch): Promise<BuiltGuest[]> {
   const label = agentInit === 'yes' ? `${distro}-agent-init` : distro;
   const rootfsDest = join(workDir, `rootfs-agent-init-${agentInit}`);
   const imagesDest = join(workDir, `images-agent-init-${agentInit}`);
   mkdirSync(rootfsDest, { recursive: true });
   mkdirSync(imagesDest, { recursive: true });
-  const env = { ...process.env, AGENT_INIT: agentInit, AGENT_SOURCE_BIN: process.env.AGENT_SOURCE_BIN || agent };
+  const env = { ...process.env, ARCH: arch, AGENT_INIT: agentInit, AGENT_SOURCE_BIN: process.env.AGENT_SOURCE_BIN || agent };
+  // Images on NVDIMM as Kata attaches them, where the machine offers it.
+  const media = BOOT_ARCHES[arch].nvdimmMachine ? 'nvdimm' : 'virtio';
   const vars = { ROOTFS_BUILD_DEST: rootfsDest, IMAGES_BUILD_DEST: imagesDest, AGENT_INIT: agentInit };
 
   await step(`Building rootfs for ${label}`, () => make(`rootfs-${distro}`, vars, env));
@@ -115,7 +120,7 @@ async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, work
     const path = join(imagesDest, `kata-containers-${type}-${distro}.img`);
     await step(`Making ${type} for ${label}`, () => make(`${type}-${distro}`, vars, env));
     const result = await step(`Booting ${type} of ${label}`, () =>
-      bootGuest(type === 'image' ? { image: path, media: 'nvdimm', timeoutSeconds: BOOT_TIMEOUT_SECONDS } : { initrd: path, timeoutSeconds: BOOT_TIMEOUT_SECONDS }));
+      bootGuest(type === 'image' ? { image: path, media, arch, timeoutSeconds: BOOT_TIMEOUT_SECONDS } : { initrd: path, arch, timeoutSeconds: BOOT_TIMEOUT_SECONDS }));
     if (result.markerSeen) ok(`${type} of ${label}: agent up after ${result.seconds.toFixed(1)} s`);
     else {
       error(`${type} of ${label}: the agent did not come up; console tail:`);
@@ -141,8 +146,9 @@ async function main(): Promise<void> {
     return;
   }
   if (opts['test-images-only'] && opts['test-initrds-only']) die('--test-images-only and --test-initrds-only exclude each other');
+  const arch = checkArch(process.env.ARCH || hostArch());
   const plan: Plan = {
-    distros: await distrosToTest(opts._.map(String)),
+    distros: await distrosToTest(opts._.map(String), arch),
     images: !opts['test-initrds-only'],
     initrds: !opts['test-images-only'],
   };
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!plan.distros.length) die('no distro to test on this machine: name one, e.g. tsx test-images.ts debian');
-  info(`Running tests for: ${plan.distros.join(' ')}`);
+  info(`Running tests for: ${plan.distros.join(' ')} (${arch})`);
 
   const workDir = mkdtempSync('/var/tmp/osbuilder-test-');
   if (!process.env.KEEP_TEST_DIR) {
@@ -160,10 +166,10 @@ async function main(): Promise<void> {
       rmSync(workDir, { recursive: true, force: true });
     });
   }
-  const agent = await testAgentBinary();
+  const agent = await testAgentBinary(arch);
   const guests: BuiltGuest[] = [];
   for (const distro of plan.distros) {
-    for (const agentInit of ['yes', 'no'] as const) guests.push(...(await testDistro(distro, agentInit, plan, workDir, agent)));
+    for (const agentInit of ['yes', 'no'] as const) guests.push(...(await testDistro(distro, agentInit, plan, workDir, agent, arch)));
   }
 
   info('Image and rootfs sizes (in bytes and MB), smallest image first:');

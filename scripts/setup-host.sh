@@ -14,6 +14,11 @@ packages=(
 	attr acl libcap2-bin
 	# boot checks
 	qemu-system-x86 busybox-static
+	# foreign architectures: qemu-user runs the guest's maintainer scripts, the
+	# cross compilers build the test agent, each architecture's QEMU boots it
+	qemu-user-static binfmt-support arch-test qemu-system-arm qemu-system-misc qemu-system-ppc
+	gcc-aarch64-linux-gnu gcc-s390x-linux-gnu gcc-powerpc64le-linux-gnu
+	libc6-dev-arm64-cross libc6-dev-s390x-cross libc6-dev-ppc64el-cross
 	# container engines
 	docker.io podman iptables
 )

@@ -4,7 +4,12 @@
 // virtio/NVDIMM/xfs/erofs modules.
 import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
 import { shimInitramfs } from './shim.ts';
-import { debianCloudKernel } from './kernel.ts';
+import { debianKernel, hostBootArch } from './kernel.ts';
+import { type Arch } from '../core/arch.ts';
+import { BOOT_ARCHES, QEMU_PACKAGES } from './arch.ts';
+import { haveCommand } from '../core/exec.ts';
+import { busyboxFor } from './busybox.ts';
+import { imageArch, initrdArch, kernelArch } from './guest-arch.ts';
 import { die, info } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
 import { DM_CREATE_ERROR, VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
@@ -40,6 +45,8 @@ export interface BootOptions {
   kernel?: string;
   timeoutSeconds?: number;
   marker?: string;
+  /** Guest architecture; default: the summary file's in the initrd or ext4 image, else the host's. */
+  arch?: Arch;
   /** Root filesystem type; default: detected from the first partition of MBR #1. */
   rootFsType?: RootFsType;
   /**
@@ -118,8 +125,11 @@ export function rootParams(media: BootMedia, fsType: RootFsType): string {
 }
 
 /** Parameters every boot gets: serial console, no reboot loop, Kata's systemd target. */
-export const BASE_PARAMS =
-  'console=ttyS0 panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
+export const baseParams = (arch: Arch = 'x86_64') => `console=${BOOT_ARCHES[arch].console} ${BASE_PARAMS_REST}`;
+export const BASE_PARAMS_REST =
+  'panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
+
+export const BASE_PARAMS = baseParams('x86_64');
 
 /**
  * Console output after which the agent cannot come up (the guest hangs or
@@ -161,6 +171,13 @@ function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { p
   return { params: verityRootParams(verity, media, fsType), rootHashFile: file };
 }
 
+/** The architecture in an image's summary file; undefined when MBR #1 has no partition (the PFN-only tests) or it is not ext4. */
+async function recordedImageArch(image: string): Promise<Arch | undefined> {
+  const mbr = readAt(image, 0, SECTOR);
+  const lba = mbr.length >= SECTOR && mbr[510] === 0x55 && mbr[511] === 0xaa ? mbr.readUInt32LE(MBR_PARTITION_TABLE + 8) : 0;
+  return lba ? imageArch(image, lba * SECTOR) : undefined;
+}
+
 /** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!!opts.image === !!opts.initrd) die('boot: give either a disk image or an initrd');
@@ -169,10 +186,19 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   if (!existsSync(target)) die(`${target} does not exist`);
   if (opts.kernel && !existsSync(opts.kernel)) die(`kernel ${opts.kernel} does not exist`);
   const media = opts.media ?? 'virtio';
-  const debian = opts.kernel ? undefined : await debianCloudKernel();
+  const recorded = opts.image ? await recordedImageArch(opts.image) : await initrdArch(opts.initrd!);
+  if (opts.arch && recorded && opts.arch !== recorded) die(`${target} holds a guest for ${recorded}, not ${opts.arch}: give -a ${recorded} or leave -a out`);
+  const arch = opts.arch ?? recorded ?? hostBootArch();
+  if (!(await haveCommand(BOOT_ARCHES[arch].qemu))) die(`${BOOT_ARCHES[arch].qemu} is not installed: apt-get install ${QEMU_PACKAGES[arch]} (scripts/setup-host.sh)`);
+  if (media === 'nvdimm' && !BOOT_ARCHES[arch].nvdimmMachine) die(`${BOOT_ARCHES[arch].qemu} offers no NVDIMM to a directly booted kernel: boot ${arch} images on virtio`);
+  if (opts.kernel) {
+    const kernelIs = kernelArch(opts.kernel);
+    if (kernelIs && kernelIs !== arch) die(`kernel ${opts.kernel} is built for ${kernelIs}, but ${target} is a guest for ${arch}: give a kernel for ${arch} with -k, or leave -k out for Debian's`);
+  }
+  const debian = opts.kernel ? undefined : await debianKernel(arch);
   const kernel = opts.kernel ?? debian!.vmlinuz;
 
-  let append = BASE_PARAMS;
+  let append = baseParams(arch);
   let initrd = opts.initrd;
   let image: { path: string; bytes: number; media: BootMedia } | undefined;
   let rootHashFile: string | undefined;
@@ -181,9 +207,10 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     append += ` ${root.params}`;
     rootHashFile = root.rootHashFile;
     image = { path: opts.image, bytes: statSync(opts.image).size, media };
-    if (debian) initrd = await shimInitramfs(debian);
+    if (debian) initrd = await shimInitramfs(debian, { modules: BOOT_ARCHES[arch].shimModules, busybox: await busyboxFor(arch), arch });
   }
-  const run = await runQemu(qemuArgs({ kernel, append, initrd, image }), {
+  const run = await runQemu(qemuArgs({ kernel, append, initrd, image, arch }), {
+    qemu: BOOT_ARCHES[arch].qemu,
     marker: opts.marker ?? DEFAULT_MARKER,
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
     failOn: FATAL_CONSOLE,

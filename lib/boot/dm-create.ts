@@ -1,27 +1,29 @@
-// The shim's dm-create helper (dm-create.c): compiled static with the host's
-// gcc on first use and kept in the kernel cache directory, keyed by its
+// The shim's dm-create helper (dm-create.c): compiled static with the guest
+// architecture's gcc (the host's, or Debian's cross compiler) on first use and kept in the kernel cache directory, keyed by its
 // source, so the shim carries one small binary and no shared libraries.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { $, haveCommand } from '../core/exec.ts';
 import { die } from '../core/log.ts';
+import { type Arch, compilerFor, hostArch } from '../core/arch.ts';
 import { kernelCacheDir } from './kernel.ts';
 
 const SOURCE = new URL('./dm-create.c', import.meta.url).pathname;
 
-/** Path of the static dm-create binary, built once. */
-export async function dmCreateBinary(): Promise<string> {
+/** Path of the static dm-create binary for `arch` (default: the host's), built once. */
+export async function dmCreateBinary(arch?: Arch): Promise<string> {
   const source = readFileSync(SOURCE);
   const key = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const dir = kernelCacheDir();
-  const path = join(dir, `dm-create-${key}`);
+  const path = join(dir, `dm-create-${arch ?? hostArch()}-${key}`);
   if (existsSync(path)) return path;
-  if (!(await haveCommand('gcc'))) die('gcc is missing: the boot shim compiles its dm-create helper with it (install gcc and libc6-dev: scripts/setup-host.sh)');
+  const gcc = compilerFor(arch);
+  if (!(await haveCommand(gcc))) die(`${gcc} is missing: the boot shim compiles its dm-create helper with it (install it and its libc6-dev: scripts/setup-host.sh)`);
   mkdirSync(dir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    await $`gcc -static -Os -s -o ${tmp} ${SOURCE}`;
+    await $`${gcc} -static -Os -s -o ${tmp} ${SOURCE}`;
     renameSync(tmp, path);
   } finally {
     rmSync(tmp, { force: true });

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { die, step, warn } from '../core/log.ts';
 import { userCacheDir } from '../core/user-cache.ts';
-
-const METAPACKAGE = 'linux-image-cloud-amd64';
-const FLAVOUR = 'cloud-amd64';
+import { type Arch, hostArch, isArch } from '../core/arch.ts';
+import { BOOT_ARCHES } from './arch.ts';
+import { foreignApt } from './foreign-apt.ts';
 
 export interface DebianKernel {
   /** Kernel release, e.g. 6.1.0-57-cloud-amd64. */
@@ -25,39 +25,42 @@ export function kernelCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** The kernel release the metapackage points at, from `apt-cache depends` output. */
-export function releaseFromDepends(aptCacheDepends: string): string | undefined {
-  const m = aptCacheDepends.match(new RegExp(`Depends: linux-image-(\\S+-${FLAVOUR})\\b`));
+export function releaseFromDepends(aptCacheDepends: string, flavour = BOOT_ARCHES.x86_64.flavour): string | undefined {
+  const m = aptCacheDepends.match(new RegExp(`Depends: linux-image-(\\S+-${flavour})\\b`));
   return m?.[1];
 }
 
-function kernelOf(dir: string, release: string): DebianKernel {
-  return { release, vmlinuz: join(dir, 'boot', `vmlinuz-${release}`), modulesDir: join(dir, 'lib', 'modules', release) };
+function kernelOf(dir: string, release: string, arch: Arch): DebianKernel {
+  const file = BOOT_ARCHES[arch].kernelFile;
+  return { release, vmlinuz: join(dir, 'boot', `${file}-${release}`), modulesDir: join(dir, 'lib', 'modules', release) };
 }
 
-function cachedReleases(cacheDir: string): string[] {
+function cachedReleases(cacheDir: string, flavour: string): string[] {
   if (!existsSync(cacheDir)) return [];
   return readdirSync(cacheDir)
-    .filter((d) => d.startsWith('kernel-') && !d.includes('.tmp'))
+    .filter((d) => d.startsWith('kernel-') && d.endsWith(`-${flavour}`) && !d.includes('.tmp'))
     .map((d) => d.slice('kernel-'.length))
     .sort();
 }
 
-async function currentRelease(): Promise<string | undefined> {
-  const out = await $({ nothrow: true })`apt-cache depends ${METAPACKAGE}`;
-  return out.exitCode === 0 ? releaseFromDepends(out.stdout) : undefined;
+async function currentRelease(arch: Arch, apt: string[]): Promise<string | undefined> {
+  const { kernelPackage, flavour } = BOOT_ARCHES[arch];
+  const out = await $({ nothrow: true })`apt-cache ${apt} depends ${kernelPackage}`;
+  return out.exitCode === 0 ? releaseFromDepends(out.stdout, flavour) : undefined;
 }
 
-async function downloadKernel(release: string, dest: string): Promise<void> {
+async function downloadKernel(release: string, dest: string, arch: Arch, apt: string[]): Promise<void> {
   const tmp = `${dest}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
     const pkg = `linux-image-${release}`;
-    await step(`Downloading ${pkg} (Debian cloud kernel for boot checks)`, async () => {
-      await $({ cwd: tmp })`apt-get download ${pkg}`;
+    await step(`Downloading ${pkg} (Debian ${arch} kernel for boot checks)`, async () => {
+      await $({ cwd: tmp })`apt-get ${apt} download ${pkg}`;
       await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb unpacked && rm -f ./${pkg}_*.deb`;
     });
-    if (!existsSync(kernelOf(join(tmp, 'unpacked'), release).vmlinuz)) die(`${pkg} holds no boot/vmlinuz-${release}`);
+    const kernel = kernelOf(join(tmp, 'unpacked'), release, arch);
+    if (!existsSync(kernel.vmlinuz)) die(`${pkg} holds no ${kernel.vmlinuz.slice(join(tmp, 'unpacked').length + 1)}`);
     try {
       renameSync(join(tmp, 'unpacked'), dest);
     } catch (e) {
@@ -69,22 +72,35 @@ async function downloadKernel(release: string, dest: string): Promise<void> {
 }
 
 /**
- * The current Debian cloud kernel (as apt knows it), downloaded once into
- * kernelCacheDir(). Without apt metadata, the newest cached kernel is used.
+ * The current Debian kernel of `arch` (the cloud flavour where Debian has
+ * one), as apt knows it, downloaded once into kernelCacheDir(). Another
+ * architecture's package lists live in a private apt state there. Without apt
+ * metadata, the newest cached kernel is used.
  */
-export async function debianCloudKernel(): Promise<DebianKernel> {
+export async function debianKernel(arch: Arch = hostBootArch()): Promise<DebianKernel> {
   const cacheDir = kernelCacheDir();
-  const release = await currentRelease();
+  const { kernelPackage, flavour } = BOOT_ARCHES[arch];
+  const apt = await foreignApt(arch, cacheDir);
+  const release = await currentRelease(arch, apt);
   if (!release) {
-    const newest = cachedReleases(cacheDir).pop();
-    if (!newest) die(`apt does not know ${METAPACKAGE}: run apt-get update, or pass a kernel explicitly`);
-    warn(`apt does not know ${METAPACKAGE}; using the cached kernel ${newest}`);
-    return kernelOf(join(cacheDir, `kernel-${newest}`), newest);
+    const newest = cachedReleases(cacheDir, flavour).pop();
+    if (!newest) die(`apt does not know ${kernelPackage}: run apt-get update, or pass a kernel explicitly`);
+    warn(`apt does not know ${kernelPackage}; using the cached kernel ${newest}`);
+    return kernelOf(join(cacheDir, `kernel-${newest}`), newest, arch);
   }
   const dir = join(cacheDir, `kernel-${release}`);
   if (!existsSync(dir)) {
     mkdirSync(cacheDir, { recursive: true });
-    await downloadKernel(release, dir);
+    await downloadKernel(release, dir, arch, apt);
   }
-  return kernelOf(dir, release);
+  return kernelOf(dir, release, arch);
 }
+
+/** The host's architecture when boot checks know it, else x86_64. */
+export function hostBootArch(): Arch {
+  const host = hostArch();
+  return isArch(host) ? host : 'x86_64';
+}
+
+/** The host architecture's kernel (the x86_64 cloud kernel on this project's hosts). */
+export const debianCloudKernel = (): Promise<DebianKernel> => debianKernel();

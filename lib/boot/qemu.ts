@@ -4,6 +4,8 @@
 import { $ } from '../core/exec.ts';
 import { ConsoleDecoder, stripEscapes } from './console.ts';
 import { type BootEnd, failureReason } from './verdict.ts';
+import type { Arch } from '../core/arch.ts';
+import { BOOT_ARCHES } from './arch.ts';
 
 export type BootMedia = 'virtio' | 'nvdimm';
 
@@ -14,21 +16,25 @@ export interface QemuPlan {
   /** Disk image attached as virtio-blk or as an NVDIMM. */
   image?: { path: string; bytes: number; media: BootMedia };
   memoryMiB?: number;
+  /** Guest architecture (default x86_64): machine, CPU and QEMU binary from lib/boot/arch.ts. */
+  arch?: Arch;
 }
 
-/** qemu-system-x86_64 arguments: serial console on stdio, no display, no reboot. */
+/** QEMU arguments: serial console on stdio, no display, no reboot. */
 export function qemuArgs(plan: QemuPlan): string[] {
   const mem = plan.memoryMiB ?? 1024;
+  const arch = BOOT_ARCHES[plan.arch ?? 'x86_64'];
   const args = ['-accel', 'tcg', '-nodefaults', '-display', 'none', '-no-reboot', '-serial', 'stdio'];
   if (plan.image?.media === 'nvdimm') {
+    if (!arch.nvdimmMachine) throw new Error(`no NVDIMM on ${arch.qemu}'s machine`);
     args.push(
-      '-machine', 'pc,nvdimm=on',
+      ...arch.nvdimmMachine,
       '-m', `${mem}M,slots=2,maxmem=${mem + 4096}M`,
       '-object', `memory-backend-file,id=mem0,share=off,mem-path=${plan.image.path},size=${plan.image.bytes}`,
       '-device', 'nvdimm,memdev=mem0,id=nv0',
     );
   } else {
-    args.push('-machine', 'pc', '-m', `${mem}M`);
+    args.push(...arch.machine, '-m', `${mem}M`);
     if (plan.image) {
       args.push('-drive', `file=${plan.image.path},if=virtio,format=raw,readonly=on`);
     }
@@ -62,12 +68,14 @@ export async function runQemu(
     /** Console lines after which the marker can no longer come: stop early. */
     failOn?: RegExp[];
     onConsole?: (chunk: string) => void;
+    /** The QEMU binary (default qemu-system-x86_64). */
+    qemu?: string;
   },
 ): Promise<QemuRun> {
   const start = Date.now();
   let console = '';
   let markerAt: number | undefined;
-  const proc = $({ nothrow: true, quiet: true })`exec qemu-system-x86_64 ${args}`;
+  const proc = $({ nothrow: true, quiet: true })`exec ${opts.qemu ?? 'qemu-system-x86_64'} ${args}`;
   let timer: NodeJS.Timeout | undefined;
   const arm = (ms: number) => {
     clearTimeout(timer);

@@ -13,9 +13,11 @@ import { type CpioBody, CpioStreamWriter } from '../initrd/cpio-stream.ts';
 import { kernelCacheDir, type DebianKernel } from './kernel.ts';
 import { dmCreateBinary } from './dm-create.ts';
 import { die } from '../core/log.ts';
+import type { Arch } from '../core/arch.ts';
+import { BOOT_ARCHES } from './arch.ts';
 
 /** Modules the shim loads (dependencies are added from each module's modinfo). */
-export const SHIM_MODULES = ['virtio_pci', 'virtio_blk', 'nfit', 'nd_pmem', 'xfs', 'erofs', 'dm_verity'];
+export const SHIM_MODULES = BOOT_ARCHES.x86_64.shimModules;
 
 const BUSYBOX = '/bin/busybox';
 
@@ -105,21 +107,21 @@ function indexModules(modulesDir: string): Map<string, string> {
 }
 
 /** Paths (relative to the modules dir) of the shim's modules, in load order. */
-export function shimModulePaths(modulesDir: string): string[] {
+export function shimModulePaths(modulesDir: string, wanted: string[] = SHIM_MODULES): string[] {
   const index = indexModules(modulesDir);
   const builtin = new Set(
     readFileSync(join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map((p) => moduleName(p.split('/').pop()!)),
   );
   const pathOf = (name: string) => index.get(name) ?? die(`kernel module ${name} not found in ${modulesDir}`);
   const deps = (name: string) => (builtin.has(name) ? [] : moduleDepends(readFileSync(join(modulesDir, pathOf(name)))));
-  return moduleLoadOrder(SHIM_MODULES, deps)
+  return moduleLoadOrder(wanted, deps)
     .filter((name) => !builtin.has(name))
     .map(pathOf);
 }
 
 interface ShimEntry { name: string; mode: number; body?: CpioBody; rdev?: [number, number] }
 
-function shimEntries(modulesDir: string, modules: string[], dmCreate: string): ShimEntry[] {
+function shimEntries(modulesDir: string, modules: string[], busybox: string, dmCreate: string): ShimEntry[] {
   const dir = (name: string): ShimEntry => ({ name, mode: S_IFDIR | 0o755 });
   const file = (name: string, mode: number, body: CpioBody): ShimEntry => ({ name, mode: S_IFREG | mode, body });
   const moduleDirs = new Set<string>();
@@ -131,7 +133,7 @@ function shimEntries(modulesDir: string, modules: string[], dmCreate: string): S
   return [
     ...['bin', 'dev', 'etc', 'newroot', 'proc', 'sys'].map(dir),
     { name: 'dev/console', mode: S_IFCHR | 0o600, rdev: [5, 1] },
-    file('bin/busybox', 0o755, { path: BUSYBOX, size: statSync(BUSYBOX).size }),
+    file('bin/busybox', 0o755, { path: busybox, size: statSync(busybox).size }),
     { name: 'bin/sh', mode: S_IFLNK | 0o777, body: Buffer.from('busybox') },
     file('bin/dm-create', 0o755, { path: dmCreate, size: statSync(dmCreate).size }),
     file('etc/shim-modules', 0o644, Buffer.from(list)),
@@ -147,8 +149,8 @@ function shimEntries(modulesDir: string, modules: string[], dmCreate: string): S
 /** Busybox applets: the shim calls `busybox --install` equivalents by symlink. */
 const APPLETS = ['cat', 'echo', 'insmod', 'mount', 'poweroff', 'sleep', 'switch_root', 'umount'];
 
-async function writeShim(path: string, modulesDir: string, modules: string[], dmCreate: string): Promise<void> {
-  const entries = shimEntries(modulesDir, modules, dmCreate);
+async function writeShim(path: string, modulesDir: string, modules: string[], busybox: string, dmCreate: string): Promise<void> {
+  const entries = shimEntries(modulesDir, modules, busybox, dmCreate);
   for (const a of APPLETS) entries.push({ name: `bin/${a}`, mode: S_IFLNK | 0o777, body: Buffer.from('busybox') });
   const tmp = `${path}.tmp-${process.pid}`;
   const out = createWriteStream(tmp);
@@ -167,15 +169,23 @@ async function writeShim(path: string, modulesDir: string, modules: string[], dm
   renameSync(tmp, path);
 }
 
-/** Path of the shim initramfs (uncompressed cpio) for `kernel`, built once and cached. */
-export async function shimInitramfs(kernel: DebianKernel): Promise<string> {
-  if (!existsSync(BUSYBOX)) die(`${BUSYBOX} is missing: install busybox-static (scripts/setup-host.sh)`);
-  const modules = shimModulePaths(kernel.modulesDir);
-  const dmCreate = await dmCreateBinary();
+/**
+ * Path of the shim initramfs (uncompressed cpio) for `kernel`, built once and
+ * cached. Another architecture's kernel gets its own module list, busybox and
+ * dm-create.
+ */
+export async function shimInitramfs(
+  kernel: DebianKernel,
+  guest: { modules?: string[]; busybox?: string; arch?: Arch } = {},
+): Promise<string> {
+  const busybox = guest.busybox ?? BUSYBOX;
+  if (!existsSync(busybox)) die(`${busybox} is missing: install busybox-static (scripts/setup-host.sh)`);
+  const modules = shimModulePaths(kernel.modulesDir, guest.modules);
+  const dmCreate = await dmCreateBinary(guest.arch);
   const key = createHash('sha256')
-    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(BUSYBOX)).update(readFileSync(dmCreate))
+    .update(SHIM_INIT).update(APPLETS.join()).update(modules.join()).update(readFileSync(busybox)).update(readFileSync(dmCreate))
     .digest('hex').slice(0, 16);
   const path = join(kernelCacheDir(), `shim-${kernel.release}-${key}.cpio`);
-  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules, dmCreate);
+  if (!existsSync(path)) await writeShim(path, kernel.modulesDir, modules, busybox, dmCreate);
   return path;
 }

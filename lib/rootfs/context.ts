@@ -1,15 +1,16 @@
 // The context passed explicitly through every rootfs step: the resolved
 // settings, the loaded distro (if any) and the paths. No globals.
-import { machine } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { RootfsSettings } from './settings.ts';
 import type { RootfsContext } from './types.ts';
+import { type Arch, checkArch, hostArch } from '../core/arch.ts';
 
 
 const GNU_ONLY_ARCHES = ['ppc64le', 's390x'];
 
-export function targetArch(settings: RootfsSettings): string {
-  return settings.arch || machine();
+/** ARCH, else the host's; an architecture outside the table is an error. */
+export function targetArch(settings: RootfsSettings): Arch {
+  return checkArch(settings.arch || hostArch());
 }
 
 export function libcFor(arch: string, requested: string): string {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DistroConfig } from './types.ts';
 import { die } from '../core/log.ts';
+import { ARCHES, checkArch } from '../core/arch.ts';
 
 export const distrosDir = new URL('../../rootfs/', import.meta.url).pathname;
 
@@ -47,6 +48,5 @@ export function testConfigText(config: DistroConfig): string {
 
 /** `uname -m` name → Debian architecture name. */
 export function debianArch(arch: string): string {
-  const map: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', ppc64le: 'ppc64el', s390x: 's390x' };
-  return map[arch] ?? die(`architecture ${arch} is not supported: use one of ${Object.keys(map).join(', ')}`);
+  return ARCHES[checkArch(arch)].debian;
 }

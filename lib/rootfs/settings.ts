@@ -26,7 +26,7 @@ export const rootfsSettings = {
   agentPolicyFile: { env: 'AGENT_POLICY_FILE', default: '', parse: text, help: 'policy rego file for AGENT_POLICY=yes (default: <AGENT_SOURCE_DIR>/../kata-opa/allow-all.rego, the allow-all policy of the Kata tree)' },
   agentSourceDir: { env: 'AGENT_SOURCE_DIR', default: '', parse: text, help: 'agent source tree built with make when no prebuilt agent is given (default: <script dir>/../../src/agent)' },
   versionsFile: { env: 'KATA_VERSIONS_FILE', default: '', parse: text, help: "Kata's versions.yaml (default: <script dir>/../../versions.yaml)" },
-  arch: { env: 'ARCH', default: '', parse: text, help: 'target architecture as `uname -m` prints it (default: the host)' },
+  arch: { env: 'ARCH', default: '', parse: text, help: 'target architecture as `uname -m` prints it: x86_64, aarch64, ppc64le or s390x (default: the host); another than the host\'s runs through qemu-user (see Foreign architectures)' },
   libc: { env: 'LIBC', default: '', parse: text, help: 'libc the agent is built against: musl, or gnu (forced on ppc64le/s390x)' },
   seccomp: { env: 'SECCOMP', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: build the agent with seccomp and add libseccomp to the rootfs' },
   kernelModulesDir: { env: 'KERNEL_MODULES_DIR', default: '', parse: text, help: 'kernel modules directory copied into lib/modules (must exist)' },

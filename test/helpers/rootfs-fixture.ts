@@ -7,6 +7,7 @@ import { $ } from '../../lib/core/exec.ts';
 import { sourceClosure } from '../../lib/rootfs/cache.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { testAgentBinary } from './agent.ts';
+import { type Arch, hostArch } from '../../lib/core/arch.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from './cache.ts';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -32,6 +33,8 @@ export interface DebianRootfsOptions {
   bootstrap?: 'mmdebstrap' | 'debootstrap';
   /** EXTRA_PKGS of the build. */
   extraPkgs?: string;
+  /** ARCH of the build (default: the host's); a foreign one runs through qemu-user. */
+  arch?: Arch;
 }
 
 /** Runs `tsx rootfs.ts` as a subprocess; downloaded packages are kept in the test cache, not the user's. */
@@ -54,14 +57,15 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 
 /** Path of a cached Debian rootfs (`-d`: unneeded systemd units pruned) with the test agent (as /sbin/init with agentInit 'yes'). */
 export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
-  const agent = await testAgentBinary();
+  const foreign = opts.arch && opts.arch !== hostArch() ? opts.arch : undefined;
+  const agent = await testAgentBinary(foreign);
   const bootstrap = opts.bootstrap ?? 'mmdebstrap';
   const extraPkgs = opts.extraPkgs ?? '';
   // -d as the Makefile passes it: since upstream a49d0fb343 the units are pruned in the rootfs, not by image.ts.
-  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs, '-d');
-  const name = `debian-rootfs-${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}`;
+  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs, '-d', ...(foreign ? [foreign] : []));
+  const name = `debian-rootfs-${foreign ? `${foreign}-` : ''}${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}`;
   const dir = await cached(name, key, async (tmp) => {
-    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs });
+    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, ...(foreign ? { ARCH: foreign } : {}) });
     if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
     statSync(join(tmp, 'rootfs/sbin/init'));
   });

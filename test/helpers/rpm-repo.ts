@@ -28,7 +28,8 @@ export const FEDORA_STAND_INS: StandInRpm[] = [
   },
 ];
 
-export function specText(p: StandInRpm): string {
+/** The spec of a stand-in: noarch, or for `arch` (built with rpmbuild --target). */
+export function specText(p: StandInRpm, arch?: string): string {
   const install = Object.entries(p.files).flatMap(([path, content]) => {
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const mk = dir ? [`mkdir -p %{buildroot}/${dir}`] : [];
@@ -38,22 +39,22 @@ export function specText(p: StandInRpm): string {
     return [...mk, `echo ${b64} | base64 -d > %{buildroot}/${path}`, ...chmod];
   });
   return [
-    `Name: ${p.name}`, 'Version: 1.0', 'Release: 1', 'Summary: osbuilder-ts test stand-in', 'License: MIT', 'BuildArch: noarch', 'AutoReqProv: no',
+    `Name: ${p.name}`, 'Version: 1.0', 'Release: 1', 'Summary: osbuilder-ts test stand-in', 'License: MIT', ...(arch ? [] : ['BuildArch: noarch']), 'AutoReqProv: no',
     '%description', 'Test stand-in.', '%install', ...install, '%files', ...Object.keys(p.files).map((f) => `/${f}`), '',
   ].join('\n');
 }
 
-/** Build the rpms and index them; returns the repository directory. */
-export async function buildRpmRepo(dir: string, rpms: StandInRpm[]): Promise<string> {
+/** Build the rpms (noarch, or for `arch`) and index them; returns the repository directory. */
+export async function buildRpmRepo(dir: string, rpms: StandInRpm[], arch?: string): Promise<string> {
   const top = join(dir, 'rpmbuild');
   const repo = join(dir, 'repo');
   mkdirSync(repo, { recursive: true });
   for (const p of rpms) {
     const spec = join(dir, `${p.name}.spec`);
-    writeFileSync(spec, specText(p));
-    await $`rpmbuild -bb --define ${`_topdir ${top}`} --define ${'__os_install_post %{nil}'} ${spec}`;
+    writeFileSync(spec, specText(p, arch));
+    await $`rpmbuild -bb ${arch ? ['--target', arch] : []} --define ${`_topdir ${top}`} --define ${'__os_install_post %{nil}'} ${spec}`;
   }
-  await $`cp ${top}/RPMS/noarch/. ${repo}/ -r`;
+  await $`cp ${top}/RPMS/${arch ?? 'noarch'}/. ${repo}/ -r`;
   await $`createrepo_c -q ${repo}`;
   return repo;
 }
