@@ -1,7 +1,7 @@
 // Temporary names carry the writer's PID (`.<name>.partial-<pid>`,
 // `.<name>.tmp-<pid>`): two builds never share one, and those of a process
 // that died without cleaning up (SIGKILL, power loss) are swept by the next run.
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { info } from './log.ts';
 import { removeTree } from './safe-paths.ts';
@@ -13,12 +13,18 @@ export function tempOwner(name: string, prefix: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** True while `pid` runs: a zombie (killed, not yet reaped by its parent or init) writes nothing more. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false; // gone between the two looks
   }
 }
 

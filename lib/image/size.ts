@@ -10,7 +10,7 @@
 import { ext4Geometry, inodeRatio } from './ext4-geometry.ts';
 import { die } from '../core/log.ts';
 import { DAX_HEADER_MB, MiB, ROOTFS_START_MB, TAIL_MB } from './layout.ts';
-import type { TreeEntry } from './tree.ts';
+import { isLaterHardLink, type TreeEntry } from './tree.ts';
 
 export const SIZE_TRIES = 20;
 export const SIZE_INCREMENT_MB = 10;
@@ -104,11 +104,7 @@ export function ext4Needs(entries: TreeEntry[], blockSize: number, extraFiles = 
       const parent = slash < 0 ? '' : e.rel.slice(0, slash);
       dirBytes.set(parent, (dirBytes.get(parent) ?? 24) + dirEntryBytes(e.rel.slice(slash + 1)));
     }
-    if (e.type === 'file' && e.nlink > 1) {
-      const key = `${e.dev}:${e.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-    }
+    if (isLaterHardLink(e, seen, ['file'])) continue;
     inodes++;
     if (e.type === 'file') {
       // Extent tree: 4 extents in the inode, 340 per index block; mke2fs

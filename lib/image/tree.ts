@@ -102,18 +102,23 @@ export function walkRootfs(root: string): RootfsTree {
   return { root, entries, addMachineId: hasEtc && !hasMachineId };
 }
 
+/**
+ * A test that is true for a hard-linked entry's first name only (`seen`
+ * holds the inodes met so far): sizes count each inode once.
+ */
+export function isLaterHardLink(e: TreeEntry, seen: Set<string>, types: EntryType[] = ['file', 'symlink', 'char', 'block', 'fifo', 'socket']): boolean {
+  if (e.nlink <= 1 || !types.includes(e.type)) return false;
+  const key = `${e.dev}:${e.ino}`;
+  if (seen.has(key)) return true;
+  seen.add(key);
+  return false;
+}
+
 /** `du -s -B1` of the tree as upstream measures it: hard links counted once. */
 export function diskUsageBytes(entries: TreeEntry[]): number {
   const seen = new Set<string>();
   let total = 0;
-  for (const e of entries) {
-    if (e.nlink > 1 && e.type !== 'dir') {
-      const key = `${e.dev}:${e.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-    }
-    total += e.allocated;
-  }
+  for (const e of entries) if (!isLaterHardLink(e, seen)) total += e.allocated;
   return total;
 }
 

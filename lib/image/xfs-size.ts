@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { MiB } from './layout.ts';
 import { fileDataBlocks, fileExtents } from './size.ts';
-import type { TreeEntry } from './tree.ts';
+import { isLaterHardLink, type TreeEntry } from './tree.ts';
 
 export const XFS_MIN_MB = 300;
 const RESERVE_POOL_MAX = 8192;
@@ -84,11 +84,7 @@ export function xfsNeedsBlocks(entries: TreeEntry[], blockSize: number, o: { kee
       d.count++;
       dirs.set(parent, d);
     }
-    if (e.type === 'file' && e.nlink > 1) {
-      const key = `${e.dev}:${e.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-    }
+    if (isLaterHardLink(e, seen, ['file'])) continue;
     inodes++;
     if (e.type === 'file') {
       blocks += fileDataBlocks(e, blockSize, o.keepsHoles) + extentBlocks(fileExtents(e, blockSize, o.keepsHoles, EXTENT_MAX_BLOCKS), blockSize);

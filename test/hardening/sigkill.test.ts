@@ -4,12 +4,12 @@
 // mount or loop device), and the rootfs was only read (ctime, link counts).
 // The whole process group is killed, as an OOM kill or `kill -9 -PGID` would.
 import { spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
-import { makeHostileTree } from '../helpers/hostile-tree.ts';
+import { makeHostileTree, inodeStamps } from '../helpers/hostile-tree.ts';
 import { repoRoot } from '../helpers/image-fixture.ts';
 
 const work = mkdtempSync('/var/tmp/osbuilder-sigkill-');
@@ -24,20 +24,6 @@ test.before(async () => {
   await $`head -c 24M /dev/urandom > ${join(root, 'usr/payload')}`; // a build long enough to be caught midway
 });
 test.after(() => rmSync(work, { recursive: true, force: true }));
-
-function inodeStamps(): string {
-  const lines: string[] = [];
-  const walk = (dir: Buffer) => {
-    for (const n of readdirSync(dir, { encoding: 'buffer' })) {
-      const p = Buffer.concat([dir, Buffer.from('/'), n]);
-      const st = lstatSync(p, { bigint: true });
-      lines.push(`${p.toString('hex')} ${st.ctimeNs} ${st.nlink}`);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(Buffer.from(root));
-  return lines.sort().join('\n');
-}
 
 function env(extra: Record<string, string>): NodeJS.ProcessEnv {
   const drop = ['IMAGE', 'INITRD_IMAGE', 'FS_TYPE', 'AGENT_INIT', 'SOURCE_DATE_EPOCH', 'USE_DOCKER', 'USE_PODMAN', 'MEASURED_ROOTFS'];
@@ -76,16 +62,16 @@ for (const [name, script, extra, output] of [
   test(`${name}: SIGKILL at a random moment, then a re-run leaves nothing behind`, async () => {
     const out = join(work, `out-${name.replace(/\W+/g, '-')}`);
     mkdirSync(out);
-    const before = inodeStamps();
+    const before = inodeStamps(root);
     const delay = Math.floor(Math.random() * 1500);
     const killed = await run(script, ['-o', join(out, output), root], extra, delay);
     if (killed.signal !== 'SIGKILL') console.log(`${name}: finished before the kill at ${delay} ms`);
-    assert.is(inodeStamps(), before, `killed after ${delay} ms: the rootfs was only read`);
+    assert.is(inodeStamps(root), before, `killed after ${delay} ms: the rootfs was only read`);
     const again = await run(script, ['-o', join(out, output), root], extra);
     assert.is(again.code, 0, `re-run after a kill at ${delay} ms (${killed.signal ?? `exit ${killed.code}`}):\n${again.stderr}`);
-    assert.equal(readdirSync(out), [output], `killed after ${delay} ms: only the output is left`);
+    assert.equal(readdirSync(out), [output, `${output}.cdx.json`], `killed after ${delay} ms: only the output (and its SBOM) is left`);
     assert.equal(readdirSync(parent), ['rootfs'], 'no sibling of the rootfs');
-    assert.is(inodeStamps(), before, 'the rootfs was only read');
+    assert.is(inodeStamps(root), before, 'the rootfs was only read');
     assert.equal(ours(readFileSync('/proc/self/mounts', 'utf8')), [], 'no mount left');
     assert.equal(ours((await $`losetup -a`).stdout), [], 'no loop device left');
   });

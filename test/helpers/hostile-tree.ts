@@ -357,3 +357,18 @@ function fmt(f: string, v: unknown): string {
 export function pathsWithXattrs(snap: Snapshot): string[] {
   return [...snap].filter(([, e]) => Object.keys(e.xattrs).length).map(([k]) => k);
 }
+
+/** ctime and link count of every path under root: a builder that only reads leaves them as they were. */
+export function inodeStamps(root: string): string {
+  const lines: string[] = [];
+  const walk = (dir: Buffer) => {
+    for (const n of readdirSync(dir, { encoding: 'buffer' })) {
+      const p = Buffer.concat([dir, Buffer.from('/'), n]);
+      const st = lstatSync(p, { bigint: true });
+      lines.push(`${p.toString('hex')} ${st.ctimeNs} ${st.nlink}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(Buffer.from(root));
+  return lines.sort().join('\n');
+}
