@@ -157,8 +157,9 @@ export function fatalConsoleLine(console: string): string | undefined {
 function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { params: string; rootHashFile?: string } {
   const fsType = opts.rootFsType ?? detectRootFsType(image);
   const mbr = readAt(image, 0, SECTOR);
-  const root = mbrPartition(mbr, 1) ?? die(`${image}: the image has no first partition`);
-  if (!mbrPartition(mbr, 2)) {
+  // MBR #1 may be blank (a kernel reading MBR #2 through the PFN block finds the root): no verity then.
+  const root = mbrPartition(mbr, 1);
+  if (!root || !mbrPartition(mbr, 2)) {
     if (opts.rootHashFile) die(`${image} has no dm-verity hash partition (not built with MEASURED_ROOTFS=yes): drop the root hash file ${opts.rootHashFile}`);
     return { params: rootParams(media, fsType) };
   }

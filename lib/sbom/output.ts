@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
-import { info, warn } from '../core/log.ts';
+import { info } from '../core/log.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
 import { withDerivedSerial } from './serial.ts';
@@ -60,7 +60,7 @@ async function rootfsSbomText(rootfs: string, epoch: number | undefined): Promis
   ]);
   const packages = await readInstalledPackages(rootfs);
   const os = readOsRelease(rootfs);
-  warn(`${rootfs} has no /${ROOTFS_SBOM_PATH} (not built by rootfs.ts): the SBOM lists ${packages ? `the ${packages.packages.length} packages of /${packages.database}` : 'no packages (no package database found)'} and no agent`);
+  info(`${rootfs} has no /${ROOTFS_SBOM_PATH} (not built by rootfs.ts): the SBOM lists ${packages ? `the ${packages.packages.length} packages of /${packages.database}` : 'no packages (no package database found)'} and no agent`);
   return rootfsBomJson({ distroId: os.id ?? 'unknown', distroVersion: os.versionId ?? '', arch: '', osbuilderVersion: 'unknown', inputs: [], ...(packages ? { packages } : {}), ...(epoch !== undefined ? { epoch } : {}) });
 }
 

@@ -30,7 +30,7 @@ async function baseTarball(): Promise<string> {
 async function containerBuildKey(engine: Engine, env: Record<string, string>): Promise<string> {
   const version = (await $({ env: { ...process.env, ...env } })`${engine} version --format ${engine === 'docker' ? '{{.Server.Version}}' : '{{.Version}}'}`).stdout;
   const files = [...rootfsBuilderInputs('debian'), 'lib/container/bundle.ts', 'scripts/engines.ts', 'scripts/runc-without-sys-resource'];
-  return hashOf(hashFiles(...files), readFileSync(await testAgentBinary()), engine, version);
+  return hashOf(hashFiles(...files), readFileSync(await testAgentBinary()), engine, version, '-d');
 }
 
 /** A temp dir next to which rootfs.ts stages, so leftovers are easy to see. */
@@ -138,7 +138,7 @@ for (const engine of ['docker', 'podman'] as Engine[]) {
       await baseImage();
       const agent = await testAgentBinary();
       const dir = await cached(`debian-rootfs-${engine}`, await containerBuildKey(engine, env), async (tmp) => {
-        const out = await runRootfs(['-r', join(tmp, 'rootfs'), 'debian'], { ...engineEnv, AGENT_SOURCE_BIN: agent });
+        const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { ...engineEnv, AGENT_SOURCE_BIN: agent }); // -d as the host fixture
         if (out.exitCode !== 0) throw new Error(`USE_${engine.toUpperCase()} rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
       });
       return join(dir, 'rootfs');

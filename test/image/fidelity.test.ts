@@ -47,7 +47,7 @@ test('ext4 holds the hostile tree: every path, every field, xattrs, links, devic
   assert.is(r.exitCode, 0, r.stderr);
   assert.equal(compareSnapshots(tree, await readBack(image), { skip: added }), []);
   assert.is(inodeStamps(root), before, 'the rootfs is only read');
-  assert.equal(readdirSync(out), ['ext4 image.img']);
+  assert.equal(readdirSync(out), ['ext4 image.img', 'ext4 image.img.cdx.json']);
   assert.equal(readdirSync(work).sort(), ['mnt', 'out dir', 'rootfs']);
 });
 
@@ -80,7 +80,7 @@ test('erofs holds the hostile tree (less the 255-byte name) and only reads the r
   assert.equal(compareSnapshots(expected, await readBack(image), { skip: added }), []);
   assert.is(inodeStamps(root), before, 'no hard link into the rootfs, no ctime change');
   assert.equal(readdirSync(dirname(root)).filter((n) => n.startsWith(`.${basename(root)}`)), [], 'no sibling stage; the stale one swept');
-  assert.equal(readdirSync(out).sort(), ['erofs.img', 'ext4 image.img']);
+  assert.equal(readdirSync(out).sort(), ['erofs.img', 'erofs.img.cdx.json', 'ext4 image.img', 'ext4 image.img.cdx.json']);
 
   // SOURCE_DATE_EPOCH clamps mtimes to it (README), it does not set them all;
   // mkfs.erofs 1.5 would turn one before 1970 into the epoch: refused by name.
@@ -94,7 +94,7 @@ test('erofs holds the hostile tree (less the 255-byte name) and only reads the r
   const rr = await runImageTs(['-f', 'erofs', '-o', image, root], { AGENT_INIT: 'yes', SOURCE_DATE_EPOCH: String(epoch) });
   assert.is(rr.exitCode, 0, rr.stderr);
   assert.equal(compareSnapshots(snapshotTree(root), await readBack(image), { skip: added, mtime: { max: epoch } }), []);
-  assert.equal(readdirSync(out).sort(), ['erofs.img', 'ext4 image.img']);
+  assert.equal(readdirSync(out).sort(), ['erofs.img', 'erofs.img.cdx.json', 'ext4 image.img', 'ext4 image.img.cdx.json']);
 });
 
 test.run();
