@@ -22,6 +22,7 @@ import { type Engine, checkEngine } from '../lib/container/engine.ts';
 import { $, failureSummary, haveCommand } from '../lib/core/exec.ts';
 import { die, info, ok, step, warn } from '../lib/core/log.ts';
 import { mountsBelow } from '../lib/core/safe-paths.ts';
+import { processAlive } from '../lib/core/stale-temps.ts';
 
 export const RUN_DIR = '/run/osbuilder-ts';
 const DOCKER_SOCKET = join(RUN_DIR, 'docker.sock');
@@ -192,14 +193,9 @@ function writeState(engine: Engine, state: EngineState): void {
   writeFileSync(stateFile(engine), JSON.stringify(state, null, 2));
 }
 
+/** dockerd runs detached (setsid): once it exits it is a zombie until init reaps it, and that counts as gone. */
 function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return !!pid && processAlive(pid);
 }
 
 async function engineAnswers(engine: Engine, env: Record<string, string>): Promise<boolean> {
