@@ -60,7 +60,14 @@ export function mountsBelow(dir: string): string[] {
 export async function removeTree(dir: string): Promise<void> {
   if (unsafeRootfsReason(dir) || !existsSync(dir)) return;
   for (const m of mountsBelow(dir)) await $({ nothrow: true })`umount -l ${m}`;
-  await $`rm -rf --one-file-system ${dir}`;
+  // On Ctrl-C the whole process group is signalled: a cp or dpkg still
+  // finishing may add an entry while rm runs ("Directory not empty"). Retry
+  // briefly; the last try reports its error.
+  for (let tries = 1; ; tries++) {
+    const r = await $({ nothrow: tries < 10 })`rm -rf --one-file-system ${dir}`;
+    if (r.exitCode === 0 || !existsSync(dir)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /**

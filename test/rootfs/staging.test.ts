@@ -1,6 +1,6 @@
 // Where a rootfs build happens (BUILD_IN_RAM) and where its packages are kept
 // (PACKAGE_CACHE_DIR): the pure checks, then a build staged in RAM for real.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +9,7 @@ import { mountTable } from '../../lib/core/fs-checks.ts';
 import { installedVersions, packageCacheDir, supersededDebs } from '../../lib/rootfs/package-cache.ts';
 import { userCacheDir } from '../../lib/core/user-cache.ts';
 import { RAM_DIR } from '../../lib/core/safe-paths.ts';
+import { processAlive } from '../../lib/core/stale-temps.ts';
 import { mountOptionsOf, ramStagingParent, ramUnusableReason } from '../../lib/rootfs/ram-staging.ts';
 import { unsafeRootfsReason } from '../../lib/core/safe-paths.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
@@ -75,8 +76,9 @@ test('the cache drops the packages a build installed in another version, and onl
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-staging-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
-// Stages of dead processes: a build running beside the tests (its PID alive) owns its own.
-const ramStages = () => readdirSync(RAM_DIR).filter((n) => n.startsWith('osbuilder-rootfs-') && !existsSync(`/proc/${n.slice('osbuilder-rootfs-'.length)}`));
+const ramStages = () => readdirSync(RAM_DIR).filter((n) => n.startsWith('osbuilder-rootfs-'));
+/** Stages of dead processes: a build running beside the tests (its PID alive) owns its own. */
+const leftStages = () => ramStages().filter((n) => !processAlive(Number(n.slice('osbuilder-rootfs-'.length))));
 const listing = async (root: string) => (await $`cd ${root} && find . -printf '%p %y %m %u %g %s %l\n' | sort`).stdout;
 
 test('a build in RAM gives the same tree as one on the disk, and leaves nothing in /dev/shm or beside ROOTFS_DIR', async () => {
@@ -98,7 +100,7 @@ test('a build in RAM gives the same tree as one on the disk, and leaves nothing 
   }
   assert.ok(trees[0]!.includes('./usr/bin/kata-agent f 755 root root'), trees[0]);
   assert.fixture(trees[0]!, trees[1]!);
-  assert.equal(ramStages(), [], `${stale} swept, nothing else left`);
+  assert.equal(leftStages(), [], `${stale} swept, nothing else left`);
 });
 
 test('SIGINT during a build in RAM: exit 130, the RAM and disk stages removed, no ROOTFS_DIR', async () => {
