@@ -13,7 +13,7 @@ import { parseVerityParams, readVerityParams, verityRootParams } from '../../lib
 import { moduleName, shimModulePaths } from '../../lib/boot/shim.ts';
 import { debianCloudKernel } from '../../lib/boot/kernel.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
+import { AGENT_MARKER, agentInitTree, testAgentBinary } from '../helpers/agent.ts';
 import { repoRoot, runImageTs } from '../helpers/image-fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'verity-boot-'));
@@ -61,21 +61,12 @@ test('the shim carries dm-verity and what it needs, dependencies first', async (
   }
 });
 
-/** A tree whose /sbin/init is the test agent. */
-async function agentTree(): Promise<string> {
-  const tree = join(work, 'tree');
-  mkdirSync(join(tree, 'sbin'), { recursive: true });
-  for (const d of ['dev', 'proc', 'sys']) mkdirSync(join(tree, d), { recursive: true });
-  await $`cp ${await testAgentBinary()} ${join(tree, 'sbin/init')}`;
-  return tree;
-}
-
 /** A measured image (and its root hash file) in its own directory. */
 async function measuredImage(name: string, fs: 'ext4' | 'erofs', env: Record<string, string> = {}): Promise<{ image: string; hashFile: string }> {
   const dir = join(work, name);
   mkdirSync(dir);
   const image = join(dir, 'kata-containers.img');
-  const r = await runImageTs(['-f', fs, '-o', image, await agentTree()], { AGENT_INIT: 'yes', MEASURED_ROOTFS: 'yes', BUILD_VARIANT: name, ...env });
+  const r = await runImageTs(['-f', fs, '-o', image, await agentInitTree(join(work, 'tree'))], { AGENT_INIT: 'yes', MEASURED_ROOTFS: 'yes', BUILD_VARIANT: name, ...env });
   assert.is(r.exitCode, 0, r.stderr);
   return { image, hashFile: join(dir, `root_hash_${name}.txt`) };
 }
@@ -179,7 +170,7 @@ test('boot.ts: a measured image without its root hash file, and a root hash file
   const plainDir = join(work, 'plain');
   mkdirSync(plainDir);
   const plain = join(plainDir, 'plain.img');
-  const built = await runImageTs(['-o', plain, await agentTree()], { AGENT_INIT: 'yes' });
+  const built = await runImageTs(['-o', plain, await agentInitTree(join(work, 'tree'))], { AGENT_INIT: 'yes' });
   assert.is(built.exitCode, 0, built.stderr);
   r = await $({ nothrow: true })`${tsx} ${join(repoRoot, 'boot.ts')} -v ${ext4.hashFile} ${plain}`;
   assert.is(r.exitCode, 1);

@@ -1,6 +1,7 @@
 // The test stand-in for kata-agent (test/agent/test-agent.c), built static:
 // with the host's gcc for the host, with Debian's cross compiler
 // (gcc-<triplet>, scripts/setup-host.sh) for another architecture.
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Arch, compilerFor, hostArch } from '../../lib/core/arch.ts';
 import { $ } from '../../lib/core/exec.ts';
@@ -27,4 +28,11 @@ export async function rebuiltTestAgentBinary(): Promise<string> {
     await $`gcc -static -O2 -s -o ${join(tmp, 'kata-agent')} ${src}`;
   });
   return join(dir, 'kata-agent');
+}
+
+/** A minimal tree at `dir` whose /sbin/init is the test agent for `arch` (for images and initrds that boot straight to it). */
+export async function agentInitTree(dir: string, arch?: Arch): Promise<string> {
+  for (const d of ['sbin', 'dev', 'proc', 'sys']) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync(await testAgentBinary(arch), join(dir, 'sbin/init'));
+  return dir;
 }
