@@ -49,8 +49,8 @@ export const BOOT_ARCHES: Record<Arch, BootArch> = {
     kernelPackage: 'linux-image-s390x',
     flavour: 's390x',
     kernelFile: 'vmlinuz',
-    // The ccw transport is built in (S390_GUEST); ext4 is a module and asks for crc32c at mount.
-    shimModules: ['virtio_blk', 'crc32c_generic', 'ext4', 'xfs', 'erofs', 'dm_verity'],
+    // The ccw transport is built in (S390_GUEST).
+    shimModules: ['virtio_blk', 'ext4', 'xfs', 'erofs', 'dm_verity'],
   },
   ppc64le: {
     qemu: 'qemu-system-ppc64',

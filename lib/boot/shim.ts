@@ -59,17 +59,38 @@ mount --move /dev /newroot/dev 2>/dev/null || umount /dev
 exec switch_root /newroot "$init"
 `;
 
-/** The `depends=` list of a module's .modinfo section (empty when none). */
-export function moduleDepends(ko: Buffer): string[] {
+/** The value of the first `key=` string in a module's .modinfo section (undefined when none). */
+function modinfoValue(ko: Buffer, key: string): string | undefined {
+  const tag = `${key}=`;
   let at = -1;
-  while ((at = ko.indexOf('depends=', at + 1)) >= 0) {
+  while ((at = ko.indexOf(tag, at + 1)) >= 0) {
     if (at === 0 || ko[at - 1] === 0) {
       const end = ko.indexOf(0, at);
-      const list = ko.toString('latin1', at + 'depends='.length, end < 0 ? undefined : end);
-      return list.split(',').filter(Boolean);
+      return ko.toString('latin1', at + tag.length, end < 0 ? undefined : end);
     }
   }
-  return [];
+  return undefined;
+}
+
+/** The `depends=` list of a module's .modinfo section (empty when none). */
+export function moduleDepends(ko: Buffer): string[] {
+  return (modinfoValue(ko, 'depends') ?? '').split(',').filter(Boolean);
+}
+
+/**
+ * The `softdep=pre:` names of a module ("pre: crc32c post: x" gives
+ * ["crc32c"]): what modprobe loads first. They are often aliases
+ * (crypto-crc32c), resolved by `softdepModules`.
+ */
+export function moduleSoftdepsPre(ko: Buffer): string[] {
+  const words = (modinfoValue(ko, 'softdep') ?? '').split(/\s+/).filter(Boolean);
+  const pre: string[] = [];
+  let inPre = false;
+  for (const w of words) {
+    if (w.endsWith(':')) inPre = w === 'pre:';
+    else if (inPre) pre.push(w);
+  }
+  return pre;
 }
 
 /** Module names are compared with `-` and `_` as one. */
@@ -106,14 +127,46 @@ function indexModules(modulesDir: string): Map<string, string> {
   return index;
 }
 
-/** Paths (relative to the modules dir) of the shim's modules, in load order. */
+/** Aliases the kernel's built-in modules provide (modules.builtin.modinfo: "name.alias=value\0"). */
+function builtinAliases(modulesDir: string): Set<string> {
+  const path = join(modulesDir, 'modules.builtin.modinfo');
+  if (!existsSync(path)) return new Set();
+  return new Set(readFileSync(path, 'latin1').split('\0').flatMap((s) => {
+    const m = /^[^.]+\.alias=(.+)$/.exec(s);
+    return m ? [m[1]!] : [];
+  }));
+}
+
+/**
+ * The modules that provide the softdep `name`, as modprobe would find them:
+ * none when it is built in; else the module of that name, else the modules
+ * named after it (crypto-crc32c -> crc32c_generic, crc32c_vpmsum, …) whose
+ * modinfo has `alias=name`, the generic one alone when there is one. A name
+ * nothing provides is skipped, as modprobe skips it.
+ */
+export function softdepModules(name: string, index: Map<string, string>, builtin: Set<string>, aliasesOf: (module: string) => string[]): string[] {
+  const base = moduleName(name.replace(/^crypto-/, ''));
+  if (builtin.has(moduleName(name)) || builtin.has(name) || builtin.has(base)) return [];
+  if (index.has(moduleName(name))) return [moduleName(name)];
+  const providers = [...index.keys()].filter((m) => (m === base || m.startsWith(`${base}_`)) && aliasesOf(m).includes(name)).sort();
+  const generic = providers.find((m) => m.endsWith('_generic'));
+  return generic ? [generic] : providers;
+}
+
+/** Paths (relative to the modules dir) of the shim's modules, in load order (softdeps first, like modprobe). */
 export function shimModulePaths(modulesDir: string, wanted: string[] = SHIM_MODULES): string[] {
   const index = indexModules(modulesDir);
-  const builtin = new Set(
-    readFileSync(join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map((p) => moduleName(p.split('/').pop()!)),
-  );
+  const builtinFiles = readFileSync(join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean);
+  const builtin = new Set(builtinFiles.map((p) => moduleName(p.split('/').pop()!)));
+  const provided = new Set([...builtin, ...builtinAliases(modulesDir)]);
   const pathOf = (name: string) => index.get(name) ?? die(`kernel module ${name} not found in ${modulesDir}`);
-  const deps = (name: string) => (builtin.has(name) ? [] : moduleDepends(readFileSync(join(modulesDir, pathOf(name)))));
+  const modinfo = (name: string) => readFileSync(join(modulesDir, pathOf(name)));
+  const aliasesOf = (name: string) => modinfo(name).toString('latin1').split('\0').flatMap((s) => (s.startsWith('alias=') ? [s.slice(6)] : []));
+  const deps = (name: string) => {
+    if (builtin.has(name)) return [];
+    const ko = modinfo(name);
+    return [...moduleSoftdepsPre(ko).flatMap((s) => softdepModules(s, index, provided, aliasesOf)), ...moduleDepends(ko)];
+  };
   return moduleLoadOrder(wanted, deps)
     .filter((name) => !builtin.has(name))
     .map(pathOf);

@@ -1,17 +1,17 @@
 // The boot check itself: pure pieces (kernel parameters, QEMU command line,
 // module order, file detection), the shim's module list from the real Debian
 // kernel, and real TCG boots of a tiny initrd and tiny ext4/erofs disks.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootGuest, bootKindOf, firstPartitionOffset, rootFsTypeOf, rootParams } from '../../lib/boot/boot.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { moduleDepends, moduleLoadOrder, moduleName, shimModulePaths } from '../../lib/boot/shim.ts';
+import { moduleDepends, moduleLoadOrder, moduleName, moduleSoftdepsPre, shimModulePaths, softdepModules } from '../../lib/boot/shim.ts';
 import { debianCloudKernel, releaseFromDepends } from '../../lib/boot/kernel.ts';
 import { qemuArgs } from '../../lib/boot/qemu.ts';
-import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
+import { AGENT_MARKER, agentInitTree } from '../helpers/agent.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'boot-test-'));
 const repo = new URL('../../', import.meta.url).pathname;
@@ -57,6 +57,20 @@ test('modinfo depends= is read from the module bytes', () => {
   assert.equal(moduleDepends(Buffer.from('xdepends=a\0')), [], 'only at a string start');
 });
 
+test('softdep=pre: names are loaded first, aliases resolved as modprobe would', () => {
+  assert.equal(moduleSoftdepsPre(Buffer.from('\0softdep=pre: crc32c post: other\0')), ['crc32c']);
+  assert.equal(moduleSoftdepsPre(Buffer.from('\0softdep=post: x\0depends=a\0')), []);
+  assert.equal(moduleSoftdepsPre(Buffer.from('\0softdep=pre: a b\0')), ['a', 'b']);
+  const index = new Map([['crc32c_generic', 'c/g.ko'], ['crc32c_vpmsum', 'c/v.ko'], ['crc32_generic', 'c/x.ko'], ['libcrc32c', 'l.ko']]);
+  const aliases: Record<string, string[]> = { crc32c_generic: ['crypto-crc32c', 'crc32c'], crc32c_vpmsum: ['crypto-crc32c', 'crc32c'], crc32_generic: ['crc32'] };
+  const aliasesOf = (m: string) => aliases[m] ?? [];
+  assert.equal(softdepModules('crypto-crc32c', index, new Set(), aliasesOf), ['crc32c_generic'], 'the generic provider of an alias');
+  assert.equal(softdepModules('crc32c', index, new Set(['crc32c']), aliasesOf), [], 'built in: nothing to load');
+  assert.equal(softdepModules('libcrc32c', index, new Set(), aliasesOf), ['libcrc32c'], 'a module name');
+  assert.equal(softdepModules('crc32', index, new Set(), () => []), [], 'nothing provides it: skipped');
+  assert.equal(moduleLoadOrder(['ext4'], (m) => (m === 'ext4' ? ['crc32c_generic', 'jbd2'] : [])), ['crc32c_generic', 'jbd2', 'ext4']);
+});
+
 test('apt-cache depends names the current cloud kernel', () => {
   const out = 'linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-57-cloud-amd64\n';
   assert.is(releaseFromDepends(out), '6.1.0-57-cloud-amd64');
@@ -98,17 +112,8 @@ test('the shim carries the Debian kernel modules for virtio, NVDIMM, xfs and ero
   assert.is(new Set(names).size, names.length);
 });
 
-/** A tree whose /sbin/init is the test agent. */
-async function agentTree(): Promise<string> {
-  const tree = join(work, 'tree');
-  mkdirSync(join(tree, 'sbin'), { recursive: true });
-  for (const d of ['dev', 'proc', 'sys']) mkdirSync(join(tree, d), { recursive: true });
-  await $`cp ${await testAgentBinary()} ${join(tree, 'sbin/init')}`;
-  return tree;
-}
-
 test('an initrd whose init is the agent boots to the marker', async () => {
-  const tree = await agentTree();
+  const tree = await agentInitTree(join(work, 'tree'));
   const initrd = join(work, 'tiny-initrd.img');
   await $({ env: { ...process.env, AGENT_INIT: 'yes' } })`${join(repo, 'node_modules/.bin/tsx')} ${join(repo, 'initrd.ts')} -o ${initrd} ${tree}`;
   const r = await bootGuest({ initrd, timeoutSeconds: 120 });
@@ -128,7 +133,7 @@ async function diskWith(fs: string, name: string): Promise<string> {
 }
 
 test('ext4 and erofs disks boot through the shim over virtio-blk', async () => {
-  const tree = await agentTree();
+  const tree = await agentInitTree(join(work, 'tree'));
   const ext4 = join(work, 'root.ext4');
   await $`truncate -s 32M ${ext4} && mkfs.ext4 -q -F -b 4096 -d ${tree} ${ext4}`;
   const erofs = join(work, 'root.erofs');
@@ -141,7 +146,7 @@ test('ext4 and erofs disks boot through the shim over virtio-blk', async () => {
 });
 
 test('a guest that never shows the marker: markerSeen false, no hang past the timeout', async () => {
-  const tree = await agentTree();
+  const tree = await agentInitTree(join(work, 'tree'));
   const initrd = join(work, 'silent.img');
   await $({ env: { ...process.env, AGENT_INIT: 'yes' } })`${join(repo, 'node_modules/.bin/tsx')} ${join(repo, 'initrd.ts')} -o ${initrd} ${tree}`;
   const start = Date.now();
