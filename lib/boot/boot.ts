@@ -9,6 +9,7 @@ import { type Arch } from '../core/arch.ts';
 import { BOOT_ARCHES, QEMU_PACKAGES } from './arch.ts';
 import { haveCommand } from '../core/exec.ts';
 import { busyboxFor } from './busybox.ts';
+import { erofsUnreadableReason } from './erofs-pages.ts';
 import { imageArch, initrdArch, kernelArch } from './guest-arch.ts';
 import { die, info } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
@@ -204,6 +205,8 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   let image: { path: string; bytes: number; media: BootMedia } | undefined;
   let rootHashFile: string | undefined;
   if (opts.image) {
+    const unreadable = debian && erofsUnreadableReason(readAt(opts.image, firstPartitionOffset(readAt(opts.image, 0, SECTOR)), 4096), debian);
+    if (unreadable) die(`${opts.image}: ${unreadable}: build it with FS_TYPE=ext4 or xfs, or boot it with a kernel of 4 KiB pages (-k)`);
     const root = diskRootParams(opts, opts.image, media);
     append += ` ${root.params}`;
     rootHashFile = root.rootHashFile;

@@ -11,6 +11,7 @@ import { $ } from '../../lib/core/exec.ts';
 import { moduleDepends, moduleLoadOrder, moduleName, moduleSoftdepsPre, shimModulePaths, softdepModules } from '../../lib/boot/shim.ts';
 import { debianCloudKernel, releaseFromDepends } from '../../lib/boot/kernel.ts';
 import { qemuArgs } from '../../lib/boot/qemu.ts';
+import { configPageBytes, erofsLayout } from '../../lib/boot/erofs-pages.ts';
 import { AGENT_MARKER, agentInitTree } from '../helpers/agent.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'boot-test-'));
@@ -69,6 +70,19 @@ test('softdep=pre: names are loaded first, aliases resolved as modprobe would', 
   assert.equal(softdepModules('libcrc32c', index, new Set(), aliasesOf), ['libcrc32c'], 'a module name');
   assert.equal(softdepModules('crc32', index, new Set(), () => []), [], 'nothing provides it: skipped');
   assert.equal(moduleLoadOrder(['ext4'], (m) => (m === 'ext4' ? ['crc32c_generic', 'jbd2'] : [])), ['crc32c_generic', 'jbd2', 'ext4']);
+});
+
+test('erofs block size and compression from the superblock; page size from a kernel config', () => {
+  const head = Buffer.alloc(4096);
+  head.writeUInt32LE(0xe0f5e1e2, 1024);
+  head[1024 + 12] = 12;
+  assert.equal(erofsLayout(head), { blockBytes: 4096, compressed: false });
+  head.writeUInt32LE(0x1, 1024 + 80);
+  assert.equal(erofsLayout(head), { blockBytes: 4096, compressed: true });
+  assert.is(erofsLayout(Buffer.alloc(4096)), undefined);
+  assert.is(configPageBytes('CONFIG_PPC_64K_PAGES=y\nCONFIG_PAGE_SIZE_64KB=y\n'), 65536);
+  assert.is(configPageBytes('# CONFIG_PPC_64K_PAGES is not set\nCONFIG_X86=y\n'), 4096);
+  assert.is(configPageBytes('CONFIG_ARM64_16K_PAGES=y\n'), 16384);
 });
 
 test('apt-cache depends names the current cloud kernel', () => {

@@ -44,4 +44,16 @@ for (const [arch, filesystems] of FILESYSTEMS) {
   });
 }
 
+test('ppc64le: a compressed erofs image is refused before QEMU starts, naming the page size', async () => {
+  const tree = await agentInitTree(join(work, 'tree-ppc64le'), 'ppc64le');
+  const image = join(work, 'ppc64le-erofs.img');
+  await $({ env: { ...process.env, AGENT_INIT: 'yes' } })`${tsx} ${join(repoRoot, 'image.ts')} -f erofs -o ${image} ${tree}`;
+  const r = await $({ nothrow: true })`${tsx} ${join(repoRoot, 'boot.ts')} -a ppc64le ${image}`;
+  assert.is.not(r.exitCode, 0);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
+  assert.is(errors.length, 1, r.stderr);
+  assert.match(errors[0]!, /compresses files in 4 KiB blocks, which kernel [^ ]+ \(64 KiB pages\) cannot read: build it with FS_TYPE=ext4 or xfs/);
+  assert.not.match(r.stdout + r.stderr, /qemu-system-ppc64|command line:/, 'QEMU did not start');
+});
+
 test.run();
