@@ -106,6 +106,13 @@ function readAt(path: string, offset: number, length: number): Buffer {
   }
 }
 
+/** Partition 1 of an image, or undefined when MBR #1 is blank or there is no MBR (the PFN-only images). */
+function firstPartition(image: string): { offset: number; bytes: number } | undefined {
+  const mbr = readAt(image, 0, SECTOR);
+  const signed = mbr.length >= SECTOR && mbr[510] === 0x55 && mbr[511] === 0xaa;
+  return signed ? mbrPartition(mbr, 1) : undefined;
+}
+
 /** The root filesystem type of a disk image built by image.ts. */
 export function detectRootFsType(image: string): RootFsType {
   const offset = firstPartitionOffset(readAt(image, 0, SECTOR));
@@ -175,9 +182,8 @@ function diskRootParams(opts: BootOptions, image: string, media: BootMedia): { p
 
 /** The architecture in an image's summary file; undefined when MBR #1 has no partition (the PFN-only tests) or it is not ext4. */
 async function recordedImageArch(image: string): Promise<Arch | undefined> {
-  const mbr = readAt(image, 0, SECTOR);
-  const lba = mbr.length >= SECTOR && mbr[510] === 0x55 && mbr[511] === 0xaa ? mbr.readUInt32LE(MBR_PARTITION_TABLE + 8) : 0;
-  return lba ? imageArch(image, lba * SECTOR) : undefined;
+  const root = firstPartition(image);
+  return root ? imageArch(image, root.offset) : undefined;
 }
 
 /** Boot an image or an initrd; `markerSeen` says whether the agent came up. */
@@ -205,7 +211,8 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   let image: { path: string; bytes: number; media: BootMedia } | undefined;
   let rootHashFile: string | undefined;
   if (opts.image) {
-    const unreadable = debian && erofsUnreadableReason(readAt(opts.image, firstPartitionOffset(readAt(opts.image, 0, SECTOR)), 4096), debian);
+    const partition = debian && firstPartition(opts.image);
+    const unreadable = partition && erofsUnreadableReason(readAt(opts.image, partition.offset, 4096), debian);
     if (unreadable) die(`${opts.image}: ${unreadable}: build it with FS_TYPE=ext4 or xfs, or boot it with a kernel of 4 KiB pages (-k)`);
     const root = diskRootParams(opts, opts.image, media);
     append += ` ${root.params}`;
