@@ -1,8 +1,9 @@
 // A compressed erofs needs blocks as large as the guest kernel's pages on
-// Linux 6.1, Debian 12's kernel (checked here; later kernels are not judged). mkfs.erofs 1.5 writes
-// 4 KiB blocks only, and Debian's ppc64el kernel has 64 KiB pages: such an
-// image mounts, then every compressed file fails with "Operation not
-// supported" (switch_root cannot run init). Said before QEMU starts.
+// Linux 6.1, Debian 12's kernel (checked here; later kernels are not
+// judged). mkfs.erofs 1.5 writes 4 KiB blocks only, and Debian's ppc64el
+// kernel has 64 KiB pages: such an image mounts, then every compressed file
+// fails with "Operation not supported" (switch_root cannot run init). Said
+// before QEMU starts.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DebianKernel } from './kernel.ts';

@@ -146,7 +146,7 @@ function builtinAliases(modulesDir: string): Set<string> {
  */
 export function softdepModules(name: string, index: Map<string, string>, builtin: Set<string>, aliasesOf: (module: string) => string[]): string[] {
   const base = moduleName(name.replace(/^crypto-/, ''));
-  if (builtin.has(moduleName(name)) || builtin.has(name) || builtin.has(base)) return [];
+  if ([name, moduleName(name), base].some((n) => builtin.has(n))) return [];
   if (index.has(moduleName(name))) return [moduleName(name)];
   const providers = [...index.keys()].filter((m) => (m === base || m.startsWith(`${base}_`)) && aliasesOf(m).includes(name)).sort();
   const generic = providers.find((m) => m.endsWith('_generic'));
