@@ -188,13 +188,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   if (sibling) await removeStaleTemps(dirname(sibling), siblingPrefix(ctx.rootfsDir));
   if (ram) await removeStaleTemps(dirname(ram), RAM_STAGE_PREFIX);
   const removeStages = async () => {
-    // On a signal, the build's own synchronous steps may still write into a
-    // stage while it is removed: look again until it stays gone.
-    for (let round = 0; round < 10; round++) {
-      for (const dir of [ram, sibling]) if (dir) await removeTree(dir);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      if (![ram, sibling].some((dir) => dir && existsSync(dir))) return;
-    }
+    for (const dir of [ram, sibling]) if (dir) await removeTree(dir);
   };
   const dropCleanup = sibling ? onCleanup(removeStages) : () => {};
   try {

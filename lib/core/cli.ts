@@ -3,7 +3,7 @@
 // path (including SIGINT/SIGTERM), and a declarative settings table.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ProcessOutput, failureSummary } from './exec.ts';
+import { ProcessOutput, failureSummary, interruptCommands, undoing } from './exec.ts';
 import { BuildError, die, error, printTotals } from './log.ts';
 
 /** True when the module with this `import.meta.url` is the script being run. */
@@ -37,7 +37,7 @@ export function runCleanups(): Promise<void> {
     while (cleanups.length) {
       const fn = cleanups.pop()!;
       try {
-        await fn();
+        await undoing(fn);
       } catch (e) {
         error(`cleanup failed: ${(e as Error).message}`);
       }
@@ -58,19 +58,26 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 
+/** How long an interrupted build may take to reach its next command and undo its own steps before the cleanups run anyway. */
+const SETTLE_MS = 15_000;
+
 /**
  * Run an entry point: on failure print exactly one `ERROR:` line and exit 1;
- * on SIGINT/SIGTERM run the cleanups and exit 130/143.
+ * on SIGINT/SIGTERM stop the commands, let the build unwind, run the
+ * cleanups and exit 130/143.
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
-  let interrupted = false;
+  let interrupted: NodeJS.Signals | undefined;
+  const exitInterrupted = () => process.exit(interrupted === 'SIGINT' ? 130 : 143);
   const onSignal = (signal: NodeJS.Signals) => {
     // Ctrl-C signals the whole process group, so repeats arrive while we
     // clean up: ignore them rather than die half-way through.
     if (interrupted) return;
-    interrupted = true;
+    interrupted = signal;
     error(`interrupted by ${signal}, cleaning up`);
-    void runCleanups().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    interruptCommands(signal);
+    // The cleanups wait for the build to stop writing; a wait on anything but a command is not waited for long.
+    setTimeout(() => void runCleanups().finally(exitInterrupted), SETTLE_MS);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -78,11 +85,12 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
     await runCleanups();
+    if (interrupted) exitInterrupted();
     printTotals(start);
   } catch (e) {
     await runCleanups();
     // An interrupted command fails too; the signal line already said why.
-    if (interrupted) return;
+    if (interrupted) exitInterrupted();
     error(errorMessage(e).split('\n')[0]!);
     process.exitCode = 1;
   }

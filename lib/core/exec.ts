@@ -1,5 +1,7 @@
 // The one command runner: zx's `$`, configured once. Every external command
 // goes through it, so quoting, errors and the DEBUG echo are uniform.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ChildProcess, spawn } from 'node:child_process';
 import { $, ProcessOutput } from 'zx/core';
 import { debugEnabled } from './log.ts';
 import { planning, planSpawn, startPlan, stopPlan, type PlanPrinter } from './plan.ts';
@@ -10,7 +12,37 @@ $.quiet = !debugEnabled();
 
 export { $, ProcessOutput };
 
-const realSpawn = $.spawn;
+// After SIGINT/SIGTERM the build must stop at its next command, or it goes on
+// writing (a `cp` started after the signal never saw it) while the cleanup
+// removes what it writes to. Undo work (cleanups, removeTree) still runs.
+const undoScope = new AsyncLocalStorage<true>();
+let stopSignal: NodeJS.Signals | undefined;
+const running = new Set<ChildProcess>();
+
+/** Run `fn` as undo work: its commands run even after an interrupt. */
+export function undoing<T>(fn: () => T): T {
+  return undoScope.run(true, fn);
+}
+
+/** Stop the build's commands: the running ones get `signal` (a kill of our pid alone reaches no child), later ones die at once. */
+export function interruptCommands(signal: NodeJS.Signals): void {
+  stopSignal = signal;
+  for (const child of running) child.kill(signal);
+}
+
+function interruptible(realSpawn: typeof spawn): typeof spawn {
+  return ((...args: Parameters<typeof spawn>) => {
+    const child = realSpawn(...args);
+    if (undoScope.getStore()) return child;
+    if (stopSignal) child.kill(stopSignal);
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    return child;
+  }) as typeof spawn;
+}
+
+const realSpawn = interruptible($.spawn);
+$.spawn = realSpawn;
 
 /** Plan mode (lib/core/plan.ts): every command is printed instead of run, and so is every disk write. */
 export function startPlanMode(print?: PlanPrinter): void {

@@ -2,7 +2,7 @@
 // directories, and removal of a partial tree that never crosses into a mount.
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { $ } from './exec.ts';
+import { $, undoing } from './exec.ts';
 import { mountTable } from './fs-checks.ts';
 import { die } from './log.ts';
 
@@ -56,8 +56,12 @@ export function mountsBelow(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-/** Remove a tree we created, after unmounting anything left mounted in it. */
-export async function removeTree(dir: string): Promise<void> {
+/** Remove a tree we created, after unmounting anything left mounted in it; undo work, so it runs after an interrupt too. */
+export function removeTree(dir: string): Promise<void> {
+  return undoing(() => removeTreeNow(dir));
+}
+
+async function removeTreeNow(dir: string): Promise<void> {
   if (unsafeRootfsReason(dir) || !existsSync(dir)) return;
   for (const m of mountsBelow(dir)) await $({ nothrow: true })`umount -l ${m}`;
   // On Ctrl-C the whole process group is signalled: a cp or dpkg still

@@ -1,0 +1,72 @@
+// A signal stops the build's commands before the cleanups run: none started
+// after it (it never reached them), a running one gets it even when only our
+// pid was signalled, and cleanup commands still run.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/rootfs-fixture.ts';
+
+const dir = mkdtempSync('/tmp/osbuilder-interrupt-');
+const script = join(dir, 'build.mts'); // ESM outside our package.json's "type"
+writeFileSync(
+  script,
+  `import { writeFileSync } from 'node:fs';
+import { onCleanup, runMain } from '${repoRoot}lib/core/cli.ts';
+import { $ } from '${repoRoot}lib/core/exec.ts';
+const [out, mode] = process.argv.slice(2);
+await runMain(async () => {
+  onCleanup(() => $\`sleep 0.5; touch \${out}/cleanup-ran\`); // takes a while, as removing a tree does
+  if (mode === 'between') {
+    console.log('ready');
+    const until = Date.now() + 1500;
+    while (Date.now() < until); // a synchronous step: the signal is handled after it
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await $\`sleep 2; touch \${out}/started-after-signal\`;
+  } else {
+    setTimeout(() => console.log('ready'), 300);
+    await $\`sleep 2; touch \${out}/finished\`;
+  }
+  writeFileSync(\`\${out}/went-on\`, '');
+});
+`,
+);
+
+/** The script in its own process; SIGTERM to its pid alone (as `kill PID`, not Ctrl-C) once it says ready. */
+function interrupted(mode: string): Promise<{ code: number | null; stderr: string; ms: number; files: string[] }> {
+  const out = mkdtempSync(join(dir, `${mode}-`));
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--import', join(repoRoot, 'node_modules/tsx/dist/loader.mjs'), script, out, mode], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.once('data', () => child.kill('SIGTERM'));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const ms = Date.now() - started;
+      // An orphaned command would write its file after we exited: give it the time.
+      setTimeout(() => resolve({ code, stderr, ms, files: readdirSync(out).sort() }), 2500);
+    }),
+  );
+}
+
+test('a command the build starts after the signal dies at once: the cleanup runs when the build has stopped', async () => {
+  const r = await interrupted('between');
+  assert.is(r.code, 143, r.stderr);
+  assert.equal(r.files, ['cleanup-ran']);
+  assert.equal(r.stderr.trim().split('\n'), ['ERROR: interrupted by SIGTERM, cleaning up']);
+});
+
+test('a running command gets the signal though only our pid had it: nothing writes after the exit', async () => {
+  const r = await interrupted('running');
+  assert.is(r.code, 143, r.stderr);
+  assert.equal(r.files, ['cleanup-ran']);
+  assert.ok(r.ms < 12_000, `exited after ${r.ms} ms, not when the 15 s fallback ended`);
+  assert.equal(r.stderr.trim().split('\n'), ['ERROR: interrupted by SIGTERM, cleaning up']);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
