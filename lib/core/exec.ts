@@ -41,8 +41,8 @@ function interruptible(realSpawn: typeof spawn): typeof spawn {
   }) as typeof spawn;
 }
 
-const realSpawn = interruptible($.spawn);
-$.spawn = realSpawn;
+const commandSpawn = interruptible($.spawn);
+$.spawn = commandSpawn;
 
 /** Plan mode (lib/core/plan.ts): every command is printed instead of run, and so is every disk write. */
 export function startPlanMode(print?: PlanPrinter): void {
@@ -52,7 +52,7 @@ export function startPlanMode(print?: PlanPrinter): void {
 
 export function stopPlanMode(): void {
   stopPlan();
-  $.spawn = realSpawn;
+  $.spawn = commandSpawn;
 }
 
 /** `true` when the command exists on PATH. */
