@@ -90,6 +90,15 @@ export function hostDistroId(osRelease = '/etc/os-release'): string {
   return id.includes('suse') ? 'suse' : id;
 }
 
+/** REPO_URL, or REPO_URL_X86_64 on x86_64 for the distros with a separate x86_64 mirror, else the distro's default. */
+function repoUrlFor(settings: RootfsSettings, distro: DistroConfig | undefined, arch: string): string {
+  if (settings.repoUrlX86_64 && distro && !distro.separateX86_64Mirror && !settings.insideContainer) {
+    warn(`REPO_URL_X86_64 is ignored: ${distro.name} has one mirror for every architecture, set REPO_URL`);
+  }
+  const x86Mirror = arch === 'x86_64' && distro?.separateX86_64Mirror ? settings.repoUrlX86_64 : '';
+  return x86Mirror || settings.repoUrl || distro?.repoUrl || '';
+}
+
 export function contextFor(
   settings: RootfsSettings,
   distroName: string,
@@ -114,7 +123,7 @@ export function contextFor(
       osVersion: settings.osVersion || distro?.osVersion || '',
       packages: distro ? distro.packages(inputs) : [],
       extraPackages: splitWords(settings.extraPkgs),
-      repoUrl: settings.repoUrl || distro?.repoUrl || '',
+      repoUrl: repoUrlFor(settings, distro, arch),
       rootfsDir,
     },
     rootfsDir,

@@ -31,7 +31,7 @@ const WANTED_NOFILE = 262144;
 /** Settings the distro stage reads, passed to the container under their variable names. */
 const FORWARDED_SETTINGS = [
   'httpsProxy', 'httpProxy', 'agentVersion', 'agentBin', 'agentInit', 'kernelModulesDir', 'extraPkgs',
-  'osbuilderVersion', 'osVersion', 'arch', 'libc', 'repoUrl', 'seccomp', 'debug',
+  'osbuilderVersion', 'osVersion', 'arch', 'libc', 'repoUrl', 'repoUrlX86_64', 'seccomp', 'debug',
   'agentPolicy', 'confidentialGuest', 'rootfsOnly',
 ] as const satisfies readonly (keyof RootfsSettings)[];
 /** Passed only when set, so that an unset one stays unset for the tools inside. */

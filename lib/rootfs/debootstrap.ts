@@ -3,7 +3,7 @@
 // variant and the distro's package list.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { oneOf, type SettingSpec } from '../core/cli.ts';
+import { oneOf, type Parser, type SettingSpec } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import { debianArch } from './distro.ts';
 import { $, haveCommand } from '../core/exec.ts';
@@ -13,6 +13,14 @@ import { isEmptyDir } from '../core/safe-paths.ts';
 
 export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
 
+/** REPO_COMPONENTS as both tools take it: comma separated. */
+const archiveComponents: Parser<string> = (raw, name) => {
+  const names = raw.split(/[\s,]+/).filter(Boolean);
+  const bad = names.find((c) => !/^[a-z0-9][a-z0-9.+/-]*$/.test(c));
+  if (bad !== undefined || !names.length) die(`${name}=${raw} is not a list of archive components: give names such as "main contrib"`);
+  return names.join(',');
+};
+
 /** Distro-specific settings of Debian-family configs (`DistroConfig.settings`). */
 export const debootstrapSettings = {
   bootstrap: {
@@ -20,6 +28,12 @@ export const debootstrapSettings = {
     default: '' as BootstrapTool,
     parse: oneOf<BootstrapTool>('mmdebstrap', 'debootstrap'),
     help: 'Debian/Ubuntu bootstrap tool: mmdebstrap or debootstrap (default: mmdebstrap when installed)',
+  },
+  components: {
+    env: 'REPO_COMPONENTS',
+    default: 'main',
+    parse: archiveComponents,
+    help: 'archive components of the mirror, space or comma separated (e.g. "main contrib", Ubuntu "main universe")',
   },
 } satisfies Record<string, SettingSpec<any>>;
 
@@ -121,6 +135,7 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
     packages: ctx.packages,
     extraPackages: ctx.extraPackages,
     mirror: ctx.repoUrl,
+    components: ctx.distroSettings.components as string | undefined,
     mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
     packageCache,
   });

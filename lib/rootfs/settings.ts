@@ -33,6 +33,7 @@ export const rootfsSettings = {
   extraPkgs: { env: 'EXTRA_PKGS', default: '', parse: text, help: 'extra packages to install, space separated' },
   osVersion: { env: 'OS_VERSION', default: '', parse: text, help: 'distro release (default: per distro, see -t)' },
   repoUrl: { env: 'REPO_URL', default: '', parse: text, help: "package repository URL for any distro (dnf baseurl, debootstrap/mmdebstrap mirror)" },
+  repoUrlX86_64: { env: 'REPO_URL_X86_64', default: '', parse: text, help: 'REPO_URL of x86_64 builds of distros with a separate x86_64 mirror (ubuntu: archive vs ports)' },
   distroRepo: { env: 'DISTRO_REPO', default: false, parse: truthy, help: "use the host's package repositories (dnf --releasever)" },
   pkgManager: { env: 'PKG_MANAGER', default: '', parse: text, help: 'package manager command for dnf-based distros (default: dnf, else yum)' },
   gracefulExit: { env: 'GRACEFUL_EXIT', default: false, parse: truthy, help: 'exit 0 and touch <parent of ROOTFS_DIR>/<distro>_fail when a distro with BUILD_CAN_FAIL fails' },

@@ -77,6 +77,8 @@ export interface DistroConfig {
   libc?: string;
   /** Default package repository (REPO_URL overrides it); unset: the tool's default. */
   repoUrl?: string;
+  /** x86_64 has its own mirror (Ubuntu: archive vs ports), so REPO_URL_X86_64 replaces REPO_URL there. */
+  separateX86_64Mirror?: boolean;
   /** chrony config file and unit, relative to the rootfs root. */
   chrony: { conf: string; unit: string };
   /** dnf repository facts, for the default builder. */

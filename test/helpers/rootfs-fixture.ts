@@ -33,6 +33,8 @@ export interface DebianRootfsOptions {
   bootstrap?: 'mmdebstrap' | 'debootstrap';
   /** EXTRA_PKGS of the build. */
   extraPkgs?: string;
+  /** REPO_COMPONENTS of the build (default main). */
+  components?: string;
   /** ARCH of the build (default: the host's); a foreign one runs through qemu-user. */
   arch?: Arch;
 }
@@ -61,11 +63,12 @@ export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
   const agent = await testAgentBinary(foreign);
   const bootstrap = opts.bootstrap ?? 'mmdebstrap';
   const extraPkgs = opts.extraPkgs ?? '';
+  const components = opts.components ?? '';
   // -d as the Makefile passes it: since upstream a49d0fb343 the units are pruned in the rootfs, not by image.ts.
-  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs, '-d', ...(foreign ? [foreign] : []));
-  const name = `debian-rootfs-${foreign ? `${foreign}-` : ''}${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}`;
+  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs, components, '-d', ...(foreign ? [foreign] : []));
+  const name = `debian-rootfs-${foreign ? `${foreign}-` : ''}${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}${components ? '-components' : ''}`;
   const dir = await cached(name, key, async (tmp) => {
-    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, ...(foreign ? { ARCH: foreign } : {}) });
+    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, REPO_COMPONENTS: components, ...(foreign ? { ARCH: foreign } : {}) });
     if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
     statSync(join(tmp, 'rootfs/sbin/init'));
   });

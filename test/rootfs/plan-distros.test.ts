@@ -143,6 +143,25 @@ test("ubuntu: noble from the tool's default mirror, or REPO_URL; init only witho
   }
 });
 
+test("ubuntu: REPO_URL_X86_64 is x86_64's mirror, REPO_URL the others' (debian warns it ignores it); REPO_COMPONENTS reach both tools comma separated", async () => {
+  const mirrors = { REPO_URL: 'file:///srv/mirror/ubuntu-ports', REPO_URL_X86_64: 'file:///srv/mirror/ubuntu', REPO_COMPONENTS: 'main  universe, restricted' };
+  const include = "$'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs'";
+  const amd64 = ok(await plan('ubuntu', { ARCH: 'x86_64', ...mirrors }));
+  assert.is(
+    amd64.distroCommands[0],
+    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 $'--components=main,universe,restricted' ${include} --dpkgopt=force-unsafe-io ${mergedUsrHook} noble ${R} file:///srv/mirror/ubuntu`,
+  );
+  const arm64 = ok(await plan('ubuntu', { ARCH: 'aarch64', DEBIAN_BOOTSTRAP: 'debootstrap', ...mirrors }));
+  assert.is(arm64.distroCommands[0], `debootstrap --variant=minbase --arch=arm64 $'--components=main,universe,restricted' ${include} noble ${R} file:///srv/mirror/ubuntu-ports`);
+  // Debian has one mirror for every architecture: the setting is ignored, by name.
+  const debian = ok(await plan('debian', { ARCH: 'x86_64', ...mirrors }));
+  assert.match(debian.distroCommands[0]!, / bookworm \S+ file:\/\/\/srv\/mirror\/ubuntu-ports$/);
+  assert.match(debian.stderr, /^WARNING: REPO_URL_X86_64 is ignored: debian has one mirror for every architecture, set REPO_URL$/m);
+  const bad = await plan('ubuntu', { ARCH: 'x86_64', REPO_COMPONENTS: 'main;rm -rf' });
+  assert.is(bad.exitCode, 1);
+  assert.equal(bad.stderr.trim().split('\n'), ['ERROR: REPO_COMPONENTS=main;rm -rf is not a list of archive components: give names such as "main contrib"']);
+});
+
 test('alpine: apk.static --initdb from REPO_URL/v<version>/main, apk architecture names, repositories file', async () => {
   const p = ok(await plan('alpine', { REPO_URL: 'file:///srv/mirror/alpine/', AGENT_INIT: 'yes', ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
