@@ -73,6 +73,9 @@ export function checkEnvironment(s: RootfsSettings): void {
   if (s.kernelModulesDir && !(existsSync(s.kernelModulesDir) && statSync(s.kernelModulesDir).isDirectory())) {
     die(`KERNEL_MODULES_DIR=${s.kernelModulesDir} is not an existing directory: give the modules directory or unset it`);
   }
+  if (s.dnfConf && !(existsSync(s.dnfConf) && statSync(s.dnfConf).isFile())) {
+    die(`DNF_CONF=${s.dnfConf} is not an existing file: give a dnf config file or unset it`);
+  }
   if (!s.osbuilderVersion) die('need osbuilder version: give -o VERSION');
   checkVersionsFile(versionsFileOf(s, scriptDir), !!s.versionsFile);
 }
@@ -90,11 +93,15 @@ export function hostDistroId(osRelease = '/etc/os-release'): string {
   return id.includes('suse') ? 'suse' : id;
 }
 
+/** Settings of one builder or distro given for another: said by name rather than dropped. */
+function warnIgnoredSettings(settings: RootfsSettings, distro: DistroConfig | undefined): void {
+  if (!distro || settings.insideContainer) return;
+  if (settings.repoUrlX86_64 && !distro.separateX86_64Mirror) warn(`REPO_URL_X86_64 is ignored: ${distro.name} has one mirror for every architecture, set REPO_URL`);
+  if (settings.dnfConf && distro.buildRootfs) warn(`DNF_CONF is ignored: ${distro.name} is not built with dnf`);
+}
+
 /** REPO_URL, or REPO_URL_X86_64 on x86_64 for the distros with a separate x86_64 mirror, else the distro's default. */
 function repoUrlFor(settings: RootfsSettings, distro: DistroConfig | undefined, arch: string): string {
-  if (settings.repoUrlX86_64 && distro && !distro.separateX86_64Mirror && !settings.insideContainer) {
-    warn(`REPO_URL_X86_64 is ignored: ${distro.name} has one mirror for every architecture, set REPO_URL`);
-  }
   const x86Mirror = arch === 'x86_64' && distro?.separateX86_64Mirror ? settings.repoUrlX86_64 : '';
   return x86Mirror || settings.repoUrl || distro?.repoUrl || '';
 }
@@ -109,6 +116,7 @@ export function contextFor(
   const arch = targetArch(settings);
   const inputs = { agentInit: settings.agentInit, seccomp: settings.seccomp, arch };
   const distroSettings = distro?.settings ? resolveSettings(distro.settings, env) : {};
+  warnIgnoredSettings(settings, distro);
   return withWorkDir(
     {
       settings,

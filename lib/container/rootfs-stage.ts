@@ -4,6 +4,7 @@
 // that setupRootfs runs on the host. The stage runs as a bundle on the
 // distro's own Node (lib/container/bundle.ts).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { $ } from '../core/exec.ts';
 import type { RootfsContext } from '../rootfs/types.ts';
 import { dockerfileFor } from './dockerfile.ts';
@@ -69,6 +70,8 @@ export function stageEnv(ctx: RootfsContext): [string, string][] {
   // As upstream's container path: a guest-components tarball means a confidential guest.
   if (isConfidentialGuest(ctx.settings)) env.find(([name]) => name === 'CONFIDENTIAL_GUEST')![1] = 'yes';
   for (const key of FORWARDED_WHEN_SET) if (ctx.settings[key]) env.push([rootfsSettings[key].env, ctx.settings[key]]);
+  const dnfConf = dnfConfOf(ctx);
+  if (dnfConf) env.push(['DNF_CONF', dnfConf]);
   for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
   }
@@ -87,8 +90,12 @@ export function stageBuildSpec(ctx: RootfsContext, engine: Engine): Omit<BuildSp
   };
 }
 
+/** DNF_CONF as an absolute path: mounted at the same path in the container. */
+const dnfConfOf = (ctx: RootfsContext) => (ctx.settings.dnfConf ? resolve(ctx.settings.dnfConf) : '');
+
 export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts): RunSpec {
   const modules = ctx.settings.kernelModulesDir;
+  const dnfConf = dnfConfOf(ctx);
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
   const nofile = Math.min(WANTED_NOFILE, facts.nofileHardLimit);
   return {
@@ -105,6 +112,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
       { source: facts.stageDir, target: CONTAINER_STAGE_DIR, readOnly: true },
       { source: ctx.workDir, target: CONTAINER_ROOTFS_DIR },
       ...(modules ? [{ source: modules, target: modules, readOnly: true }] : []),
+      ...(dnfConf ? [{ source: dnfConf, target: dnfConf, readOnly: true }] : []),
       ...(packageCache ? [{ source: packageCache, target: CONTAINER_PACKAGE_CACHE_DIR }] : []),
     ],
     relabel: facts.selinux,

@@ -129,6 +129,7 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
     sourceDateEpoch: s.sourceDateEpoch,
     distroRepo: s.distroRepo,
     pkgManager: s.pkgManager,
+    dnfConf: s.dnfConf ? sha256(readFileSync(s.dnfConf)) : '',
     buildIn: engine ? `${engine} ${s.imageRegistry}`.trim() : 'host',
     distroSettings,
     kernelModules: s.kernelModulesDir ? treeHash(s.kernelModulesDir) : '',

@@ -2,12 +2,12 @@
 // --installroot and a generated config naming one repository.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { machine, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
-import { die, info, step } from '../core/log.ts';
+import { die, info, step, warn } from '../core/log.ts';
 
 export interface DnfConfigInput {
   osName: string;
@@ -92,7 +92,10 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
   mkdirSync(root, { recursive: true });
   let config: string | undefined;
   const useHostRepos = ctx.settings.distroRepo || (!ctx.repoUrl && !repo.metalink && !repo.mirrorList);
-  if (useHostRepos) {
+  if (ctx.settings.dnfConf) {
+    if (ctx.settings.repoUrl || ctx.settings.distroRepo) warn(`REPO_URL and DISTRO_REPO are ignored: DNF_CONF=${ctx.settings.dnfConf} names the repositories`);
+    config = resolve(ctx.settings.dnfConf);
+  } else if (useHostRepos) {
     if (!ctx.settings.distroRepo && !hostHasRepos()) {
       die(`no package repository for ${ctx.osName}: set REPO_URL to a ${ctx.osName} ${ctx.osVersion} repository (or build with USE_DOCKER=1 or DISTRO_REPO=1 on a host with its repos)`);
     }

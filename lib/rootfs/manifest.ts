@@ -37,6 +37,8 @@ export interface RootfsInputs {
   sourceDateEpoch: number | undefined;
   distroRepo: boolean;
   pkgManager: string;
+  /** sha256 of DNF_CONF's content, '' without one. */
+  dnfConf: string;
   /** host, docker or podman, with the build container's registry. */
   buildIn: string;
   /** The distro's own settings by environment variable name (e.g. DEBIAN_BOOTSTRAP). */
@@ -55,7 +57,7 @@ export interface RootfsInputs {
 
 /** Settings that decide what the package manager installs (AGENT_INIT and LIBC act through `packages`). */
 const DISTRO_STAGE_SETTINGS = [
-  'distro', 'OS_VERSION', 'REPO_URL', 'packages', 'EXTRA_PKGS', 'SECCOMP', 'ARCH', 'DISTRO_REPO', 'PKG_MANAGER',
+  'distro', 'OS_VERSION', 'REPO_URL', 'packages', 'EXTRA_PKGS', 'SECCOMP', 'ARCH', 'DISTRO_REPO', 'PKG_MANAGER', 'DNF_CONF',
   'USE_DOCKER/USE_PODMAN',
 ];
 
@@ -78,6 +80,7 @@ export function manifestFor(i: RootfsInputs): RootfsManifest {
     SOURCE_DATE_EPOCH: i.sourceDateEpoch === undefined ? '' : String(i.sourceDateEpoch),
     DISTRO_REPO: String(i.distroRepo),
     PKG_MANAGER: i.pkgManager,
+    DNF_CONF: i.dnfConf,
     'USE_DOCKER/USE_PODMAN': i.buildIn,
     KERNEL_MODULES_DIR: i.kernelModules,
     ...i.distroSettings,

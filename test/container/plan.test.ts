@@ -88,6 +88,15 @@ test('DOCKER_RUNTIME, KERNEL_MODULES_DIR (mounted read-only at the same path), n
   assert.ok(run.includes('/lib/modules/6.1:/lib/modules/6.1:ro'));
 });
 
+test('DNF_CONF: mounted read-only at its absolute path and passed as that path', async () => {
+  const ctx = await ctxFor('fedora', { ...ENV, DNF_CONF: 'site/dnf.conf' });
+  const run = runArgv(stageRunSpec(ctx, 'docker', facts()));
+  const conf = `${process.cwd()}/site/dnf.conf`;
+  assert.ok(run.includes(`DNF_CONF=${conf}`), run.join(' '));
+  assert.ok(run.includes(`${conf}:${conf}:ro`), run.join(' '));
+  assert.not.ok(runArgv(stageRunSpec(await ctxFor('fedora'), 'docker', facts())).some((a) => a.includes('DNF_CONF')), 'unset: not passed');
+});
+
 for (const distroName of listDistros()) {
   for (const engine of ['docker', 'podman'] as Engine[]) {
     test(`${distroName}, ${engine}: caps, SPEC §2 environment, volumes, AppArmor from the distro config`, async () => {

@@ -1,10 +1,13 @@
 // The default dnf builder for real: Debian's dnf installs stand-in rpms from
-// a local repository (REPO_URL=file://...) into the fedora installroot.
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+// a local repository (REPO_URL=file://..., or a DNF_CONF naming it) into the
+// fedora installroot.
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
+import { manifestPath } from '../../lib/rootfs/manifest.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
 import { runRootfs } from '../helpers/rootfs-fixture.ts';
 import { buildRpmRepo, FEDORA_STAND_INS } from '../helpers/rpm-repo.ts';
@@ -41,6 +44,30 @@ test('REPO_URL=file://... rootfs.ts fedora installs the packages with dnf and se
   // dnf's scratch state stays out of the tree and off the host.
   assert.not.ok(existsSync(join(root, 'var/cache/dnf')));
   assert.not.ok(existsSync(join(root, 'var/log')));
+});
+
+test('DNF_CONF: its repositories are used as they are; its content is an input of the distro stage', async () => {
+  const repo = await buildRpmRepo(join(scratch, 'rpms-conf'), FEDORA_STAND_INS);
+  const noRepos = join(scratch, 'no-repos.d');
+  mkdirSync(noRepos);
+  const conf = join(scratch, 'my-dnf.conf');
+  const confText = `[main]\ncachedir=/var/cache/dnf\nreposdir=${noRepos}\n\n[site-mirror]\nname=site mirror\nbaseurl=file://${repo}\nenabled=1\ngpgcheck=0\n`;
+  writeFileSync(conf, confText);
+  const root = join(scratch, 'fedora_conf_rootfs');
+  const agent = await testAgentBinary();
+  const build = () => runRootfs(['-r', root, 'fedora'], { DNF_CONF: conf, AGENT_SOURCE_BIN: agent, DEBUG: '1' });
+  const out = await build();
+  assert.is(out.exitCode, 0, out.stderr);
+  const commands = (out.stdout + out.stderr).replace(/\x1b\[[0-9;]*m/g, ''); // the test runner's FORCE_COLOR reaches DEBUG's echo
+  assert.ok(commands.includes(`--noplugins --config=${conf} --releasever=42 install`), 'dnf runs with DNF_CONF');
+  assert.ok(existsSync(join(root, 'usr/sbin/iptables')), 'iptables stand-in installed from the site mirror');
+  const manifest = JSON.parse(readFileSync(manifestPath(root), 'utf8'));
+  assert.is(manifest.inputs.DNF_CONF, createHash('sha256').update(confText).digest('hex'));
+  assert.ok(manifest.distroStage.includes('DNF_CONF'));
+  appendFileSync(conf, 'skip_if_unavailable=False\n');
+  const again = await build();
+  assert.is(again.exitCode, 0, again.stderr);
+  assert.match(again.stdout, /^INFO: Rebuilding rootfs .*, distro stage and setup: changed input\(s\): DNF_CONF$/m);
 });
 
 test('fedora without REPO_URL on a host without its repositories: one ERROR line', async () => {

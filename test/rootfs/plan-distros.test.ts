@@ -1,7 +1,8 @@
 // Plan mode per distro: the exact commands a build would run (package
 // lists, mirror, architecture names), pinned, for the distros whose mirrors
 // this machine cannot reach too. A plan never creates ROOTFS_DIR.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { machine } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -160,6 +161,25 @@ test("ubuntu: REPO_URL_X86_64 is x86_64's mirror, REPO_URL the others' (debian w
   const bad = await plan('ubuntu', { ARCH: 'x86_64', REPO_COMPONENTS: 'main;rm -rf' });
   assert.is(bad.exitCode, 1);
   assert.equal(bad.stderr.trim().split('\n'), ['ERROR: REPO_COMPONENTS=main;rm -rf is not a list of archive components: give names such as "main contrib"']);
+});
+
+test('DNF_CONF: dnf gets it as --config (no generated config; REPO_URL ignored by name); a missing file is one ERROR; debian says it ignores it', async () => {
+  const dir = mkdtempSync('/tmp/osbuilder-plan-dnfconf-');
+  const conf = join(dir, 'site.conf');
+  writeFileSync(conf, '[main]\n');
+  try {
+    const p = ok(await plan('fedora', { ARCH: 'x86_64', DNF_CONF: conf, REPO_URL: 'file:///srv/repo/fedora' }));
+    assert.is(p.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${conf} --releasever=42${forceArch('x86_64')} install iptables chrony systemd`);
+    assert.not.ok(p.fileLines.some((l) => l.includes('kata-fedora-dnf.conf')), 'no generated config');
+    assert.match(p.stderr, new RegExp(`^WARNING: REPO_URL and DISTRO_REPO are ignored: DNF_CONF=${conf} names the repositories$`, 'm'));
+    const debian = ok(await plan('debian', { ARCH: 'x86_64', DNF_CONF: conf }));
+    assert.match(debian.stderr, /^WARNING: DNF_CONF is ignored: debian is not built with dnf$/m);
+    const missing = await plan('fedora', { ARCH: 'x86_64', DNF_CONF: join(dir, 'nope.conf') });
+    assert.is(missing.exitCode, 1);
+    assert.equal(missing.stderr.trim().split('\n'), [`ERROR: DNF_CONF=${join(dir, 'nope.conf')} is not an existing file: give a dnf config file or unset it`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('alpine: apk.static --initdb from REPO_URL/v<version>/main, apk architecture names, repositories file', async () => {
