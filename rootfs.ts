@@ -98,6 +98,9 @@ function warnIgnoredSettings(settings: RootfsSettings, distro: DistroConfig | un
   if (!distro || settings.insideContainer) return;
   if (settings.repoUrlX86_64 && !distro.separateX86_64Mirror) warn(`REPO_URL_X86_64 is ignored: ${distro.name} has one mirror for every architecture, set REPO_URL`);
   if (settings.dnfConf && distro.buildRootfs) warn(`DNF_CONF is ignored: ${distro.name} is not built with dnf`);
+  if (settings.dnfConf && !distro.buildRootfs && (settings.repoUrl || settings.distroRepo)) {
+    warn(`REPO_URL and DISTRO_REPO are ignored: DNF_CONF=${settings.dnfConf} names the repositories`);
+  }
 }
 
 /** REPO_URL, or REPO_URL_X86_64 on x86_64 for the distros with a separate x86_64 mirror, else the distro's default. */

@@ -7,7 +7,7 @@ import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
-import { die, info, step, warn } from '../core/log.ts';
+import { die, info, step } from '../core/log.ts';
 
 export interface DnfConfigInput {
   osName: string;
@@ -93,7 +93,6 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
   let config: string | undefined;
   const useHostRepos = ctx.settings.distroRepo || (!ctx.repoUrl && !repo.metalink && !repo.mirrorList);
   if (ctx.settings.dnfConf) {
-    if (ctx.settings.repoUrl || ctx.settings.distroRepo) warn(`REPO_URL and DISTRO_REPO are ignored: DNF_CONF=${ctx.settings.dnfConf} names the repositories`);
     config = resolve(ctx.settings.dnfConf);
   } else if (useHostRepos) {
     if (!ctx.settings.distroRepo && !hostHasRepos()) {
