@@ -1,12 +1,30 @@
 // Test runner: runs every test/**/*.test.ts under uvu and closes with the
 // line CI reads: `N passed, N failed[, N skipped]`.
-// Usage: tsx test/run.ts [FILTER]   (FILTER: a regex on the test file path)
+// Usage: tsx test/run.ts [--unit] [FILTER]   (FILTER: a regex on the test file path)
+// --unit: only those of the files marked `// tier: unit` (no builds, no boots, no engines;
+// seconds in all): the edit-test loop, `npm run test:unit`.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+const testDir = fileURLToPath(new URL('.', import.meta.url));
 const uvuBin = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url));
-const filter = process.argv[2] ?? '';
-const pattern = `${filter}.*\\.test\\.ts$`;
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const filter = args.find((a) => a !== '--unit') ?? '';
+
+/** The test files (relative to test/) whose first line marks them as the unit tier. */
+function unitTierFiles(): string[] {
+  return readdirSync(testDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts') && readFileSync(`${testDir}/${f}`, 'utf8').startsWith('// tier: unit'))
+    .sort();
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const filePattern = `${filter}.*\\.test\\.ts$`;
+const pattern = unitOnly
+  ? `^(${unitTierFiles().filter((f) => new RegExp(filePattern, 'i').test(f)).map(escapeRegex).join('|')})$`
+  : filePattern;
 
 const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, 'test', pattern], {
   stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,3 +1,4 @@
+// tier: unit
 // Architecture errors of boot.ts: a kernel of another architecture than the
 // guest's, -a contradicting the image, an unknown -a. Each is one ERROR line
 // and exit 1 before QEMU starts. The guest is a tiny initrd whose summary

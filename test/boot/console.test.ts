@@ -1,3 +1,4 @@
+// tier: unit
 // The guest console as text: UTF-8 split across chunks, CRLF, escape codes,
 // and the one-line PASS/FAIL verdict.
 import { test } from 'uvu';

@@ -1,3 +1,4 @@
+// tier: unit
 // The exact engine command lines of the rootfs container stage, for every
 // distro and both engines, and the other pure parts of lib/container/.
 import { test } from 'uvu';

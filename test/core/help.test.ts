@@ -1,3 +1,4 @@
+// tier: unit
 // -h of every script against its settings table: each option and variable on
 // its own line with its placeholder, descriptions in one column, no name
 // running into its description.

@@ -1,3 +1,4 @@
+// tier: unit
 // A signal stops the build's commands before the cleanups run: none started
 // after it (it never reached them), a running one gets it even when only our
 // pid was signalled, and cleanup commands still run.

@@ -1,3 +1,4 @@
+// tier: unit
 // lib/core/plan.ts: the `+ CMD` / `# write PATH` lines, and the two guards — in
 // plan mode a command through `$` does not run and a disk write does not
 // happen, for named imports of node:fs too; leaving plan mode restores both.

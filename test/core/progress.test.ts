@@ -1,3 +1,4 @@
+// tier: unit
 // Progress of long steps: a live line on a colour terminal, plain lines
 // (every 10 s, no escape codes) otherwise, nothing left when the step ends.
 import { test } from 'uvu';

@@ -1,3 +1,4 @@
+// tier: unit
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ndFletcher64, OFF_CHECKSUM, PFN_INFO_SIZE, PFN_MODE_RAM, pfnInfoBlock } from '../../lib/image/pfn.ts';

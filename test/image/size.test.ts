@@ -1,3 +1,4 @@
+// tier: unit
 // The computed sizing against the real tools: mke2fs's layout for many sizes,
 // and upstream's loop arithmetic.
 import { mkdtempSync, rmSync } from 'node:fs';

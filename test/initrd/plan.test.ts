@@ -1,3 +1,4 @@
+// tier: unit
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { S_IFDIR, S_IFLNK, S_IFREG } from '../../lib/initrd/cpio.ts';

@@ -1,3 +1,4 @@
+// tier: unit
 // rootfs.ts's architecture errors: an unknown ARCH lists the supported ones;
 // a foreign ARCH whose qemu-user handler is neither registered nor
 // registrable names the packages to install. The second runs in a private

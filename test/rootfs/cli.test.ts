@@ -1,3 +1,4 @@
+// tier: unit
 // rootfs.ts as a user runs it: -l, -h, -t, and bad input that must end in
 // one ERROR line, a non-zero exit and an untouched host.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// tier: unit
 // The rootfs build manifest (pure): what goes in, what counts as changed, and
 // how a stored manifest is read back.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// tier: unit
 // Plan mode per distro: the exact commands a build would run (package
 // lists, mirror, architecture names), pinned, for the distros whose mirrors
 // this machine cannot reach too. A plan never creates ROOTFS_DIR.

@@ -1,3 +1,4 @@
+// tier: unit
 // Plan mode knows the new guest variables: the policy copy and link, the
 // confidential edits, the unpack command of each tarball; ROOTFS_ONLY plans
 // no Kata setup at all.

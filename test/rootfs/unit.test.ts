@@ -1,3 +1,4 @@
+// tier: unit
 // Pure logic of the rootfs builder: settings, distro configs, dnf and
 // bootstrap command lines, Dockerfile, summary, chrony edits, path safety.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// tier: unit
 // The package database readers and the diff on small inputs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
