@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { DOWNLOAD_TRIES, retryDelaySeconds, transientLine, withDownloadRetries } from '../../lib/core/retry.ts';
+import { stderrOf } from '../helpers/stderr.ts';
 
 const TRANSIENT = [
   'E: Failed to fetch http://deb.debian.org/debian/pool/main/s/systemd/systemd_252.39-1~deb12u1_amd64.deb  File has unexpected size (4546776 != 4546784). Mirror sync in progress? [IP: 151.101.2.132 80]',
@@ -46,21 +47,6 @@ test('three tries with a growing delay', () => {
   assert.is(DOWNLOAD_TRIES, 3);
   assert.ok(retryDelaySeconds(3) > retryDelaySeconds(2) && retryDelaySeconds(2) > 0);
 });
-
-/** stderr written while `fn` runs. */
-async function stderrOf(fn: () => Promise<unknown>): Promise<{ stderr: string; error?: unknown }> {
-  const write = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    await fn();
-    return { stderr };
-  } catch (error) {
-    return { stderr, error };
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 const noWait = { delaySeconds: () => 0 };
 const failing = (line: string) => $`echo ${line} >&2; exit 100`;

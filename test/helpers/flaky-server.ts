@@ -1,6 +1,8 @@
 // A package repository served over HTTP on the loopback address that can be
 // told to fail: while `failing` matches a request path, the answer is
-// 503 Service Unavailable, as a busy or syncing mirror gives.
+// 503 Service Unavailable, as a busy mirror gives; while `resizing` does, the
+// file comes with bytes added, as a mirror mid-sync serves a newer file than
+// its index names.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +12,9 @@ export interface FlakyServer {
   url: string;
   /** Paths answered with 503 while set. */
   failing?: RegExp;
-  /** Requests seen, by path: [served, failed]. */
+  /** Paths served a few bytes longer than they are while set. */
+  resizing?: RegExp;
+  /** Requests seen, by path (`failed`: answered 503 or resized). */
   requests: Map<string, { served: number; failed: number }>;
   close(): Promise<void>;
 }
@@ -30,6 +34,13 @@ export async function serveFlaky(dir: string): Promise<FlakyServer> {
     const file = join(dir, path);
     if (path.includes('..') || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end();
+      return;
+    }
+    if (flaky.resizing?.test(path)) {
+      seen.failed++;
+      const extra = Buffer.from('a newer upload\n');
+      res.writeHead(200, { 'content-length': statSync(file).size + extra.length });
+      createReadStream(file).on('end', () => res.end(extra)).pipe(res, { end: false });
       return;
     }
     seen.served++;
