@@ -1,9 +1,11 @@
-// The download retry around real apt, as the boot checks fetch a kernel
-// (`apt-get download`): a one-package archive on 127.0.0.1 serves the .deb
-// with a different size, as a mirror mid-sync does, until our retry; apt's
-// own line (the one of the incident) is named in the WARNING. A package apt
-// does not know fails at the first try. apt runs with a private state:
-// nothing of the host's apt is read or written.
+// The download retry around real apt and mmdebstrap: a one-package archive on
+// 127.0.0.1 serves the .deb with a different size, as a mirror mid-sync does,
+// until our retry; apt's own line (the one of the incident) is named in the
+// WARNING. `apt-get download` is how the boot checks fetch a kernel; the
+// mmdebstrap run is wired as lib/rootfs/debootstrap.ts wires it (the target
+// emptied before the retry), with the extract variant, as a minbase tree
+// needs a whole distro. A package apt does not know fails at the first try.
+// apt runs with a private state: nothing of the host's apt is read or written.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { withDownloadRetries } from '../../lib/core/retry.ts';
+import { emptyTarget } from '../../lib/rootfs/fresh-target.ts';
 import { type FlakyServer, serveFlaky } from '../helpers/flaky-server.ts';
 import { stderrOf } from '../helpers/stderr.ts';
 
@@ -71,6 +74,26 @@ test('apt-get download of a .deb of the wrong size: retried once the WARNING nam
   assert.equal(readFileSync(deb), readFileSync(join(scratch, 'archive/pool', `${PKG}_1.0_all.deb`)));
   const counts = server.requests.get(`/pool/${PKG}_1.0_all.deb`)!;
   assert.ok(counts.failed >= 1 && counts.served === 1, JSON.stringify(counts));
+});
+
+test('mmdebstrap meeting the resized .deb: the target it left is emptied, the retry completes the tree', async () => {
+  const target = join(scratch, 'mmdebstrap-target');
+  mkdirSync(target);
+  server.requests.clear();
+  server.resizing = /\.deb$/;
+  let leftBehind: string[] = [];
+  const beforeRetry = async () => {
+    server.resizing = undefined;
+    leftBehind = readdirSync(target);
+    await emptyTarget(target);
+  };
+  const mirror = `deb [trusted=yes] ${server.url} ./`;
+  const { stderr, error } = await stderrOf(() =>
+    withDownloadRetries('mmdebstrap', () => $`mmdebstrap --mode=root --variant=extract --include=${PKG} test ${target} ${mirror}`, { beforeRetry }));
+  assert.is(error, undefined, String(error));
+  assert.match(stderr, /^WARNING: mmdebstrap failed with a transient download error \(E: Failed to fetch \S+ {2}File has unexpected size \(\d+ != \d+\)\. Mirror sync in progress\? \[IP: 127\.0\.0\.1 \d+\]\); retry 2 of 3 in 5 s$/m);
+  assert.ok(leftBehind.length > 0, 'the failed run left files mmdebstrap would refuse');
+  assert.is(readFileSync(join(target, 'usr/share', PKG, 'probe'), 'utf8'), 'probe\n');
 });
 
 test('apt-get download of a package apt does not know: one try, no WARNING', async () => {
