@@ -14,7 +14,7 @@ export function retryDelaySeconds(n: number): number {
   return 5 * 3 ** (n - 2);
 }
 
-/** Lines of apt, mmdebstrap/debootstrap, dnf, apk and curl that say a download failed for a passing reason. */
+/** Lines of apt, mmdebstrap/debootstrap, dnf, apk, curl and the engines' pulls that say a download failed for a passing reason. */
 export const TRANSIENT_PATTERNS: RegExp[] = [
   // apt (mmdebstrap, apt-get download/update)
   /Hash Sum mismatch/i,
@@ -43,13 +43,17 @@ export const TRANSIENT_PATTERNS: RegExp[] = [
   /Connection reset by peer/i,
   /Operation timed out/i,
   /returned error: 5\d\d/i,
+  // container engines pulling an image
+  /Temporary failure in name resolution/i,
+  /TLS handshake timeout/i,
+  /i\/o timeout/i,
+  /request canceled while waiting for connection/i,
 ];
 
 /** The last line of `output` that marks a transient download failure, or undefined. */
 export function transientLine(output: string): string | undefined {
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  const line = lines.reverse().find((l) => TRANSIENT_PATTERNS.some((p) => p.test(l)));
-  return line && line.length > 240 ? `${line.slice(0, 239)}…` : line;
+  return lines.reverse().find((l) => TRANSIENT_PATTERNS.some((p) => p.test(l)));
 }
 
 /** The transient line of a failed command, or undefined for any other failure (a signal: the build is being stopped). */

@@ -20,6 +20,8 @@ const TRANSIENT = [
   'curl: (22) The requested URL returned error: 503',
   'curl: (6) Could not resolve host: mirror.example',
   "E: Couldn't download packages: libc6 libgcc-s1",
+  'ERROR: failed to solve: debian:bookworm: failed to resolve source metadata for docker.io/library/debian:bookworm: failed to do request: Head "https://registry-1.docker.io/v2/library/debian/manifests/bookworm": net/http: TLS handshake timeout',
+  'Error: initializing source docker://fedora:42: pinging container registry registry.fedoraproject.org: Get "https://registry.fedoraproject.org/v2/": dial tcp: lookup registry.fedoraproject.org: Temporary failure in name resolution',
 ];
 
 const PERMANENT = [
@@ -33,6 +35,8 @@ const PERMANENT = [
   'W: GPG error: http://127.0.0.1:8080/debian bookworm InRelease: The following signatures could not be verified: NO_PUBKEY 6ED0E7B82643E131',
   'curl: (22) The requested URL returned error: 404',
   'E: Sub-process /usr/bin/dpkg returned an error code (1)',
+  'ERROR: failed to solve: docker.io/library/no-such-image:1: not found',
+  'Error: initializing source docker://quay.io/nobody/nothing:1: reading manifest 1 in quay.io/nobody/nothing: unauthorized: access to the requested resource is not authorized',
 ];
 
 test('the tools\' transient download lines are recognised, and the line is returned', () => {
