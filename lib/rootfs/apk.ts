@@ -9,6 +9,7 @@ import { $, haveCommand } from '../core/exec.ts';
 import { die, step, warn } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
+import { explainMissingPackages } from './missing-packages.ts';
 
 export const HOST_REPOSITORIES = '/etc/apk/repositories';
 export const HOST_KEYS = '/etc/apk/keys';
@@ -80,7 +81,7 @@ export async function buildAlpineRootfs(ctx: RootfsContext): Promise<void> {
     if (trusted) await copyKeys();
   };
   await step(`${apk} add (${[...ctx.packages, ...ctx.extraPackages].join(' ')})`, () =>
-    withDownloadRetries(`${apk} add`, () => $`${apk} ${args}`, { beforeRetry }));
+    explainMissingPackages(ctx, () => withDownloadRetries(`${apk} add`, () => $`${apk} ${args}`, { beforeRetry })));
   for (const d of ['root', 'etc/apk', 'proc']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'etc/apk/repositories'), `${repository}\n`);
 }

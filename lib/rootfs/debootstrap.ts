@@ -12,6 +12,7 @@ import { dropSupersededPackages, packageCacheDir } from './package-cache.ts';
 import { isEmptyDir } from '../core/safe-paths.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
+import { explainMissingPackages } from './missing-packages.ts';
 
 export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
 
@@ -143,10 +144,11 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
   });
   // A retry starts from an empty target: mmdebstrap needs one, and debootstrap would trust a half-done tree.
   await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () =>
-    withDownloadRetries(tool, () => $`${tool} ${args}`, { beforeRetry: () => emptyTarget(dir) }));
+    explainMissingPackages(ctx, () => withDownloadRetries(tool, () => $`${tool} ${args}`, { beforeRetry: () => emptyTarget(dir) })));
   if (tool === 'debootstrap' && ctx.extraPackages.length) {
     await step(`Installing EXTRA_PKGS ${ctx.extraPackages.join(' ')}`, () =>
-      withDownloadRetries('apt-get install of EXTRA_PKGS', () => $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`));
+      explainMissingPackages(ctx, () =>
+        withDownloadRetries('apt-get install of EXTRA_PKGS', () => $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`)));
   }
   if (packageCache) dropSupersededPackages(packageCache, join(dir, 'var/lib/dpkg/status'));
   info('Removing documentation and locale data');

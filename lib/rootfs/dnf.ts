@@ -10,6 +10,7 @@ import { $, haveCommand } from '../core/exec.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
+import { explainMissingPackages } from './missing-packages.ts';
 
 export interface DnfConfigInput {
   osName: string;
@@ -134,6 +135,6 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
     forceArch: ctx.arch !== machine() ? ctx.arch : undefined,
   });
   await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () =>
-    withDownloadRetries(`${pm} install`, () => $`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) }));
+    explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => $`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));
   await $`rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
 }
