@@ -22,6 +22,7 @@ import { type Engine, checkEngine } from '../lib/container/engine.ts';
 import { $, failureSummary, haveCommand } from '../lib/core/exec.ts';
 import { die, info, ok, step, warn } from '../lib/core/log.ts';
 import { mountsBelow } from '../lib/core/safe-paths.ts';
+import { withDownloadRetries } from '../lib/core/retry.ts';
 import { processAlive } from '../lib/core/stale-temps.ts';
 
 export const RUN_DIR = '/run/osbuilder-ts';
@@ -289,7 +290,8 @@ export async function stopEngine(engine: Engine): Promise<void> {
 /** A minbase Debian bookworm tarball made with mmdebstrap (the base of the build images). */
 export async function makeBaseTarball(tar: string): Promise<void> {
   if (!(await haveCommand('mmdebstrap'))) die('mmdebstrap is not installed: apt-get install mmdebstrap');
-  await step('mmdebstrap --variant=minbase bookworm', () => $`mmdebstrap --variant=minbase bookworm ${tar}`);
+  await step('mmdebstrap --variant=minbase bookworm', () =>
+    withDownloadRetries('mmdebstrap', () => $`mmdebstrap --variant=minbase bookworm ${tar}`, { beforeRetry: () => rmSync(tar, { force: true }) }));
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ARCHES, type Arch, hostArch } from '../core/arch.ts';
 import { $ } from '../core/exec.ts';
 import { die, info } from '../core/log.ts';
+import { withDownloadRetries } from '../core/retry.ts';
 import { foreignApt } from './foreign-apt.ts';
 import { kernelCacheDir } from './kernel.ts';
 
@@ -30,7 +31,7 @@ export async function busyboxFor(arch: Arch): Promise<string> {
   mkdirSync(tmp, { recursive: true });
   try {
     info(`downloading busybox-static ${version} (${ARCHES[arch].debian}) for the boot shim`);
-    await $({ cwd: tmp })`apt-get ${apt} download busybox-static`;
+    await withDownloadRetries('apt-get download busybox-static', () => $({ cwd: tmp })`apt-get ${apt} download busybox-static`);
     await $({ cwd: tmp })`dpkg-deb -x ./busybox-static_*.deb unpacked && rm -f ./busybox-static_*.deb`;
     try {
       renameSync(join(tmp, 'unpacked'), dir);

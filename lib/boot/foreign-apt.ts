@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ARCHES, type Arch, hostArch } from '../core/arch.ts';
 import { $ } from '../core/exec.ts';
 import { info } from '../core/log.ts';
+import { withDownloadRetries } from '../core/retry.ts';
 
 const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -31,7 +32,7 @@ export async function foreignApt(arch: Arch, cacheDir: string): Promise<string[]
     for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(stateDir, d), { recursive: true });
     if (!existsSync(join(stateDir, 'status'))) writeFileSync(join(stateDir, 'status'), '');
     info(`fetching the ${ARCHES[arch].debian} package lists (private apt state in ${stateDir})`);
-    await $`apt-get ${opts} -qq update`;
+    await withDownloadRetries(`apt-get update (${ARCHES[arch].debian})`, () => $`apt-get ${opts} -qq update`);
     writeFileSync(stamp, '');
   }
   return opts;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { die, step, warn } from '../core/log.ts';
 import { userCacheDir } from '../core/user-cache.ts';
+import { withDownloadRetries } from '../core/retry.ts';
 import { type Arch, hostArch, isArch } from '../core/arch.ts';
 import { BOOT_ARCHES } from './arch.ts';
 import { foreignApt } from './foreign-apt.ts';
@@ -56,7 +57,7 @@ async function downloadKernel(release: string, dest: string, arch: Arch, apt: st
   try {
     const pkg = `linux-image-${release}`;
     await step(`Downloading ${pkg} (Debian ${arch} kernel for boot checks)`, async () => {
-      await $({ cwd: tmp })`apt-get ${apt} download ${pkg}`;
+      await withDownloadRetries(`apt-get download ${pkg}`, () => $({ cwd: tmp })`apt-get ${apt} download ${pkg}`);
       await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb unpacked && rm -f ./${pkg}_*.deb`;
     });
     const kernel = kernelOf(join(tmp, 'unpacked'), release, arch);

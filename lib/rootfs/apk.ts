@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import type { RootfsContext } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { die, step, warn } from '../core/log.ts';
+import { withDownloadRetries } from '../core/retry.ts';
+import { emptyTarget } from './fresh-target.ts';
+import { explainMissingPackages } from './missing-packages.ts';
 
 export const HOST_REPOSITORIES = '/etc/apk/repositories';
 export const HOST_KEYS = '/etc/apk/keys';
@@ -65,14 +68,20 @@ export async function buildAlpineRootfs(ctx: RootfsContext): Promise<void> {
   mkdirSync(root, { recursive: true });
   // The host's keys (the build container's) let apk check the signatures.
   const trusted = existsSync(HOST_KEYS);
-  if (trusted) {
+  const copyKeys = async () => {
     mkdirSync(join(root, 'etc/apk'), { recursive: true });
     await $`cp -a ${HOST_KEYS} ${join(root, 'etc/apk')}/`;
-  } else {
-    warn(`no ${HOST_KEYS} on this host: installing from ${repository} without signature checks`);
-  }
+  };
+  if (trusted) await copyKeys();
+  else warn(`no ${HOST_KEYS} on this host: installing from ${repository} without signature checks`);
   const args = apkAddArgs({ repository, root, arch: ctx.arch, packages: ctx.packages, extraPackages: ctx.extraPackages, allowUntrusted: !trusted });
-  await step(`${apk} add (${[...ctx.packages, ...ctx.extraPackages].join(' ')})`, () => $`${apk} ${args}`);
+  // A retry starts again from an empty root (--initdb), keys included.
+  const beforeRetry = async () => {
+    await emptyTarget(root);
+    if (trusted) await copyKeys();
+  };
+  await step(`${apk} add (${[...ctx.packages, ...ctx.extraPackages].join(' ')})`, () =>
+    explainMissingPackages(ctx, () => withDownloadRetries(`${apk} add`, () => $`${apk} ${args}`, { beforeRetry })));
   for (const d of ['root', 'etc/apk', 'proc']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'etc/apk/repositories'), `${repository}\n`);
 }

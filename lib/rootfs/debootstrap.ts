@@ -10,6 +10,9 @@ import { $, haveCommand } from '../core/exec.ts';
 import { die, info, step } from '../core/log.ts';
 import { dropSupersededPackages, packageCacheDir } from './package-cache.ts';
 import { isEmptyDir } from '../core/safe-paths.ts';
+import { withDownloadRetries } from '../core/retry.ts';
+import { emptyTarget } from './fresh-target.ts';
+import { explainMissingPackages } from './missing-packages.ts';
 
 export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
 
@@ -139,10 +142,13 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
     mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
     packageCache,
   });
-  await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () => $`${tool} ${args}`);
+  // A retry starts from an empty target: mmdebstrap needs one, and debootstrap would trust a half-done tree.
+  await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () =>
+    explainMissingPackages(ctx, () => withDownloadRetries(tool, () => $`${tool} ${args}`, { beforeRetry: () => emptyTarget(dir) })));
   if (tool === 'debootstrap' && ctx.extraPackages.length) {
     await step(`Installing EXTRA_PKGS ${ctx.extraPackages.join(' ')}`, () =>
-      $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`);
+      explainMissingPackages(ctx, () =>
+        withDownloadRetries('apt-get install of EXTRA_PKGS', () => $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`)));
   }
   if (packageCache) dropSupersededPackages(packageCache, join(dir, 'var/lib/dpkg/status'));
   info('Removing documentation and locale data');

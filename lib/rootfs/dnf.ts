@@ -8,6 +8,9 @@ import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { die, info, step } from '../core/log.ts';
+import { withDownloadRetries } from '../core/retry.ts';
+import { emptyTarget } from './fresh-target.ts';
+import { explainMissingPackages } from './missing-packages.ts';
 
 export interface DnfConfigInput {
   osName: string;
@@ -76,7 +79,8 @@ async function fetchGpgKey(ctx: RootfsContext, repo: DnfRepo, dir: string): Prom
   const file = join(ctx.configDir, repo.gpgKeyFile ?? `RPM-GPG-KEY-${ctx.osName}-${ctx.osVersion}`);
   if (existsSync(file)) return file;
   const tmp = join(dir, 'gpg-key');
-  await $`curl -fsSL ${repo.gpgKeyUrl(ctx.osVersion)} -o ${tmp}`;
+  const url = repo.gpgKeyUrl(ctx.osVersion);
+  await withDownloadRetries(`Fetching ${url}`, () => $`curl -fsSL ${url} -o ${tmp}`);
   return tmp;
 }
 
@@ -130,6 +134,7 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
     // ARCH naming another architecture: dnf resolves $basearch and packages for it.
     forceArch: ctx.arch !== machine() ? ctx.arch : undefined,
   });
-  await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () => $`${pm} ${args}`);
+  await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () =>
+    explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => $`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));
   await $`rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
 }
