@@ -1,3 +1,4 @@
+// tier: unit
 // The download retry: which tool lines count as transient, and the loop
 // around real failing commands (no waiting: delays of 0 s).
 import { test } from 'uvu';

@@ -1,3 +1,4 @@
+// tier: unit
 // Packages the repository lacks, read from the package managers' own output.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
