@@ -69,7 +69,7 @@ $(NODE_MODULES): $(MK_DIR)/package-lock.json
 	if ! command -v npm >/dev/null; then \
 		echo 'ERROR: the node modules of $(MK_DIR) are not installed and npm is missing: run make setup' >&2; exit 1; fi; \
 	echo 'INFO: installing the node modules (npm ci in $(MK_DIR)): $(if $(wildcard $@),package-lock.json changed,first use of this checkout)'; \
-	cd $(MK_DIR) && npm ci --no-audit --no-fund && touch -c $@
+	cd $(MK_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch -c $@
 
 rootfs-%: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@ # not a cancellation rule
