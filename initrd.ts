@@ -27,7 +27,7 @@ export const initrdSettings = {
     flag: 'o', arg: 'INITRD', env: 'INITRD_IMAGE', default: 'kata-containers-initrd.img', parse: text,
     help: 'path of the initrd to write',
   } as SettingSpec<string>,
-  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary is a file in usr/bin: its name'), help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,
+  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,
   agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   compression: {
     env: 'INITRD_COMPRESSION', default: 'gzip', parse: oneOf(...COMPRESSIONS),

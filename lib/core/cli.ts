@@ -133,13 +133,16 @@ export const truthy: Parser<boolean> = (raw) => !['', 'no', 'false', '0'].includ
 /**
  * A value that becomes part of paths and file names (OS_VERSION, AGENT_BIN,
  * LIBC...): one name of [A-Za-z0-9._+-], not starting with '.' or '-', so
- * never '..', a path or an option. `what` says what the value is.
+ * never '..', a path or an option.
  */
-export function plainName(what: string): Parser<string> {
+export function plainName(
+  /** What the value names, e.g. 'the agent binary in usr/bin'. */
+  what: string,
+): Parser<string> {
   return (raw, name) =>
     /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}$/.test(raw)
       ? raw
-      : die(`${name}=${raw} is not valid: ${what} is one name of letters, digits, '.', '_', '+' and '-' (at most 200, not starting with '.' or '-'; no '/')`);
+      : die(`${name}=${raw} is not valid: it names ${what}, so give one name of letters, digits, '.', '_', '+' and '-' (at most 200, not starting with '.' or '-'; no '/')`);
 }
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {

@@ -37,18 +37,18 @@ const notOurs = (why: string) => new RegExp(`ROOTFS_DIR .*/user_rootfs exists an
 
 const cases: Case[] = [
   // issue 23 item 3: AGENT_BIN is a file name in usr/bin
-  { name: 'AGENT_BIN climbs out of the tree', ...build({ AGENT_BIN: '../../../../outside/kata-agent' }), error: /^ERROR: AGENT_BIN=\.\.\/\.\.\/\.\.\/\.\.\/outside\/kata-agent is not valid: the agent binary is a file in usr\/bin: its name is one name of letters, digits/ },
+  { name: 'AGENT_BIN climbs out of the tree', ...build({ AGENT_BIN: '../../../../outside/kata-agent' }), error: /^ERROR: AGENT_BIN=\.\.\/\.\.\/\.\.\/\.\.\/outside\/kata-agent is not valid: it names the agent binary in usr\/bin, so give one name of letters, digits/ },
   { name: 'AGENT_BIN with AGENT_TARBALL climbs to a host file', ...build({ AGENT_BIN: '../../../../outside/host-file', AGENT_SOURCE_BIN: '', AGENT_TARBALL: p('agent.tar.zst') }), error: /^ERROR: AGENT_BIN=\.\.\/.*outside\/host-file is not valid/ },
   { name: 'AGENT_BIN is ..', ...build({ AGENT_BIN: '..' }), error: /^ERROR: AGENT_BIN=\.\. is not valid/ },
   { name: 'AGENT_BIN is a path', ...build({ AGENT_BIN: 'sbin/init' }), error: /^ERROR: AGENT_BIN=sbin\/init is not valid/ },
   // issue 23 item 6: OS_VERSION, LIBC, ARCH, BUILD_VARIANT as values
-  { name: 'OS_VERSION climbs out of PACKAGE_CACHE_DIR', ...build({ OS_VERSION: '../../escape', PACKAGE_CACHE_DIR: p('packages') }), error: /^ERROR: OS_VERSION=\.\.\/\.\.\/escape is not valid: a release is one name of letters, digits, '\.', '_', '\+' and '-' \(at most 200, not starting with '\.' or '-'; no '\/'\)$/ },
-  { name: 'OS_VERSION is ..', ...build({ OS_VERSION: '..' }), error: /^ERROR: OS_VERSION=\.\. is not valid: a release is one name/ },
+  { name: 'OS_VERSION climbs out of PACKAGE_CACHE_DIR', ...build({ OS_VERSION: '../../escape', PACKAGE_CACHE_DIR: p('packages') }), error: /^ERROR: OS_VERSION=\.\.\/\.\.\/escape is not valid: it names a distro release, so give one name of letters, digits, '\.', '_', '\+' and '-' \(at most 200, not starting with '\.' or '-'; no '\/'\)$/ },
+  { name: 'OS_VERSION is ..', ...build({ OS_VERSION: '..' }), error: /^ERROR: OS_VERSION=\.\. is not valid: it names a distro release, so give one name/ },
   { name: 'OS_VERSION starts with -', ...build({ OS_VERSION: '-rf' }), error: /^ERROR: OS_VERSION=-rf is not valid/ },
   { name: 'LIBC is a path', ...build({ LIBC: '../x' }), error: /^ERROR: LIBC=\.\.\/x is not valid: use one of musl, gnu$/ },
   { name: 'LIBC is unknown', ...build({ LIBC: 'uclibc' }), error: /^ERROR: LIBC=uclibc is not valid: use one of musl, gnu$/ },
   { name: 'ARCH is a path', ...build({ ARCH: '../x' }), error: /^ERROR: ARCH=\.\.\/x is not a supported architecture: use one of x86_64, aarch64, ppc64le, s390x$/ },
-  { name: 'BUILD_VARIANT is a path', ...build({ BUILD_VARIANT: '../x' }), error: /^ERROR: BUILD_VARIANT=\.\.\/x is not valid: a variant is one name/ },
+  { name: 'BUILD_VARIANT is a path', ...build({ BUILD_VARIANT: '../x' }), error: /^ERROR: BUILD_VARIANT=\.\.\/x is not valid: it names an image variant, so give one name/ },
   // issue 22 item 7: the NVIDIA variants
   ...['nvidia', 'nvidia-gpu', 'nvidia-gpu-confidential', 'nvidia-gpu-extension'].map((v) => ({ name: `BUILD_VARIANT=${v}`, ...build({ BUILD_VARIANT: v }), error: new RegExp(`^ERROR: BUILD_VARIANT=${v} ${nvidia.source}`) })),
   { name: 'make image BUILD_VARIANT=nvidia-gpu (as kata-deploy runs it)', make: true, args: ['image', 'DISTRO=fedora', 'BUILD_VARIANT=nvidia-gpu', `ROOTFS_BUILD_DEST=${scratch}`, `IMAGES_BUILD_DEST=${scratch}`], env: base, error: /^ERROR: BUILD_VARIANT=nvidia-gpu is not supported/ },
@@ -58,7 +58,7 @@ const cases: Case[] = [
   { name: 'a manifest naming another directory', ...build({}, 'other-manifest/user_rootfs'), error: notOurs('it names "other_rootfs"') },
   { name: 'a manifest naming no directory', ...build({}, 'nameless-manifest/user_rootfs'), error: notOurs('it names no directory') },
   // issue 23 item 9: a newline in a value is shown, not cut at
-  { name: 'OS_VERSION holding a newline', ...build({ OS_VERSION: 'trixie\nrm -rf' }), error: /^ERROR: OS_VERSION=trixie\\nrm -rf is not valid: a release is one name/ },
+  { name: 'OS_VERSION holding a newline', ...build({ OS_VERSION: 'trixie\nrm -rf' }), error: /^ERROR: OS_VERSION=trixie\\nrm -rf is not valid: it names a distro release, so give one name/ },
   { name: 'KERNEL_MODULES_DIR holding a newline', ...build({ KERNEL_MODULES_DIR: '/nonexistent\nsecond line' }), error: /^ERROR: KERNEL_MODULES_DIR=\/nonexistent\\nsecond line is not an existing directory: give the modules directory or unset it$/ },
 ];
 
