@@ -7,6 +7,10 @@ IMAGE_BUILDER  := $(TSX) $(MK_DIR)/image.ts
 INITRD_BUILDER := $(TSX) $(MK_DIR)/initrd.ts
 TEST_RUNNER    := $(TSX) $(MK_DIR)/test-images.ts
 
+# A fresh checkout has no node modules: install them on first use, and again
+# when package-lock.json is newer (a symlinked node_modules is managed elsewhere).
+NODE_MODULES   := $(MK_DIR)/node_modules/.package-lock.json
+
 DISTRO               ?= debian
 BUILD_METHOD         := distro
 BUILD_METHOD_LIST    := distro
@@ -60,6 +64,13 @@ endif
 .PHONY: all
 all: image initrd
 
+$(NODE_MODULES): $(MK_DIR)/package-lock.json
+	@if [ -L $(MK_DIR)/node_modules ] && [ -e $@ ]; then exit 0; fi; \
+	if ! command -v npm >/dev/null; then \
+		echo 'ERROR: the node modules of $(MK_DIR) are not installed and npm is missing: run make setup' >&2; exit 1; fi; \
+	echo 'INFO: installing the node modules (npm ci in $(MK_DIR)): $(if $(wildcard $@),package-lock.json changed,first use of this checkout)'; \
+	cd $(MK_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch -c $@
+
 rootfs-%: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@ # not a cancellation rule
 
@@ -70,7 +81,7 @@ FORCE:
 # rootfs shows unchanged inputs. The marker takes the manifest's time, so what
 # is built from the rootfs is remade only after a rebuild.
 .PRECIOUS: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
-$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/% FORCE | $(ROOTFS_AGENT_DEP)
+$(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/% FORCE | $(ROOTFS_AGENT_DEP) $(NODE_MODULES)
 	@echo 'Creating rootfs for "$*"'
 	$(ROOTFS_BUILDER) -o $(VERSION_COMMIT) -d -r $(ROOTFS_BUILD_DEST)/$*_rootfs $*
 	@if [ -e $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) ]; then \
@@ -117,6 +128,7 @@ $(TARGET_INITRD): $(TARGET_ROOTFS_MARKER)
 	$(INITRD_BUILDER) -o $@ "$(TARGET_ROOTFS)"
 
 .PHONY: test test-image-only test-initrd-only
+test test-image-only test-initrd-only test-s390x test-ppc64le list-distros clean-cache: | $(NODE_MODULES)
 test:
 	$(TEST_RUNNER)
 test-image-only:

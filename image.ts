@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
+  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
   text, truthy, valueFlags, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
@@ -30,7 +30,7 @@ export const imageSettings = {
   image: { flag: 'o', arg: 'IMAGE', env: 'IMAGE', default: 'kata-containers.img', parse: text, help: 'path of the image to write' } as SettingSpec<string>,
   rootFreeSpaceMb: { flag: 'r', arg: 'MB', env: 'ROOT_FREE_SPACE', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
   fsType: { flag: 'f', arg: 'FS_TYPE', env: 'FS_TYPE', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
-  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary' } as SettingSpec<string>,
+  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary' } as SettingSpec<string>,
   agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   blockSize: {
     env: 'BLOCK_SIZE', default: 4096, parse: (raw, name) => Number(oneOf('1024', '2048', '4096')(raw, name)),

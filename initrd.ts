@@ -4,7 +4,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
+  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
   text, valueFlags, yesNo, truthy,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
@@ -27,7 +27,7 @@ export const initrdSettings = {
     flag: 'o', arg: 'INITRD', env: 'INITRD_IMAGE', default: 'kata-containers-initrd.img', parse: text,
     help: 'path of the initrd to write',
   } as SettingSpec<string>,
-  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,
+  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,
   agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   compression: {
     env: 'INITRD_COMPRESSION', default: 'gzip', parse: oneOf(...COMPRESSIONS),

@@ -18,7 +18,7 @@ import { buildLine, checkRootfsCache, moveIntoPlace, storeManifest, type CacheDe
 import { distroStageKey } from './lib/rootfs/manifest.ts';
 import { hasEntry, restoreTree, storeTree, treeCacheFor, type TreeCache } from './lib/rootfs/tree-cache.ts';
 import { checkRootfsDir, isEmptyDir, removeTree } from './lib/core/safe-paths.ts';
-import { rootfsSettings, type RootfsSettings } from './lib/rootfs/settings.ts';
+import { checkBuildVariant, rootfsSettings, type RootfsSettings } from './lib/rootfs/settings.ts';
 import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
 import { prepareOverlay, setupRootfs } from './lib/rootfs/setup.ts';
 import { checkVersionsFile, versionsFileOf } from './lib/rootfs/versions.ts';
@@ -70,6 +70,7 @@ export function parseArgs(argv: string[]): minimist.ParsedArgs {
 
 /** Checks of SPEC §2 step 1, before anything touches the disk. */
 export function checkEnvironment(s: RootfsSettings): void {
+  checkBuildVariant(s.buildVariant);
   if (s.kernelModulesDir && !(existsSync(s.kernelModulesDir) && statSync(s.kernelModulesDir).isDirectory())) {
     die(`KERNEL_MODULES_DIR=${s.kernelModulesDir} is not an existing directory: give the modules directory or unset it`);
   }

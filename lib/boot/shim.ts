@@ -12,6 +12,7 @@ import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type NewcHeader } from '../initrd/c
 import { type CpioBody, CpioStreamWriter } from '../initrd/cpio-stream.ts';
 import { kernelCacheDir, type DebianKernel } from './kernel.ts';
 import { dmCreateBinary } from './dm-create.ts';
+import { checkStaticBusybox } from './busybox.ts';
 import { die } from '../core/log.ts';
 import type { Arch } from '../core/arch.ts';
 import { BOOT_ARCHES } from './arch.ts';
@@ -232,7 +233,7 @@ export async function shimInitramfs(
   guest: { modules?: string[]; busybox?: string; arch?: Arch } = {},
 ): Promise<string> {
   const busybox = guest.busybox ?? BUSYBOX;
-  if (!existsSync(busybox)) die(`${busybox} is missing: install busybox-static (scripts/setup-host.sh)`);
+  checkStaticBusybox(busybox);
   const modules = shimModulePaths(kernel.modulesDir, guest.modules);
   const dmCreate = await dmCreateBinary(guest.arch);
   const key = createHash('sha256')

@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessOutput, failureSummary, interruptCommands, undoing } from './exec.ts';
 import { BuildError, die, error, printTotals } from './log.ts';
+import { showText } from './show-path.ts';
 
 /** True when the module with this `import.meta.url` is the script being run. */
 export function isMain(importMetaUrl: string): boolean {
@@ -91,7 +92,8 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     await runCleanups();
     // An interrupted command fails too; the signal line already said why.
     if (interrupted) exitInterrupted();
-    error(errorMessage(e).split('\n')[0]!);
+    // Our own messages show a value's newline escaped (it may be the cause); a tool's output, its first line.
+    error(e instanceof BuildError ? showText(e.message) : errorMessage(e).split('\n')[0]!);
     process.exitCode = 1;
   }
 }
@@ -127,6 +129,21 @@ export const yesNo: Parser<'yes' | 'no'> = (raw, name) =>
 
 /** Shell-style boolean: any non-empty value other than "no"/"false"/"0" is true. */
 export const truthy: Parser<boolean> = (raw) => !['', 'no', 'false', '0'].includes(raw.toLowerCase());
+
+/**
+ * A value that becomes part of paths and file names (OS_VERSION, AGENT_BIN,
+ * LIBC...): one name of [A-Za-z0-9._+-], not starting with '.' or '-', so
+ * never '..', a path or an option.
+ */
+export function plainName(
+  /** What the value names, e.g. 'the agent binary in usr/bin'. */
+  what: string,
+): Parser<string> {
+  return (raw, name) =>
+    /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}$/.test(raw)
+      ? raw
+      : die(`${name}=${raw} is not valid: it names ${what}, so give one name of letters, digits, '.', '_', '+' and '-' (at most 200, not starting with '.' or '-'; no '/')`);
+}
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {
   return (raw, name) => {

@@ -13,11 +13,11 @@ import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import { engineFor } from '../core/engine-choice.ts';
 import { $ } from '../core/exec.ts';
-import { info } from '../core/log.ts';
+import { die, info } from '../core/log.ts';
 import { isEmptyDir, removeTree } from '../core/safe-paths.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
 import {
-  UNKNOWN, changedInputs, describeInputs, distroStageChanges, manifestFor, manifestPath, manifestText, parseManifest, type RootfsManifest,
+  UNKNOWN, changedInputs, describeInputs, distroStageChanges, manifestFor, manifestPath, manifestText, notOursReason, parseManifest, type RootfsManifest,
 } from './manifest.ts';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -151,6 +151,14 @@ export interface CacheDecision {
   force: boolean;
 }
 
+function readableText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Compare the current inputs with the stored manifest; an up-to-date rootfs is announced here, a rebuild by the build. */
 export async function checkRootfsCache(ctx: RootfsContext, agent: AgentSource | undefined, force: boolean): Promise<CacheDecision> {
   const start = performance.now();
@@ -158,8 +166,13 @@ export async function checkRootfsCache(ctx: RootfsContext, agent: AgentSource | 
   const path = manifestPath(ctx.rootfsDir);
   const owned = existsSync(path) && !isEmptyDir(ctx.rootfsDir);
   if (!owned) return { upToDate: false, replaceable: false, manifest, force };
-  const stored = parseManifest(readFileSync(path, 'utf8'));
-  const changed = stored ? changedInputs(stored, manifest) : ['manifest (unreadable or of another format)'];
+  const text = readableText(path);
+  const notOurs = notOursReason(text, ctx.rootfsDir);
+  if (notOurs) {
+    die(`ROOTFS_DIR ${ctx.rootfsDir} exists and is not empty, and its manifest ${path} does not show a tree osbuilder-ts built there (${notOurs}): it is left alone; remove both or give another directory with -r`);
+  }
+  const stored = parseManifest(text!)!;
+  const changed = changedInputs(stored, manifest);
   const upToDate = !force && changed.length === 0;
   if (upToDate) {
     const took = ((performance.now() - start) / 1000).toFixed(2);
@@ -206,6 +219,6 @@ export async function moveIntoPlace(staged: string, rootfsDir: string): Promise<
 export function storeManifest(rootfsDir: string, manifest: RootfsManifest): void {
   const path = manifestPath(rootfsDir);
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, manifestText(manifest));
+  writeFileSync(tmp, manifestText({ ...manifest, rootfs: basename(rootfsDir) }));
   renameSync(tmp, path);
 }

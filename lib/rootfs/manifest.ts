@@ -18,6 +18,8 @@ export interface RootfsManifest {
   inputs: Record<string, string | null>;
   /** Names of the inputs of the distro stage; every other input is the setup stage's. */
   distroStage: string[];
+  /** The name of the rootfs directory it was stored for: what proves a directory is ours to replace. */
+  rootfs?: string;
 }
 
 /** The facts rootfs.ts gathers (settings resolved, files hashed). */
@@ -145,11 +147,26 @@ export function parseManifest(text: string): RootfsManifest | undefined {
     const m = JSON.parse(text) as Partial<RootfsManifest>;
     if (m.format !== MANIFEST_FORMAT || typeof m.inputs !== 'object' || m.inputs === null) return undefined;
     if (!Array.isArray(m.distroStage) || !m.distroStage.every((n) => typeof n === 'string')) return undefined;
+    if (m.rootfs !== undefined && typeof m.rootfs !== 'string') return undefined;
     const valid = Object.values(m.inputs).every((v) => v === null || typeof v === 'string');
     return valid ? (m as RootfsManifest) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Why the manifest text `text` (undefined: unreadable) does not prove that
+ * rootfsDir is a tree we built, or undefined when it does: it must parse and
+ * name the directory. Anything else may sit beside a user's own directory.
+ */
+export function notOursReason(text: string | undefined, rootfsDir: string): string | undefined {
+  if (text === undefined) return 'it cannot be read';
+  if (text.trim() === '') return 'it is empty';
+  const m = parseManifest(text);
+  if (!m) return 'it is not a manifest of this osbuilder-ts (damaged, or of another format)';
+  if (m.rootfs !== basename(rootfsDir)) return m.rootfs === undefined ? 'it names no directory' : `it names ${JSON.stringify(m.rootfs)}`;
+  return undefined;
 }
 
 /** <parent>/.<name>.manifest.json: beside the rootfs, so it never ends up in an image or initrd. */

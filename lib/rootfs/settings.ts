@@ -1,7 +1,8 @@
 // The settings table of rootfs.ts: every option and environment variable,
 // declared once. Usage text, validation and (later) the container `--env`
 // list are generated from it.
-import { integer, oneOf, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from '../core/cli.ts';
+import { integer, oneOf, plainName, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from '../core/cli.ts';
+import { checkArch } from '../core/arch.ts';
 import { die } from '../core/log.ts';
 import type { BuildInRam } from './ram-staging.ts';
 
@@ -18,7 +19,7 @@ export const rootfsSettings = {
   agentVersion: { env: 'AGENT_VERSION', flag: 'a', arg: 'VERSION', default: '', parse: text, help: 'git ref of the agent source to check out before building it' },
   osbuilderVersion: { env: 'OSBUILDER_VERSION', flag: 'o', arg: 'VERSION', default: 'unknown', parse: text, help: 'osbuilder version recorded in the summary file' },
   rootfsDir: { env: 'ROOTFS_DIR', flag: 'r', arg: 'DIR', default: '', parse: nonEmpty, help: 'rootfs directory (default: <script dir>/rootfs-<distro>)' },
-  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: text, help: 'name of the agent binary in usr/bin' },
+  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary in usr/bin (a file name, no path)' },
   agentInit: { env: 'AGENT_INIT', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: the agent is the init process (sbin/init) instead of systemd' },
   agentSourceBin: { env: 'AGENT_SOURCE_BIN', default: '', parse: text, help: 'prebuilt agent binary to copy in (not with AGENT_TARBALL)' },
   agentTarball: { env: 'AGENT_TARBALL', default: '', parse: text, help: 'agent .tar.zst unpacked at the rootfs root (not with AGENT_SOURCE_BIN)' },
@@ -26,12 +27,13 @@ export const rootfsSettings = {
   agentPolicyFile: { env: 'AGENT_POLICY_FILE', default: '', parse: text, help: 'policy rego file for AGENT_POLICY=yes (default: <AGENT_SOURCE_DIR>/../kata-opa/allow-all.rego, the allow-all policy of the Kata tree)' },
   agentSourceDir: { env: 'AGENT_SOURCE_DIR', default: '', parse: text, help: 'agent source tree built with make when no prebuilt agent is given (default: <script dir>/../../src/agent)' },
   versionsFile: { env: 'KATA_VERSIONS_FILE', default: '', parse: text, help: "Kata's versions.yaml (default: <script dir>/../../versions.yaml)" },
-  arch: { env: 'ARCH', default: '', parse: text, help: 'target architecture as `uname -m` prints it: x86_64, aarch64, ppc64le or s390x (default: the host); another than the host\'s runs through qemu-user (see Foreign architectures)' },
-  libc: { env: 'LIBC', default: '', parse: text, help: 'libc the agent is built against: musl, or gnu (forced on ppc64le/s390x)' },
+  arch: { env: 'ARCH', default: '', parse: (raw, name) => checkArch(raw, name), help: 'target architecture as `uname -m` prints it: x86_64, aarch64, ppc64le or s390x (default: the host); another than the host\'s runs through qemu-user (see Foreign architectures)' },
+  libc: { env: 'LIBC', default: '', parse: oneOf('musl', 'gnu'), help: 'libc the agent is built against: musl, or gnu (forced on ppc64le/s390x)' },
   seccomp: { env: 'SECCOMP', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: build the agent with seccomp and add libseccomp to the rootfs' },
   kernelModulesDir: { env: 'KERNEL_MODULES_DIR', default: '', parse: text, help: 'kernel modules directory copied into lib/modules (must exist)' },
   extraPkgs: { env: 'EXTRA_PKGS', default: '', parse: text, help: 'extra packages to install, space separated' },
-  osVersion: { env: 'OS_VERSION', default: '', parse: text, help: 'distro release (default: per distro, see -t)' },
+  osVersion: { env: 'OS_VERSION', default: '', parse: plainName('a distro release'), help: 'distro release, e.g. trixie or 42 (default: per distro, see -t)' },
+  buildVariant: { env: 'BUILD_VARIANT', default: '', parse: plainName('an image variant'), help: "image variant kata-deploy passes (base, confidential...; the rootfs does not depend on it); the NVIDIA variants (nvidia*) are refused: their builder is not supported" },
   repoUrl: { env: 'REPO_URL', default: '', parse: text, help: "package repository URL for any distro (dnf baseurl, debootstrap/mmdebstrap mirror)" },
   repoUrlX86_64: { env: 'REPO_URL_X86_64', default: '', parse: text, help: 'REPO_URL of x86_64 builds of distros with a separate x86_64 mirror (ubuntu: archive vs ports)' },
   distroRepo: { env: 'DISTRO_REPO', default: false, parse: truthy, help: "use the host's package repositories (dnf --releasever)" },
@@ -64,3 +66,14 @@ export const rootfsSettings = {
 } satisfies Record<string, SettingSpec<any>>;
 
 export type RootfsSettings = Settings<typeof rootfsSettings>;
+
+/**
+ * Upstream builds BUILD_VARIANT=nvidia* with a builder of its own
+ * (rootfs-builder/nvidia/): NVIDIA's package repositories and a driver built
+ * for the guest kernel. That is not ported; a plain guest under that name would be wrong.
+ */
+export function checkBuildVariant(variant: string): void {
+  if (variant.startsWith('nvidia')) {
+    die(`BUILD_VARIANT=${variant} is not supported: the NVIDIA guests need upstream's NVIDIA builder (rootfs-builder/nvidia/: the GPU driver stack from NVIDIA's package repositories, a driver built for the guest kernel), which osbuilder-ts does not have; build them with upstream's osbuilder, or drop BUILD_VARIANT`);
+  }
+}

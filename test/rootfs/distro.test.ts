@@ -94,9 +94,12 @@ test("Dockerfile.in of every distro: base image of the distro's version, nodejs 
     assert.ok(text.includes(`FROM ${base[d]}\n`), d);
     assert.match(text, /^\s+nodejs( \\)?$/m, `${d} installs its nodejs`);
     assert.not.match(text, /@[A-Z_]+@/);
-    // Only registries other than the engines' default have no default.
-    assert.is(needsImageRegistry(template), ['centos', 'cbl-mariner'].includes(d), d);
+    // Every distro names its registry, upstream's (Azure Linux: Microsoft's, CentOS: quay.io).
+    assert.not.ok(needsImageRegistry(template), d);
+    const registry = { 'cbl-mariner': 'mcr.microsoft.com', centos: 'quay.io' }[d as string] ?? 'library';
+    assert.match(template, new RegExp(`^ARG IMAGE_REGISTRY=${registry.replace(/\./g, '\\.')}$`, 'm'), d);
   }
+  assert.ok(needsImageRegistry('ARG IMAGE_REGISTRY\nFROM ${IMAGE_REGISTRY}/x:1\n'), 'a template without a default still needs one');
   const alpine = readFileSync(join(distrosDir, 'alpine', 'Dockerfile.in'), 'utf8');
   assert.match(alpine, /apk-tools-static/);
   assert.match(alpine, /^\s+bash \\$/m, 'the stage runs its commands with bash');

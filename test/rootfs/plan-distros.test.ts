@@ -206,7 +206,7 @@ test('a plan fails like the build on bad input: one ERROR line, nothing written'
   assert.not.ok(existsSync(PLAN_ROOT));
 });
 
-test('container builds in plan mode print the engine commands; centos/mariner need IMAGE_REGISTRY', async () => {
+test('container builds in plan mode print the engine commands; centos/mariner default to their own registry', async () => {
   const p = ok(await plan('ubuntu', { USE_DOCKER: '1', ARCH: 'x86_64' }));
   const build = p.commands.find((c) => c.startsWith('docker build '));
   assert.ok(build, p.stdout);
@@ -217,10 +217,14 @@ test('container builds in plan mode print the engine commands; centos/mariner ne
   assert.match(run!, / ubuntu-rootfs-osbuilder node \/osbuilder-stage\/rootfs-stage\.mjs ubuntu$/);
   assert.not.ok(p.commands.some((c) => c.startsWith('mmdebstrap')), 'the distro stage runs in the container');
   assert.match(p.stdout, /^#   FROM \$\{IMAGE_REGISTRY\}\/ubuntu:noble$/m);
-  const centos = await plan('centos', { USE_PODMAN: '1' });
-  assert.match(centos.stderr, /^ERROR: centos's base image is not on the engine's default registry: set IMAGE_REGISTRY/m);
-  const mariner = ok(await plan('cbl-mariner', { USE_PODMAN: '1', IMAGE_REGISTRY: 'registry.example' }));
-  assert.ok(mariner.commands.some((c) => c.startsWith('podman build ') && c.includes('--build-arg IMAGE_REGISTRY=registry.example')), mariner.stdout);
+  // Without IMAGE_REGISTRY, the Dockerfile's default (upstream's registry); with it, the build arg overrides it.
+  for (const [d, registry] of [['centos', 'quay.io'], ['cbl-mariner', 'mcr.microsoft.com']] as const) {
+    const dflt = ok(await plan(d, { USE_PODMAN: '1' }));
+    assert.match(dflt.stdout, new RegExp(`^#   ARG IMAGE_REGISTRY=${registry.replace(/\./g, '\\.')}$`, 'm'), d);
+    assert.not.ok(dflt.commands.some((c) => c.includes('--build-arg IMAGE_REGISTRY=')), d);
+  }
+  const mariner = ok(await plan('cbl-mariner', { USE_PODMAN: '1', IMAGE_REGISTRY: 'localhost' }));
+  assert.ok(mariner.commands.some((c) => c.startsWith('podman build ') && c.includes('--build-arg IMAGE_REGISTRY=localhost')), mariner.stdout);
 });
 
 test.run();
