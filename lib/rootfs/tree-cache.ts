@@ -18,7 +18,7 @@ import { die, info, step, warn } from '../core/log.ts';
 import { removeTree } from '../core/safe-paths.ts';
 import { removeStaleTemps, tempOwner } from '../core/stale-temps.ts';
 import { userCacheDir } from '../core/user-cache.ts';
-import { firstDifference, listingDigest, treeListing } from './tree-listing.ts';
+import { firstDifference, listingDigest, listingStats, treeListing } from './tree-listing.ts';
 
 const ENTRY_FORMAT = 2;
 const TMP_PREFIX = '.tmp-';
@@ -179,7 +179,7 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
     await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
     const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
     writeFileSync(join(tmp, 'listing'), listing);
-    const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...treeStats(join(tmp, 'tree')), listingSha256: listingDigest(listing) };
+    const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
     writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
     if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);
     try {

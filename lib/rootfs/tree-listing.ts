@@ -51,6 +51,19 @@ export function treeListing(root: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Paths (the top aside) and bytes of regular files of a listing. */
+export function listingStats(listing: string): { paths: number; bytes: number } {
+  let paths = -1;
+  let bytes = 0;
+  for (const line of listing.split('\n')) {
+    if (!line) continue;
+    paths++;
+    const meta = line.split('\t')[1]!.split(' ');
+    if (meta[0] === 'f') bytes += Number(meta[3]);
+  }
+  return { paths, bytes };
+}
+
 export const listingDigest = (listing: string) => createHash('sha256').update(listing).digest('hex');
 
 /** The first path, in walk order, whose line differs between two listings (and how), or undefined when they are equal. */
