@@ -41,7 +41,7 @@ export function packageCacheDir(setting: string, key: string, env: NodeJS.Proces
   const base = packageCacheBase(setting, env);
   if (!base) return undefined;
   const dir = resolve(base, key);
-  if (!KEY_DIR.test(key) || dirname(dir) !== resolve(base)) {
+  if (!/^[\w.+~-]+$/.test(key) || key === '.' || key === '..' || dirname(dir) !== resolve(base)) {
     die(`the package cache of ${JSON.stringify(key)} would not be a directory of its own in PACKAGE_CACHE_DIR=${base}: OS_VERSION and ARCH must be names (letters, digits, . _ + ~ -), not paths`);
   }
   return join(base, key);

@@ -128,7 +128,7 @@ test('DISTRO_CACHE_DIR=$HOME, PACKAGE_CACHE_DIR=/ or $HOME or a dir of their fil
 test('the package cache dir of a key never leaves PACKAGE_CACHE_DIR (OS_VERSION with .. or /)', () => {
   const base = join(scratch, 'pkgs');
   assert.is(packageCacheDir(base, 'debian-bookworm-amd64-mmdebstrap'), join(base, 'debian-bookworm-amd64-mmdebstrap'));
-  for (const key of ['debian-../../../etc-amd64-mmdebstrap', 'debian-bookworm/../../x-amd64-debootstrap', '../x-mmdebstrap', 'debian-a/b-amd64-mmdebstrap']) {
+  for (const key of ['debian-../../../etc-amd64-mmdebstrap', 'debian-bookworm/../../x-amd64-debootstrap', '../x-mmdebstrap', 'debian-a/b-amd64-mmdebstrap', '..', '.', '']) {
     assert.throws(() => packageCacheDir(base, key), isBuildError(/would not be a directory of its own in PACKAGE_CACHE_DIR=.*: OS_VERSION and ARCH must be names/), key);
   }
   assert.not.ok(existsSync(base), 'nothing created');
