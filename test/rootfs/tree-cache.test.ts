@@ -108,6 +108,13 @@ test("a dir of someone else's files (etc, home/x, var/lib/db) is refused, untouc
   assert.equal(stderr.split('\n').filter((l) => l.startsWith('WARNING')), [`WARNING: DISTRO_CACHE_DIR=${ours} holds files osbuilder-ts did not make, left alone: ${K('fake')}, etc, home, var`]);
 });
 
+test("the package cache's dir is not the distro-tree cache's", () => {
+  const dir = join(scratch, 'pkg-cache');
+  mkdirSync(dir);
+  writeFileSync(join(dir, CACHE_MARKER), JSON.stringify({ kind: 'packages', by: 'osbuilder-ts' }));
+  assert.throws(() => treeCacheFor(dir, 3), isBuildError(/^DISTRO_CACHE_DIR=.*pkg-cache is osbuilder-ts's cache of packages \(its \.osbuilder-ts-cache says so\), not of distro-trees: set DISTRO_CACHE_DIR to/));
+});
+
 test('a cache from before the marker (only entries of ours) is adopted, its old-format entries replaced', async () => {
   const dir = join(scratch, 'old-cache');
   mkdirSync(join(dir, K('old'), 'tree/etc'), { recursive: true });
