@@ -38,11 +38,14 @@ export function unsafeCacheReason(dir: string, env: NodeJS.ProcessEnv = process.
   return undefined;
 }
 
+/** The kind the dir's marker names; '' for a marker that does not parse (no proof of anything), undefined without one. */
 function markerKind(dir: string): string | undefined {
+  if (!existsSync(join(dir, CACHE_MARKER))) return undefined;
   try {
-    return (JSON.parse(readFileSync(join(dir, CACHE_MARKER), 'utf8')) as { kind?: unknown }).kind as string | undefined ?? '';
+    const kind = (JSON.parse(readFileSync(join(dir, CACHE_MARKER), 'utf8')) as { kind?: unknown } | null)?.kind;
+    return typeof kind === 'string' ? kind : '';
   } catch {
-    return existsSync(join(dir, CACHE_MARKER)) ? '' : undefined;
+    return '';
   }
 }
 
