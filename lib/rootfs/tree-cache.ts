@@ -2,22 +2,31 @@
 // stage, one entry per distro-stage key (manifest.ts), so that a build whose
 // distro inputs are unchanged copies it (reflinks where the filesystem has
 // them) and only redoes the setup. An entry is written under a temporary name
-// and renamed into place when complete; its entry.json records the tree's
-// entry count and byte total, checked before and after every use, so a
-// truncated or damaged entry is never used. At most DISTRO_CACHE_ENTRIES
-// entries are kept, the least recently used evicted first.
+// and renamed into place when complete; beside its tree it keeps the tree's
+// listing (tree-listing.ts: every path's type, mode, owner, size, link target
+// and data sha256), whose digest entry.json records. The copy taken out is
+// listed and compared before use: a changed entry is named, dropped and never
+// used. At most DISTRO_CACHE_ENTRIES entries are kept, the least recently used
+// evicted first. The cache dir is ours only with our marker (cache-root.ts);
+// nothing in it but our entries and temporaries is ever touched.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
+import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
 import { $ } from '../core/exec.ts';
-import { die, info, step } from '../core/log.ts';
+import { die, info, step, warn } from '../core/log.ts';
 import { removeTree } from '../core/safe-paths.ts';
-import { removeStaleTemps } from '../core/stale-temps.ts';
+import { removeStaleTemps, tempOwner } from '../core/stale-temps.ts';
 import { userCacheDir } from '../core/user-cache.ts';
+import { firstDifference, listingDigest, listingStats, treeListing } from './tree-listing.ts';
 
-const ENTRY_FORMAT = 1;
+const ENTRY_FORMAT = 2;
 const TMP_PREFIX = '.tmp-';
 const EVICT_PREFIX = '.evict-';
+/** An entry's name: the distro stage's key (manifest.ts distroStageKey). */
+const KEY = /^[0-9a-f]{32}$/;
+/** What an entry dir holds (entries of format 1 had no listing). */
+const ENTRY_FILES = new Set(['entry.json', 'listing', 'tree']);
 
 export interface TreeCache {
   dir: string;
@@ -29,20 +38,40 @@ export interface EntryRecord {
   format: typeof ENTRY_FORMAT;
   /** The distro, for people looking at the cache. */
   distro: string;
-  /** Number of paths in the tree (every type) and bytes of its regular files. */
+  /** Number of paths in the tree (every type, the top aside) and bytes of its regular files. */
   paths: number;
   bytes: number;
+  /** sha256 of the listing file beside the tree. */
+  listingSha256: string;
 }
 
-/** The cache, or undefined with DISTRO_CACHE_DIR=no. */
+/** An entry dir of ours: a key's name, holding nothing but what an entry holds. */
+function isEntryDir(dir: string, name: string): boolean {
+  if (!KEY.test(name)) return false;
+  try {
+    return lstatSync(join(dir, name)).isDirectory() && readdirSync(join(dir, name)).every((n) => ENTRY_FILES.has(n));
+  } catch {
+    return false;
+  }
+}
+
+const rootOf = (dir: string): CacheRoot => ({
+  variable: 'DISTRO_CACHE_DIR',
+  dir,
+  kind: 'distro-trees',
+  isOurs: (name) => tempOwner(name, TMP_PREFIX) !== undefined || tempOwner(name, EVICT_PREFIX) !== undefined || isEntryDir(dir, name),
+});
+
+/** The cache, or undefined with DISTRO_CACHE_DIR=no; a dir that is not ours (or is /, $HOME...) is refused here, before any work. */
 export function treeCacheFor(setting: string, maxEntries: number, env: NodeJS.ProcessEnv = process.env): TreeCache | undefined {
   if (setting === 'no') return undefined;
   const dir = setting || join(userCacheDir(env), 'distro-trees');
   if (!isAbsolute(dir)) die(`DISTRO_CACHE_DIR=${dir} is not an absolute path: give one, or no to never cache distro trees`);
+  checkCacheRoot(rootOf(dir), env);
   return { dir, maxEntries };
 }
 
-/** Paths and bytes of a tree (symlinks not followed). */
+/** Paths and bytes of a tree (symlinks not followed), for people reading entry.json. */
 export function treeStats(root: string): { paths: number; bytes: number } {
   let paths = 0;
   let bytes = 0;
@@ -60,27 +89,31 @@ export function treeStats(root: string): { paths: number; bytes: number } {
 
 const entryDir = (cache: TreeCache, key: string) => join(cache.dir, key);
 const recordPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'entry.json');
+const listingPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'listing');
 const treeOf = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'tree');
 
-function readRecord(path: string): EntryRecord | undefined {
-  try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as Partial<EntryRecord>;
-    if (r.format !== ENTRY_FORMAT || typeof r.paths !== 'number' || typeof r.bytes !== 'number') return undefined;
-    return r as EntryRecord;
-  } catch {
-    return undefined;
-  }
+function checkKey(key: string): void {
+  if (!KEY.test(key)) die(`internal: ${JSON.stringify(key)} is not a distro-stage key (32 hex digits)`);
 }
 
-/** Why the tree at `tree` does not match its record, or undefined when it does. */
-function damage(tree: string, record: EntryRecord | undefined): string | undefined {
-  if (!record) return 'no readable entry.json (an interrupted write?)';
-  if (!existsSync(tree)) return 'no tree';
-  const st = treeStats(tree);
-  if (st.paths !== record.paths || st.bytes !== record.bytes) {
-    return `it holds ${st.paths} paths and ${st.bytes} bytes, its record says ${record.paths} and ${record.bytes}`;
+/** The entry's record and listing, or why they cannot be used. */
+function readEntry(cache: TreeCache, key: string): { record: EntryRecord; listing: string } | { why: string; older?: boolean } {
+  let r: Partial<EntryRecord>;
+  try {
+    r = JSON.parse(readFileSync(recordPath(cache, key), 'utf8')) as Partial<EntryRecord>;
+  } catch {
+    return { why: 'no readable entry.json' };
   }
-  return undefined;
+  if (typeof r.format === 'number' && r.format < ENTRY_FORMAT) return { why: `it is of an older format (${r.format}, without a content listing)`, older: true };
+  if (r.format !== ENTRY_FORMAT || typeof r.listingSha256 !== 'string') return { why: 'its entry.json is not of this format' };
+  let listing: string;
+  try {
+    listing = readFileSync(listingPath(cache, key), 'utf8');
+  } catch {
+    return { why: 'its listing is missing' };
+  }
+  if (listingDigest(listing) !== r.listingSha256) return { why: 'its listing does not match the digest in entry.json' };
+  return { record: r as EntryRecord, listing };
 }
 
 /** Move an entry out of the way (atomic), then delete it. */
@@ -96,34 +129,46 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
 
 /**
  * Copy the cached tree of `key` to `dest` (which must not exist) and return
- * true; false when there is no usable entry (a damaged one is dropped).
- * The copy itself is checked against the entry's record: a truncated or
- * damaged entry, or an eviction racing the copy, shows there, in one walk.
+ * true; false when there is no usable entry. The copy is listed and compared
+ * with the listing stored with the entry: a changed entry (or an eviction
+ * racing the copy) shows there, in one walk, and the copy is not used. An
+ * entry that is changed in the cache is dropped, so the next build stores a good one.
  */
 export async function restoreTree(cache: TreeCache, key: string, dest: string): Promise<boolean> {
-  if (!existsSync(entryDir(cache, key))) return false;
-  const record = readRecord(recordPath(cache, key));
-  let why = record ? undefined : damage(treeOf(cache, key), record);
-  if (!why) {
+  checkKey(key);
+  if (!isEntryDir(cache.dir, key)) return false;
+  const entry = readEntry(cache, key);
+  let why = 'why' in entry ? entry.why : undefined;
+  let copyFailed = false;
+  if ('record' in entry) {
     const now = new Date();
     utimesSync(recordPath(cache, key), now, now); // least recently used goes first
     const cp = await step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () =>
       $({ nothrow: true })`cp -a --reflink=auto ${treeOf(cache, key)} ${dest}`);
     if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
-    if (cp.exitCode !== 0) why = `the copy failed: ${cp.stderr.trim().split('\n')[0]}`;
+    if (cp.exitCode !== 0) {
+      why = `the copy failed: ${cp.stderr.trim().split('\n')[0]}`;
+      copyFailed = true;
+    } else {
+      const start = performance.now();
+      const diff = firstDifference(entry.listing, treeListing(dest));
+      if (diff) why = `its tree changed since it was stored: first at ${diff}`;
+      else info(`Checked the copy against the entry's listing (${entry.record.paths} paths, ${entry.record.bytes} bytes) in ${((performance.now() - start) / 1000).toFixed(2)} s`);
+    }
   }
-  const copied = why ?? damage(dest, record);
-  if (!copied) return true;
-  info(`Ignoring the cached distro tree ${entryDir(cache, key)}: ${copied}; the distro stage runs again`);
+  if (!why) return true;
+  const older = 'older' in entry && entry.older;
+  const drop = existsSync(entryDir(cache, key)) && !copyFailed;
+  (older ? info : warn)(`Not using the cached distro tree ${entryDir(cache, key)}: ${why}; ${drop ? 'it is dropped and ' : ''}the distro stage runs again`);
   await removeTree(dest);
-  // Damaged in the cache, not a race with an eviction (which leaves no entry): drop it.
-  if (existsSync(entryDir(cache, key)) && damage(treeOf(cache, key), record)) await dropEntry(cache, key);
+  if (drop) await dropEntry(cache, key);
   return false;
 }
 
 /** Store a copy of the distro-stage tree `src` as the entry of `key` (replacing one), then evict beyond the limit. */
 export async function storeTree(cache: TreeCache, key: string, distro: string, src: string): Promise<void> {
-  mkdirSync(cache.dir, { recursive: true });
+  checkKey(key);
+  claimCacheRoot(rootOf(cache.dir));
   await removeStaleTemps(cache.dir, TMP_PREFIX);
   await removeStaleTemps(cache.dir, EVICT_PREFIX);
   const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}`);
@@ -132,7 +177,9 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
   const dropCleanup = onCleanup(() => removeTree(tmp));
   try {
     await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
-    const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...treeStats(join(tmp, 'tree')) };
+    const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
+    writeFileSync(join(tmp, 'listing'), listing);
+    const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
     writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
     if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);
     try {
@@ -148,13 +195,13 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
   await evict(cache, key);
 }
 
-/** Entry keys, most recently used first. */
+/** Entry keys, most recently used first (only entries of ours: anything else in the dir is never touched). */
 export function entriesByUse(cache: TreeCache): string[] {
   if (!existsSync(cache.dir)) return [];
   const used = (key: string) => statSync(recordPath(cache, key), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  return readdirSync(cache.dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => ({ key: e.name, used: used(e.name) }))
+  return readdirSync(cache.dir)
+    .filter((name) => isEntryDir(cache.dir, name))
+    .map((key) => ({ key, used: used(key) }))
     .sort((a, b) => b.used - a.used)
     .map((e) => e.key);
 }
@@ -170,5 +217,5 @@ export async function evict(cache: TreeCache, keep: string): Promise<void> {
 
 /** There is an entry of `key` (whether it is complete and intact is checked when it is used). */
 export function hasEntry(cache: TreeCache, key: string): boolean {
-  return existsSync(entryDir(cache, key));
+  return KEY.test(key) && isEntryDir(cache.dir, key);
 }

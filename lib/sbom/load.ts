@@ -3,6 +3,7 @@
 import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { die, warn } from '../core/log.ts';
+import { streamSha256 } from './output.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
 
 type Json = Record<string, any>;
@@ -27,6 +28,8 @@ export interface LoadedSbom {
   /** Where it was read from (or "generated from /var/lib/dpkg/status"). */
   from: string;
   doc: Json;
+  /** The image or initrd whose bytes were checked against the SBOM's sha256. */
+  checked?: string;
 }
 
 function isRegularFile(path: string): boolean {
@@ -66,7 +69,29 @@ export async function loadSbom(target: string): Promise<LoadedSbom> {
   if (target.endsWith('.json')) return { from: target, doc: parse(target) };
   const beside = outputSbomPath(target);
   if (!isRegularFile(beside)) die(`${target} has no SBOM beside it (${beside}): rebuild it with image.ts or initrd.ts, or give the rootfs directory`);
-  return { from: beside, doc: parse(beside) };
+  const doc = parse(beside);
+  return { from: beside, doc, ...(await checkOutput(target, beside, doc)) };
+}
+
+/**
+ * An SBOM beside an image is shown only for the bytes it describes: a
+ * mismatch means the image was changed or replaced after the SBOM was
+ * written, so its package list would be another image's.
+ */
+async function checkOutput(target: string, sbom: string, doc: Json): Promise<{ checked?: string }> {
+  const top: Json = doc.metadata?.component ?? {};
+  const recorded = ((top.hashes ?? []) as Json[]).find((h) => h.alg === 'SHA-256')?.content as string | undefined;
+  if (!recorded) {
+    warn(`${sbom} records no sha256 of ${target}: it cannot be checked against the file`);
+    return {};
+  }
+  const recordedBytes = prop(top, 'osbuilder:output:bytes');
+  const size = statSync(target).size;
+  const actual = recordedBytes !== undefined && Number(recordedBytes) !== size ? undefined : await streamSha256(target);
+  if (actual === recorded) return { checked: target };
+  const was = `${recorded}${recordedBytes !== undefined ? ` (${recordedBytes} bytes)` : ''}`;
+  const is = actual ? `${actual} (${size} bytes)` : `${size} bytes`;
+  return die(`${sbom} describes another image than ${target}: it records sha256 ${was}, the file is ${is} (changed or replaced after the SBOM was written); rebuild it with image.ts or initrd.ts, or give ${sbom} itself to read that SBOM anyway`);
 }
 
 const prop = (c: Json, name: string): string | undefined => (c.properties as Json[] | undefined)?.find((p) => p.name === name)?.value;
@@ -111,7 +136,7 @@ export function describeSbom(s: LoadedSbom): string {
   const inputs = inputRows(doc);
   const head = [
     `SBOM: ${s.from} (CycloneDX ${doc.specVersion})`,
-    `describes: ${top.name ?? '?'}${top.version ? ` ${top.version}` : ''}${sha ? `  sha256 ${sha}` : ''}`,
+    `describes: ${top.name ?? '?'}${top.version ? ` ${top.version}` : ''}${sha ? `  sha256 ${sha}` : ''}${s.checked ? ` (the sha256 of ${s.checked}, checked)` : ''}`,
     ...verity.map((p) => `  ${String(p.name).slice('osbuilder:'.length)}: ${p.value}`),
     '',
   ].join('\n');

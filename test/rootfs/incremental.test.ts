@@ -1,16 +1,18 @@
 // Incremental rebuilds for real, with fedora from a local rpm repository
 // (dnf, seconds per build): a setup-only change reuses the cached distro
 // tree, a distro input reruns the distro stage, an interrupted rebuild leaves
-// rootfs, manifest and cache entry as they were, a damaged entry is rebuilt,
+// rootfs, manifest and cache entry as they were, a changed entry is named and rebuilt,
 // the limit evicts, and two distros build at once into one cache.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { CACHE_MARKER } from '../../lib/core/cache-root.ts';
 import { $ } from '../../lib/core/exec.ts';
 import { manifestPath } from '../../lib/rootfs/manifest.ts';
 import { entriesByUse, treeStats } from '../../lib/rootfs/tree-cache.ts';
+import { treeListing as contentListing } from '../../lib/rootfs/tree-listing.ts';
 import { rebuiltTestAgentBinary, testAgentBinary } from '../helpers/agent.ts';
 import { cacheRoot } from '../helpers/cache.ts';
 import { cleanEnv, repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
@@ -51,6 +53,7 @@ function assertEntriesIntact(): void {
   for (const key of entriesByUse({ dir: trees, maxEntries: 99 })) {
     const record = JSON.parse(readFileSync(join(trees, key, 'entry.json'), 'utf8'));
     assert.equal(treeStats(join(trees, key, 'tree')), { paths: record.paths, bytes: record.bytes }, key);
+    assert.is(contentListing(join(trees, key, 'tree')), readFileSync(join(trees, key, 'listing'), 'utf8'), key);
   }
 }
 
@@ -134,9 +137,9 @@ test('SIGINT during a setup-only rebuild: rootfs, manifest and cache entry intac
   const agentBefore = readFileSync(join(root, 'sbin/init'));
   const manifestBefore = readFileSync(manifestPath(root), 'utf8');
   const entries = entriesByUse({ dir: trees, maxEntries: 9 });
-  const run = await interruptAt(/Copy kernel modules from/, { EXTRA_PKGS: 'incremental-extra', KERNEL_MODULES_DIR: modules });
-  assert.match(run.stdout, /setup stage only \(distro tree from the cache\): changed input\(s\): KERNEL_MODULES_DIR$/m);
-  assert.is(run.code, 130, run.stdout);
+  const interrupted = await interruptAt(/Copy kernel modules from/, { EXTRA_PKGS: 'incremental-extra', KERNEL_MODULES_DIR: modules });
+  assert.match(interrupted.stdout, /setup stage only \(distro tree from the cache\): changed input\(s\): KERNEL_MODULES_DIR$/m);
+  assert.is(interrupted.code, 130, interrupted.stdout);
   assert.equal(readFileSync(join(root, 'sbin/init')), agentBefore);
   assert.not.ok(existsSync(join(root, 'lib/modules/6.1.0-test')), 'the old rootfs, not a half-made one');
   assert.is(readFileSync(manifestPath(root), 'utf8'), manifestBefore);
@@ -144,13 +147,17 @@ test('SIGINT during a setup-only rebuild: rootfs, manifest and cache entry intac
   assert.equal(entriesByUse({ dir: trees, maxEntries: 9 }).sort(), [...entries].sort());
   assertEntriesIntact();
 
-  // Truncate a file of the entry in use: the next build notices, reruns the distro stage, stores a good entry.
+  // Change the entry in use without changing any size (an edit of the same length, a chmod 4755):
+  // the next build names the first change, reruns the distro stage and stores a good entry.
   const key = entriesByUse({ dir: trees, maxEntries: 9 })[0]!;
-  truncateSync(join(trees, key, 'tree/usr/share/incremental-extra'), 0);
-  const out = await build({ EXTRA_PKGS: 'incremental-extra', KERNEL_MODULES_DIR: modules });
-  assert.match(out, /^INFO: Ignoring the cached distro tree .*: it holds \d+ paths and \d+ bytes, its record says/m);
-  assert.ok(ranDistroStage(out));
+  writeFileSync(join(trees, key, 'tree/usr/share/incremental-extra'), 'EXTRA\n');
+  chmodSync(join(trees, key, 'tree/usr/sbin/iptables'), 0o4755);
+  const out = await run({ EXTRA_PKGS: 'incremental-extra', KERNEL_MODULES_DIR: modules }, [], root, 'fedora');
+  assert.is(out.exitCode, 0, out.stderr);
+  assert.match(out.stderr, /^WARNING: Not using the cached distro tree .*: its tree changed since it was stored: first at usr\/sbin\/iptables \(type mode owner size: f \d+ 0:0 \d+ -> f 4755 0:0 \d+\); it is dropped and the distro stage runs again$/m);
+  assert.ok(ranDistroStage(out.stdout));
   assert.is(readFileSync(join(root, 'usr/share/incremental-extra'), 'utf8'), 'extra\n');
+  assert.is(statSync(join(root, 'usr/sbin/iptables')).mode & 0o7000, 0, 'no setuid bit in the new rootfs');
   assert.ok(existsSync(join(root, 'lib/modules/6.1.0-test')));
   assert.ok(entriesByUse({ dir: trees, maxEntries: 9 }).includes(key), 'stored again');
   assertEntriesIntact();
@@ -169,7 +176,7 @@ test('two distros built at once share the cache; both then rebuild setup-only', 
   for (const out of first) assert.ok(ranDistroStage(out), out);
   const keys = entriesByUse({ dir: shared.DISTRO_CACHE_DIR, maxEntries: 9 });
   assert.is(keys.length, 2);
-  assert.equal(readdirSync(shared.DISTRO_CACHE_DIR).sort(), [...keys].sort(), 'no temporaries left in the cache');
+  assert.equal(readdirSync(shared.DISTRO_CACHE_DIR).filter((n) => n !== CACHE_MARKER).sort(), [...keys].sort(), 'no temporaries left in the cache');
   copyFileSync(await testAgentBinary(), agent);
   const second = await both();
   for (const out of second) {

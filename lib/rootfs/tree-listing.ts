@@ -1,0 +1,86 @@
+// A tree described by content, one line a path in a fixed order: type, mode,
+// owner, size, and the link target, device number or sha256 of the data. The
+// distro-tree cache records it when it stores an entry and compares the
+// copy's before use, so any change to a cached tree shows, and where.
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+
+const buffer = Buffer.allocUnsafe(4 << 20);
+
+/** sha256 of a regular file, read without following a link put in its place. */
+function fileSha256(path: string, expected: Stats): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = fstatSync(fd);
+    if (st.ino !== expected.ino || st.dev !== expected.dev) return 'changed while read';
+    const h = createHash('sha256');
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) h.update(buffer.subarray(0, n));
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function typeOf(st: Stats): string {
+  if (st.isFile()) return 'f';
+  if (st.isDirectory()) return 'd';
+  if (st.isSymbolicLink()) return 'l';
+  if (st.isCharacterDevice()) return 'c';
+  if (st.isBlockDevice()) return 'b';
+  if (st.isFIFO()) return 'p';
+  return 's';
+}
+
+/** The listing of the tree at `root`: a line a path, `"PATH"<tab>TYPE MODE UID:GID SIZE<tab>DATA` (JSON quoting keeps any name on its line). */
+export function treeListing(root: string): string {
+  const lines: string[] = [];
+  const walk = (rel: string) => {
+    const path = rel ? join(root, rel) : root;
+    const st = lstatSync(path);
+    const type = typeOf(st);
+    const data = type === 'f' ? fileSha256(path, st)
+      : type === 'l' ? JSON.stringify(readlinkSync(path))
+      : type === 'c' || type === 'b' ? String(st.rdev)
+      : '-';
+    const size = type === 'd' ? 0 : st.size; // a directory's size depends on the filesystem, not on what it holds
+    lines.push(`${JSON.stringify(rel || '.')}\t${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${size}\t${data}`);
+    if (type === 'd') for (const name of readdirSync(path).sort()) walk(rel ? join(rel, name) : name);
+  };
+  walk('');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Paths (the top aside) and bytes of regular files of a listing. */
+export function listingStats(listing: string): { paths: number; bytes: number } {
+  let paths = -1;
+  let bytes = 0;
+  for (const line of listing.split('\n')) {
+    if (!line) continue;
+    paths++;
+    const meta = line.split('\t')[1]!.split(' ');
+    if (meta[0] === 'f') bytes += Number(meta[3]);
+  }
+  return { paths, bytes };
+}
+
+export const listingDigest = (listing: string) => createHash('sha256').update(listing).digest('hex');
+
+/** The first path, in walk order, whose line differs between two listings (and how), or undefined when they are equal. */
+export function firstDifference(expected: string, actual: string): string | undefined {
+  if (expected === actual) return undefined;
+  const byPath = (listing: string) => new Map(listing.split('\n').filter(Boolean).map((line) => {
+    const [path, meta, data] = line.split('\t');
+    return [JSON.parse(path!) as string, { meta: meta!, data: data! }];
+  }));
+  const want = byPath(expected);
+  const got = byPath(actual);
+  for (const [path, e] of want) {
+    const a = got.get(path);
+    if (!a) return `${path} (missing)`;
+    if (a.meta !== e.meta) return `${path} (type mode owner size: ${e.meta} -> ${a.meta})`;
+    if (a.data !== e.data) return `${path} (${e.meta.startsWith('l') ? 'link target' : 'content'} differs)`;
+  }
+  const extra = [...got.keys()].find((path) => !want.has(path));
+  return extra === undefined ? 'the listing (same paths, other order)' : `${extra} (not in the stored entry)`;
+}
