@@ -33,10 +33,15 @@ interface Planned {
 
 const FIX = 'rebuild the tarball with tar, paths relative to the rootfs root';
 
+/** A message with the archive's names in it, on one line whatever bytes they hold. */
+function oneLine(msg: string): string {
+  return msg.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function refuse(tarball: Tarball, entry: string | undefined, why: string): never {
   // Header-level refusals name the header's place ("the header at byte N ...") instead of an entry.
   const what = entry === undefined ? '' : entry.startsWith('the header at byte ') ? `: ${entry}` : `: entry ${entry}`;
-  return die(`${tarball.variable}=${tarball.path}${what} ${why}; nothing was unpacked: ${FIX}`);
+  return die(oneLine(`${tarball.variable}=${tarball.path}${what} ${why}; nothing was unpacked: ${FIX}`));
 }
 
 /** Read the whole archive and place every entry; with `spoolDir`, file data is kept there. */
@@ -162,7 +167,7 @@ async function writePlan(tarball: Tarball, root: string, plan: Planned[]): Promi
       now = { ...p.place, op: 'keep', rel: `(refused: ${err.message})` };
     }
     if (JSON.stringify(now) !== JSON.stringify(p.place)) {
-      die(`${tarball.variable}=${tarball.path}: entry ${e.name}: the tree ${root} changed while it was unpacked (another process writing there?); the entries before it are unpacked: rebuild the rootfs`);
+      die(oneLine(`${tarball.variable}=${tarball.path}: entry ${e.name}: the tree ${root} changed while it was unpacked (another process writing there?); the entries before it are unpacked: rebuild the rootfs`));
     }
     const dest = join(root, p.place.rel);
     try {
@@ -178,7 +183,7 @@ async function writePlan(tarball: Tarball, root: string, plan: Planned[]): Promi
     } catch (err) {
       if (err instanceof BuildError) throw err;
       const x = err as NodeJS.ErrnoException;
-      die(`${tarball.variable}=${tarball.path}: entry ${e.name} could not be written to ${dest} (${x.code ?? x.message}); the entries before it are unpacked: free space or fix ${root}, then rebuild`);
+      die(oneLine(`${tarball.variable}=${tarball.path}: entry ${e.name} could not be written to ${dest} (${x.code ?? x.message}); the entries before it are unpacked: free space or fix ${root}, then rebuild`));
     }
   }
   // Directory modes and times last: writing into a directory changes its mtime, and a read-only mode would stop the writes.
@@ -191,16 +196,22 @@ async function writePlan(tarball: Tarball, root: string, plan: Planned[]): Promi
 /** Unpack at the root of `root`: every entry checked and placed inside the tree before the first write. */
 export async function unpackTarball(root: string, tarball: Tarball): Promise<void> {
   await step(`Unpacking ${tarball.variable} ${tarball.path}`, async () => {
-    if (planning()) {
-      planLine(`# unpack ${tarball.path} ${root}`);
-      return;
-    }
-    const spoolDir = mkdtempSync(join(root, '.osbuilder-unpack-'));
-    try {
-      const plan = await planArchive(tarball, root, spoolDir);
-      await writePlan(tarball, root, plan);
-    } finally {
-      rmSync(spoolDir, { recursive: true, force: true });
-    }
+    if (planning()) planLine(`# unpack ${tarball.path} ${root}`);
+    else await unpackArchive(root, tarball);
   });
+}
+
+/** unpackTarball without the step's log lines. */
+export async function unpackArchive(root: string, tarball: Tarball): Promise<void> {
+  let spoolDir: string;
+  try {
+    spoolDir = mkdtempSync(join(root, '.osbuilder-unpack-'));
+  } catch (e) {
+    return die(`${tarball.variable}=${tarball.path} cannot be unpacked into ${root} (${(e as NodeJS.ErrnoException).code}); nothing was unpacked: check that directory`);
+  }
+  try {
+    await writePlan(tarball, root, await planArchive(tarball, root, spoolDir));
+  } finally {
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
 }
