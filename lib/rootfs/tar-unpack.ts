@@ -49,6 +49,8 @@ async function planArchive(tarball: Tarball, root: string | undefined, spoolDir?
   const model = new ModelView(root);
   const plan: Planned[] = [];
   let fd: number | undefined;
+  let spooled = 0;
+  let lastBucket = '';
   try {
     await readTar(tarBytes(tarball.path, tarball.compression), (entry) => {
       if (fd !== undefined) closeSync(fd);
@@ -73,7 +75,10 @@ async function planArchive(tarball: Tarball, root: string | undefined, spoolDir?
       const planned: Planned = { entry, place };
       plan.push(planned);
       if (entry.kind !== 'file' || !spoolDir) return undefined;
-      planned.spool = join(spoolDir, String(plan.length));
+      // Spool files spread over subdirectories: one directory of tens of thousands of new names is slow to create in.
+      const bucket = join(spoolDir, String(++spooled >> 8));
+      if (bucket !== lastBucket) mkdirSync((lastBucket = bucket));
+      planned.spool = join(bucket, String(spooled));
       fd = openSync(planned.spool, 'wx', 0o600);
       const out = fd;
       return (chunk) => {
