@@ -19,6 +19,8 @@ export type TreeNode =
 /** Looks up a path of the tree (relative to its root, no symlink in it). `underFresh`: the parent is a fresh directory. */
 export interface TreeView {
   at(rel: string, underFresh: boolean): TreeNode | undefined;
+  /** The tree is not built yet (a check before a DISTRO build): what is not in the archive may still come. */
+  treeUnknown?: boolean;
 }
 
 /** The tree on disk. */
@@ -42,9 +44,11 @@ export function diskView(root: string): TreeView {
 export class ModelView implements TreeView {
   private readonly made = new Map<string, TreeNode>();
   private readonly disk: TreeView;
+  readonly treeUnknown: boolean;
 
   constructor(root: string | undefined) {
     this.disk = root === undefined ? { at: () => undefined } : diskView(root);
+    this.treeUnknown = root === undefined;
   }
 
   at(rel: string, underFresh: boolean): TreeNode | undefined {
@@ -57,7 +61,7 @@ export class ModelView implements TreeView {
     const kind = entry.kind === 'dir' ? 'dir' : entry.kind === 'file' ? 'file' : entry.kind === 'symlink' ? 'link' : 'other';
     if (kind === 'dir') this.made.set(p.rel, { kind, made: true, fresh: true });
     else if (kind === 'link') this.made.set(p.rel, { kind, target: entry.linkName, made: true });
-    else if (entry.kind === 'hardlink') this.made.set(p.rel, { ...(this.at(p.target!, false) as TreeNode), made: true });
+    else if (entry.kind === 'hardlink') this.made.set(p.rel, { ...(this.at(p.target!, false) ?? { kind: 'file' }), made: true });
     else this.made.set(p.rel, { kind, made: true });
   }
 }
@@ -82,6 +86,8 @@ interface Resolved {
   parent: string[];
   missing: string[];
   fresh: boolean;
+  /** Symlinks followed on the way. */
+  hops: number;
 }
 
 /** Follow every component of `parts` (the last too) inside the tree. */
@@ -105,7 +111,7 @@ function resolveDir(view: TreeView, parts: string[]): Resolved {
     if (!node) {
       const missing = [name, ...todo].filter((p) => p !== '' && p !== '.');
       if (missing.includes('..')) throw new PlaceRefusal(`goes through /${rel}, which does not exist, and then ..`);
-      return { parent: done, missing, fresh: true };
+      return { parent: done, missing, fresh: true, hops };
     }
     if (node.kind === 'link') {
       if (++hops > MAX_HOPS) throw new PlaceRefusal(`goes through too many levels of symlinks (at /${rel})`);
@@ -120,7 +126,24 @@ function resolveDir(view: TreeView, parts: string[]): Resolved {
     done.push(name);
     fresh.push(node.fresh);
   }
-  return { parent: done, missing: [], fresh: fresh[fresh.length - 1]! };
+  return { parent: done, missing: [], fresh: fresh[fresh.length - 1]!, hops };
+}
+
+/**
+ * The last parent directory resolved in each view. Entries come directory by
+ * directory; a parent that exists and was reached through no symlink cannot
+ * change by writing its children, so it is resolved once for all of them.
+ */
+const lastParent = new WeakMap<TreeView, { key: string; dir: Resolved }>();
+
+function resolveParent(view: TreeView, parts: string[]): Resolved {
+  const key = parts.join('/');
+  const last = lastParent.get(view);
+  if (last?.key === key) return last.dir;
+  const dir = resolveDir(view, parts);
+  if (!dir.missing.length && !dir.hops) lastParent.set(view, { key, dir });
+  else lastParent.delete(view);
+  return dir;
 }
 
 /** Missing directories to create, as paths relative to the root. */
@@ -141,7 +164,7 @@ export function placeEntry(view: TreeView, entry: TarEntry, parts: string[], lin
     if (entry.kind !== 'dir') throw new PlaceRefusal(`names the root of the tree but is a ${entry.kind}`);
     return { mkdirs: [], op: 'keep', rel: '', replaces: false };
   }
-  const dir = resolveDir(view, parts.slice(0, -1));
+  const dir = resolveParent(view, parts.slice(0, -1));
   const mkdirs = mkdirsOf(dir);
   const last = parts[parts.length - 1]!;
   const rel = [...dir.parent, ...dir.missing, last].join('/');
@@ -166,6 +189,8 @@ export function placeEntry(view: TreeView, entry: TarEntry, parts: string[], lin
   const tdir = resolveDir(view, linkParts.slice(0, -1));
   const target = [...tdir.parent, ...tdir.missing, linkParts[linkParts.length - 1]!].join('/');
   const node = tdir.missing.length ? undefined : view.at(target, tdir.fresh);
+  // Before a DISTRO build there is no tree yet: a link to one of its files is judged when the archive is unpacked.
+  if (!node && view.treeUnknown) return { mkdirs, op: 'link', rel, target, replaces: here !== undefined };
   if (!node) throw new PlaceRefusal(`is a hard link to ${entry.linkName}, which is neither earlier in the archive nor in the tree`);
   if (node.kind === 'dir') throw new PlaceRefusal(`is a hard link to ${entry.linkName}, a directory`);
   return { mkdirs, op: 'link', rel, target, replaces: here !== undefined };

@@ -1,14 +1,17 @@
 // The tar reader and writer against GNU tar on archives GNU tar made (gnu,
 // pax and ustar formats; zstd, gzip, plain): every path, type, mode (setuid
 // included), numeric owner, size, mtime, link target, content and hard-link
-// group comes out as `tar -x` makes it. Plan mode writes nothing.
-import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// group comes out as `tar -x` makes it. A failed write is one clean ERROR;
+// plan mode writes nothing.
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $, startPlanMode, stopPlanMode } from '../../lib/core/exec.ts';
 import { tarCompression } from '../../lib/rootfs/tar-read.ts';
-import { checkTarball, unpackTarball } from '../../lib/rootfs/tar-unpack.ts';
+import { BuildError } from '../../lib/core/log.ts';
+import { checkTarball, unpackArchive, unpackTarball } from '../../lib/rootfs/tar-unpack.ts';
+import { makeTar } from '../helpers/tar-writer.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-tar-unpack-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -101,6 +104,25 @@ test('a second archive over the first: files replaced, existing directories and 
   assert.is((await $`readlink ${join(root, 'lib')}`).stdout.trim(), 'usr/lib', 'lib stays a link');
   assert.is((await $`stat -c %a ${join(root, 'usr/lib')}`).stdout.trim(), '700', 'an existing directory keeps its mode');
   assert.is((await $`cat ${join(root, 'usr/lib/old')}`).stdout, 'new');
+});
+
+test('a write that fails (an immutable directory) is one ERROR naming the variable, the entry and the cause; no temporary left', async () => {
+  const root = join(scratch, 'immutable');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  const path = join(scratch, 'immutable.tar');
+  writeFileSync(path, makeTar([{ name: 'usr/bin/first', data: 'a' }, { name: 'etc/blocked', data: 'b' }]));
+  await $`chattr +i ${join(root, 'etc')}`;
+  try {
+    await unpackArchive(root, { variable: 'PAUSE_IMAGE_TARBALL', path, compression: 'none' });
+    assert.unreachable('the write must fail');
+  } catch (e) {
+    assert.instance(e, BuildError);
+    assert.match((e as Error).message, new RegExp(`^PAUSE_IMAGE_TARBALL=${path}: entry etc/blocked could not be written to ${root}/etc/blocked \\(EPERM\\)`));
+  } finally {
+    await $`chattr -i ${join(root, 'etc')}`;
+  }
+  assert.equal(readdirSync(join(root, 'etc')), []);
+  assert.not.ok(readdirSync(root).some((n) => n.startsWith('.osbuilder-')), 'spool removed');
 });
 
 test('plan mode: one # unpack line, nothing read or written', async () => {
