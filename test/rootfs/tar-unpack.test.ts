@@ -125,6 +125,23 @@ test('a write that fails (an immutable directory) is one ERROR naming the variab
   assert.not.ok(readdirSync(root).some((n) => n.startsWith('.osbuilder-')), 'spool removed');
 });
 
+test('before a DISTRO build (no tree yet) a hard link to a tree file waits for the unpack; against an existing tree it must be there', async () => {
+  const path = join(scratch, 'hard-to-tree.tar');
+  writeFileSync(path, makeTar([{ name: 'etc/passwd-copy', type: '1', linkName: 'etc/passwd' }]));
+  await checkTarball('GUEST_HOOKS_TARBALL', path);
+  const root = join(scratch, 'no-passwd');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  try {
+    await checkTarball('GUEST_HOOKS_TARBALL', path, root);
+    assert.unreachable('refused');
+  } catch (e) {
+    assert.match((e as Error).message, /entry etc\/passwd-copy is a hard link to etc\/passwd, which is neither earlier in the archive nor in the tree/);
+  }
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+  await unpackArchive(root, { variable: 'GUEST_HOOKS_TARBALL', path, compression: 'none' });
+  assert.is((await $`stat -c %h ${join(root, 'etc/passwd')}`).stdout.trim(), '2');
+});
+
 test('plan mode: one # unpack line, nothing read or written', async () => {
   const root = join(scratch, 'plan-root');
   const lines: string[] = [];
