@@ -1,7 +1,7 @@
 // rootfs.ts — build a Kata guest root filesystem (upstream rootfs-builder/rootfs.sh).
 // Usage: tsx rootfs.ts [options] [DISTRO]   (see -h)
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import { describeSettings, errorMessage, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
 import { runContainerStage } from './lib/container/rootfs-stage.ts';
@@ -25,6 +25,8 @@ import { checkVersionsFile, versionsFileOf } from './lib/rootfs/versions.ts';
 import { removeStaleTemps } from './lib/core/stale-temps.ts';
 import { checkPolicyFile } from './lib/rootfs/policy.ts';
 import { checkGuestTarballs } from './lib/rootfs/guest-tarballs.ts';
+import { checkTarball } from './lib/rootfs/tar-unpack.ts';
+import { checkAgentTarball } from './lib/core/input-checks.ts';
 import { ensureForeignExec } from './lib/rootfs/binfmt.ts';
 
 export const scriptDir = dirname(new URL(import.meta.url).pathname);
@@ -85,6 +87,10 @@ export function checkEnvironment(s: RootfsSettings): void {
 export async function checkGuestInputs(s: RootfsSettings, existingTree?: string): Promise<void> {
   checkPolicyFile(s, scriptDir);
   await checkGuestTarballs(s, existingTree);
+  if (s.agentTarball && !s.agentSourceBin) {
+    checkAgentTarball(s.agentTarball);
+    await checkTarball('AGENT_TARBALL', resolve(s.agentTarball), existingTree);
+  }
 }
 
 /** The host distro ID from /etc/os-release (used without a DISTRO). */

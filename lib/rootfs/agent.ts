@@ -11,6 +11,7 @@ import { die, info, ok, step, warn } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
 import { pathInRoot } from '../core/safe-paths.ts';
 import type { RootfsSettings } from './settings.ts';
+import { unpackTarball } from './tar-unpack.ts';
 import { rustVersion } from './versions.ts';
 
 export type AgentSource =
@@ -75,8 +76,7 @@ export async function installAgent(ctx: RootfsContext, source: AgentSource): Pro
     copyFileSync(source.path, pathInRoot(ctx.workDir, relative(ctx.workDir, dest)));
     ok(`cp ${source.path} ${dest}`);
   } else if (source.kind === 'tarball') {
-    await $`tar --zstd -xf ${source.path} -C ${ctx.workDir}`;
-    ok(`unpacked ${source.path}`);
+    await unpackTarball(ctx.workDir, { variable: 'AGENT_TARBALL', path: source.path, compression: 'zstd' });
   } else {
     await buildFromSource(ctx, source.dir);
   }

@@ -1,9 +1,9 @@
 // The tarballs a Kata guest gets on top of the agent, unpacked at the rootfs
 // root in upstream's order (guest hooks, pause image, guest components) by
-// the safe unpacker.
+// the one tar reader and writer (tar-unpack.ts).
 import { resolve } from 'node:path';
-import { checkTarball, unpackTarball, type Tarball } from './safe-untar.ts';
-import { tarCompression } from './tar-entries.ts';
+import { tarCompression } from './tar-read.ts';
+import { checkTarball, unpackTarball, type Tarball } from './tar-unpack.ts';
 import type { RootfsSettings } from './settings.ts';
 
 const GUEST_TARBALLS = [
@@ -24,7 +24,7 @@ export async function checkGuestTarballs(settings: RootfsSettings, root?: string
   return out;
 }
 
-/** Unpack each (its entries checked against the tree by unpackTarball). */
+/** Unpack each (its entries placed in the tree as it is then, before the first write). */
 export async function unpackGuestTarballs(root: string, settings: RootfsSettings): Promise<void> {
   for (const [key, variable] of GUEST_TARBALLS) {
     const path = settings[key] && resolve(settings[key]);
