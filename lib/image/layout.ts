@@ -14,7 +14,8 @@
 // like the header-less one; MBR #2 describes that inner image, MBR #1 the
 // same bytes from the start of the file. Measured: the hash partition starts
 // at H = 99% of the inner image in whole MiB (upstream's split); an image
-// whose split would not hold the hash tree is grown (measuredImageMb).
+// whose split would not hold the hash tree is grown (fittingImageMb), as is a
+// DAX image that is not a whole number of 2 MiB pages.
 import { SECTOR, type MbrPartition } from './mbr.ts';
 import { VERITY_BLOCK, verityHashBlocks } from './verity.ts';
 
@@ -69,12 +70,20 @@ export function splitHolds(innerMb: number): boolean {
   return h > ROOTFS_START_MB && (innerMb - h) * MiB >= hashTreeBytes(h - ROOTFS_START_MB);
 }
 
-/** The smallest measured image of at least `imageMb`, in steps of `stepMb`, whose split holds. */
-export function measuredImageMb(imageMb: number, daxHeader: boolean, stepMb = 1): number {
+/**
+ * The smallest image of at least `imageMb` (growing in steps of `stepMb`)
+ * that can be laid out: with the DAX header a whole number of 2 MiB pages (a
+ * guest kernel refuses a PFN namespace whose end is not aligned: "resource end
+ * misaligned"), measured with upstream's split holding the hash tree.
+ */
+export function fittingImageMb(imageMb: number, { daxHeader, measured }: Omit<LayoutOptions, 'imageMb'>, stepMb = 1): number {
   const headerMb = daxHeader ? DAX_HEADER_MB : 0;
   let mb = imageMb;
-  while (!splitHolds(mb - headerMb)) mb += stepMb;
-  return mb;
+  for (;;) {
+    if (daxHeader) mb = Math.ceil(mb / DAX_ALIGNMENT_MB) * DAX_ALIGNMENT_MB;
+    if (!measured || splitHolds(mb - headerMb)) return mb;
+    mb += stepMb;
+  }
 }
 
 export function imageLayout({ imageMb, daxHeader, measured }: LayoutOptions): ImageLayout {

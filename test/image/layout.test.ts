@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { erofsImageMb } from '../../lib/image/build.ts';
-import { DAX_HEADER_MB, hashTreeBytes, imageLayout, measuredImageMb, MiB } from '../../lib/image/layout.ts';
+import { DAX_HEADER_MB, fittingImageMb, hashTreeBytes, imageLayout, MiB } from '../../lib/image/layout.ts';
 import { requiredDiskMb } from '../../lib/image/size.ts';
 import { verityHashBlocks } from '../../lib/image/verity.ts';
 
@@ -38,7 +38,7 @@ for (const daxHeader of [false, true]) {
   test(`every measured image of 2..${MAX_MB} MiB (${daxHeader ? 'DAX header' : 'SKIP_DAX_HEADER'}): upstream's split where it holds the tree, p2 to the last sector`, () => {
     for (let innerMb = 2; innerMb <= MAX_MB; innerMb++) {
       const asked = innerMb + headerMb;
-      const imageMb = measuredImageMb(asked, daxHeader);
+      const imageMb = fittingImageMb(asked, { daxHeader, measured: true });
       const l = imageLayout({ imageMb, daxHeader, measured: true });
       const inner = imageMb - headerMb;
       const h = Math.floor(Number((inner * 0.99).toPrecision(6))); // upstream: awk '{print $1 * 0.99}' | cut -d. -f1
@@ -53,8 +53,10 @@ for (const daxHeader of [false, true]) {
         const last2 = l.mbr2[l.mbr2.length - 1]!;
         assert.is((last2.start + last2.sectors) * SECTOR + DAX_HEADER_MB * MiB, l.imageBytes, `${asked} MiB: MBR #2 to the last sector`);
       }
-      // Upstream's split holds the tree at every size with a root partition (from 3 MiB): same size, same split.
-      assert.is(imageMb, innerMb >= 3 ? asked : 3 + headerMb, `${asked} MiB`);
+      // Upstream's split holds the tree at every size with a root partition (from 3 MiB): same size, same
+      // split; a DAX image only takes whole 2 MiB pages.
+      const upstream = innerMb >= 3 ? asked : 3 + headerMb;
+      assert.is(imageMb, daxHeader ? upstream + (upstream % 2) : upstream, `${asked} MiB`);
     }
   });
 }
@@ -66,20 +68,24 @@ test('the old 1 MiB tail is gone: 150 MiB measured erofs has a 2 MiB hash partit
   assert.equal(l.hash, { offset: 148 * MiB, bytes: 2 * MiB });
 });
 
-test('growth keeps the alignment step when the split cannot hold the tree', () => {
-  assert.is(measuredImageMb(2, false, 128), 130);
-  assert.is(measuredImageMb(4, true, 2), 6);
+test('growth keeps the alignment step when the split cannot hold the tree; DAX images are whole 2 MiB pages', () => {
+  assert.is(fittingImageMb(2, { daxHeader: false, measured: true }, 128), 130);
+  assert.is(fittingImageMb(4, { daxHeader: true, measured: true }, 2), 6);
+  assert.is(fittingImageMb(7, { daxHeader: true, measured: true }), 8);
+  assert.is(fittingImageMb(7, { daxHeader: true, measured: false }), 8);
+  assert.is(fittingImageMb(7, { daxHeader: false, measured: true }), 7);
   assert.throws(() => imageLayout({ imageMb: 2, daxHeader: false, measured: true }), /too small/);
 });
 
-test(`erofs: upstream's size for every filesystem size up to ${MAX_MB} MiB, and p1 holds the filesystem`, () => {
+test(`erofs: upstream's size (DAX: whole 2 MiB pages) for every filesystem size up to ${MAX_MB} MiB, and p1 holds the filesystem`, () => {
   for (let fsMb = 0; fsMb <= MAX_MB; fsMb++) {
     for (const fsBytes of [fsMb * MiB, fsMb * MiB + 4096, (fsMb + 1) * MiB - 4096].filter((b) => b > 0)) {
       const upstream = Math.floor((fsBytes + MiB) / MiB) + 2;
       for (const measured of [false, true]) {
         for (const daxHeader of [false, true]) {
           const imageMb = erofsImageMb(fsBytes, { daxHeader, measured });
-          const expected = (measured ? Math.floor((upstream * 100) / 99) + 1 : upstream) + (daxHeader ? DAX_HEADER_MB : 0);
+          const inner = measured ? Math.floor((upstream * 100) / 99) + 1 : upstream;
+          const expected = daxHeader ? inner + DAX_HEADER_MB + (inner % 2) : inner;
           assert.is(imageMb, expected, `${fsBytes} bytes measured=${measured} dax=${daxHeader}`);
           const l = imageLayout({ imageMb, daxHeader, measured });
           assert.ok(l.root.bytes >= fsBytes, `${fsBytes} bytes: p1 holds the filesystem`);
