@@ -1,3 +1,4 @@
+// tier: unit
 // The measured layout as arithmetic, for every image size a build can pick
 // up to 2 GiB: upstream main's 99% split, the last partition to the last
 // sector, and a hash partition that holds the dm-verity tree of its root
