@@ -65,7 +65,9 @@ ${describeSettings(imageSettings)}
 
 Layout (default, with the DAX header):
   0      MBR #1, partition 1 at 3 MiB    2 MiB  MBR #2, partition 1 at +1 MiB
-  4 KiB  NVDIMM PFN info block           3 MiB  root filesystem ... 1 MiB free at the end
+  4 KiB  NVDIMM PFN info block           3 MiB  root filesystem ... to the last sector
+MEASURED_ROOTFS=yes: the root partition ends at 99% of the image after the
+header (whole MiB) and the dm-verity hash partition takes the rest.
 Kernels with NVDIMM/DAX read MBR #2 (through the PFN block), others MBR #1.
 `;
 

@@ -11,7 +11,7 @@ import { buildErofsFile } from './erofs.ts';
 import { buildExt4, checkExt4CanHold } from './ext4.ts';
 import { buildXfs, xfsRoute, type XfsRoute } from './xfs.ts';
 import type { FsBuild, FsIds, FsType } from './fs.ts';
-import { DAX_ALIGNMENT_MB, hashStartMb, imageLayout, MiB, ROOTFS_START_MB, TAIL_MB, type ImageLayout } from './layout.ts';
+import { DAX_ALIGNMENT_MB, DAX_HEADER_MB, fittingImageMb, imageLayout, MiB, ROOTFS_START_MB, type ImageLayout } from './layout.ts';
 import { checkRootfs } from './rootfs-check.ts';
 import { ext4AvailableMb, ext4Needs, ext4ShortBlocks, fitImageMb, imageMbFor, requiredDiskMb, SIZE_INCREMENT_MB, SIZE_TRIES } from './size.ts';
 import { diskUsageBytes, walkRootfs, type RootfsTree } from './tree.ts';
@@ -82,8 +82,8 @@ async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string, x
     : (bytes: number) => xfsAvailableMb(bytes, o.blockSize, scratch);
   // Small trees: upstream cannot format xfs below 300 MiB and gives up; keep looking instead.
   const tries = o.fsType === 'xfs' ? SIZE_TRIES + Math.ceil(XFS_MIN_MB / SIZE_INCREMENT_MB) : SIZE_TRIES;
-  const diskMb = (await requiredDiskMb(duMb, avail, tries)) ?? die(`could not find a disk size for a ${duMb} MiB rootfs in ${SIZE_TRIES} tries, as upstream`);
-  const startMb = imageMbFor(diskMb, o);
+  const diskMb = (await requiredDiskMb(duMb, avail, tries, o.measured)) ?? die(`could not find a disk size for a ${duMb} MiB rootfs in ${SIZE_TRIES} tries, as upstream`);
+  const startMb = fittingImageMb(imageMbFor(diskMb, o), o, o.alignmentMb);
   const rootBytes = (imageMb: number) => imageLayout({ imageMb, daxHeader: o.daxHeader, measured: o.measured }).root.bytes;
   const extra = tree.addMachineId ? 1 : 0;
   let short: (imageMb: number) => number | Promise<number>;
@@ -94,20 +94,21 @@ async function diskImageMb(tree: RootfsTree, o: ImageOptions, scratch: string, x
     const needs = xfsNeedsBlocks(tree.entries, o.blockSize, { keepsHoles: xfsRoute!.keepsHoles, xattrFiles: xfsRoute!.xattrFiles, extraFiles: extra });
     short = async (imageMb) => needs - (await xfsAvailableBlocks(rootBytes(imageMb), o.blockSize, scratch));
   }
-  const imageMb = await fitImageMb(startMb, o.alignmentMb, o.blockSize, short);
+  const imageMb = fittingImageMb(await fitImageMb(startMb, o.alignmentMb, o.blockSize, short), o, o.alignmentMb);
   if (imageMb > startMb) info(`the rootfs needs more than ${startMb} MiB in ${o.fsType}; the image is ${imageMb} MiB`);
   return imageMb;
 }
 
-/** The erofs inner-image size upstream derives from the built filesystem. */
+/**
+ * The erofs image size upstream derives from the built filesystem: the
+ * filesystem plus 1 MiB, rounded down, plus the 1 MiB in front and 1 more;
+ * measured, scaled by 100/99 (+1) so p1 (99%) still holds it. Not aligned,
+ * but for the DAX header's 2 MiB pages (fittingImageMb).
+ */
 export function erofsImageMb(fsBytes: number, o: Pick<ImageOptions, 'daxHeader' | 'measured'>): number {
-  let innerMb = Math.floor((fsBytes + MiB) / MiB) + 1 + 1;
-  if (o.measured) {
-    innerMb = Math.floor((innerMb * 100) / 99) + 1;
-    // Small trees: upstream's 1% leaves no room for the hash tree; give it 1 MiB at least.
-    while (innerMb - TAIL_MB - hashStartMb(innerMb) < 1 || (hashStartMb(innerMb) - ROOTFS_START_MB) * MiB < fsBytes) innerMb++;
-  }
-  return innerMb + (o.daxHeader ? 2 : 0);
+  let innerMb = Math.floor((fsBytes + MiB) / MiB) + 1 + ROOTFS_START_MB;
+  if (o.measured) innerMb = Math.floor((innerMb * 100) / 99) + 1;
+  return fittingImageMb(innerMb + (o.daxHeader ? DAX_HEADER_MB : 0), o);
 }
 
 export async function buildImage(opts: ImageOptions): Promise<ImageResult> {

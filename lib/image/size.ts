@@ -9,7 +9,7 @@
 // more files than the size's inode ratio gives.
 import { ext4Geometry, inodeRatio } from './ext4-geometry.ts';
 import { die } from '../core/log.ts';
-import { DAX_HEADER_MB, MiB, ROOTFS_START_MB, TAIL_MB } from './layout.ts';
+import { DAX_HEADER_MB, hashStartMb, MiB, ROOTFS_START_MB } from './layout.ts';
 import { isLaterHardLink, type TreeEntry } from './tree.ts';
 
 export const SIZE_TRIES = 20;
@@ -31,15 +31,20 @@ export function ext4AvailableMb(partitionBytes: number, blockSize: number): numb
   return Math.ceil((avail * blockSize) / MiB);
 }
 
-/** Upstream's calculate_required_disk_size: the first candidate whose free space beats du. */
+/**
+ * Upstream's calculate_required_disk_size: the first candidate whose free
+ * space beats du. Each candidate is partitioned as the image will be: p1
+ * from 1 MiB to the end, or, measured, to 99% of the candidate.
+ */
 export async function requiredDiskMb(
   duMb: number,
   availableMb: (partitionBytes: number) => number | Promise<number>,
   tries = SIZE_TRIES,
+  measured = false,
 ): Promise<number | undefined> {
   for (let i = 1; i <= tries; i++) {
     const diskMb = duMb + i * SIZE_INCREMENT_MB;
-    const partitionMb = diskMb - ROOTFS_START_MB - TAIL_MB;
+    const partitionMb = (measured ? hashStartMb(diskMb) : diskMb) - ROOTFS_START_MB;
     if ((await availableMb(partitionMb * MiB)) > duMb) return diskMb;
   }
   return undefined;
@@ -56,10 +61,9 @@ export interface SizeInputs {
   daxHeader: boolean;
 }
 
-/** Upstream's calculate_img_size, given the required disk size. */
+/** Upstream's calculate_img_size, given the required disk size (its reserve is rootfs_start + DAX header + rootfs_end = -1). */
 export function imageMbFor(diskMb: number, { rootFreeSpaceMb, alignmentMb, daxHeader }: Omit<SizeInputs, 'duBytes'>): number {
-  const reservedMb = ROOTFS_START_MB + (daxHeader ? DAX_HEADER_MB : 0) - TAIL_MB;
-  return alignUp(diskMb + reservedMb + rootFreeSpaceMb, alignmentMb);
+  return alignUp(diskMb + (daxHeader ? DAX_HEADER_MB : 0) + rootFreeSpaceMb, alignmentMb);
 }
 
 /** Bytes of missing data below which a file counts as whole (tails, inline data, host rounding). */

@@ -24,15 +24,19 @@ export function verityParamsLine(p: VerityParams): string {
   return `root_hash=${p.rootHash},salt=${p.salt},data_blocks=${p.dataBlocks},data_block_size=${p.dataBlockSize},hash_block_size=${p.hashBlockSize}`;
 }
 
-/** Number of hash blocks per level, bottom level first. */
+/** Number of hash blocks per level, bottom level first (none for one data block: its hash is the root). */
 export function verityLevels(dataBlocks: number): number[] {
   const levels: number[] = [];
-  let n = dataBlocks;
-  do {
+  for (let n = dataBlocks; n > 1; ) {
     n = Math.ceil(n / HASHES_PER_BLOCK);
     levels.push(n);
-  } while (n > 1);
+  }
   return levels;
+}
+
+/** Hash blocks veritysetup writes for `dataBlocks` (every level, down from the one-block top). */
+export function verityHashBlocks(dataBlocks: number): number {
+  return verityLevels(dataBlocks).reduce((a, b) => a + b, 0);
 }
 
 function hashBlock(salt: Buffer, block: Buffer): Buffer {
@@ -43,7 +47,7 @@ function hashBlock(salt: Buffer, block: Buffer): Buffer {
 export function writeVerityTree(image: string, data: Region, hash: Region, salt: Buffer = randomBytes(32)): VerityParams {
   const dataBlocks = data.bytes / VERITY_BLOCK;
   const levels = verityLevels(dataBlocks);
-  const total = levels.reduce((a, b) => a + b, 0);
+  const total = verityHashBlocks(dataBlocks);
   if (total * VERITY_BLOCK > hash.bytes) die(`the hash partition (${hash.bytes} bytes) is too small for ${total} hash blocks`);
   // Level i (0 = bottom) sits after all levels above it.
   const levelStart: number[] = [];
@@ -80,7 +84,7 @@ export function writeVerityTree(image: string, data: Region, hash: Region, salt:
       writeSync(fd, out, 0, out.length, offset);
       source = { offset, blocks: levels[level]! };
     }
-    const top = readBlocks(hash.offset, 1);
+    const top = readBlocks(levels.length ? hash.offset : data.offset, 1);
     return {
       rootHash: hashBlock(salt, top).toString('hex'),
       salt: salt.toString('hex'),

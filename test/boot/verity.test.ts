@@ -3,7 +3,8 @@
 // root_hash_<variant>.txt, honoured by the shim (dm-create) since Debian's
 // dm is modular. Real image.ts images of a tiny tree whose init is the test
 // agent; real TCG boots; a flipped byte is caught by the guest kernel.
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -13,6 +14,9 @@ import { parseVerityParams, readVerityParams, verityRootParams } from '../../lib
 import { moduleName, shimModulePaths } from '../../lib/boot/shim.ts';
 import { debianCloudKernel } from '../../lib/boot/kernel.ts';
 import { $ } from '../../lib/core/exec.ts';
+import { buildErofsFile } from '../../lib/image/erofs.ts';
+import { MiB } from '../../lib/image/layout.ts';
+import { walkRootfs } from '../../lib/image/tree.ts';
 import { AGENT_MARKER, agentInitTree, testAgentBinary } from '../helpers/agent.ts';
 import { repoRoot, runImageTs } from '../helpers/image-fixture.ts';
 
@@ -112,6 +116,36 @@ test('erofs with SKIP_DAX_HEADER=yes (the extension layout) on virtio-blk boots 
   const r = await bootGuest({ image: erofs.image, media: 'virtio', timeoutSeconds: 180 });
   assertVerityBoot(r, params, 'erofs virtio');
   assert.match(r.console, /erofs.*dm-0|dm-0.*erofs/i);
+});
+
+test('erofs with the DAX header on NVDIMM: an odd upstream size takes whole 2 MiB pages, and boots through dm-verity', async () => {
+  // A guest kernel refuses a PFN namespace whose end is not 2 MiB-aligned
+  // ("resource end misaligned"): pad the tree with one-block files (stored as
+  // they are) until upstream's size for it, N*100/99 + 1 + 2, is odd.
+  const tree = await agentInitTree(join(work, 'padded'));
+  const scratch = mkdtempSync(join(work, 'erofs-'));
+  let upstreamMb = 0;
+  for (let pads = 0; pads < 1024; pads += 64) {
+    for (let i = pads - 64; i >= 0 && i < pads; i++) writeFileSync(join(tree, `pad${i}`), randomBytes(4096));
+    await buildErofsFile(walkRootfs(tree), join(scratch, 'fs.img'), scratch);
+    const n0 = Math.floor((statSync(join(scratch, 'fs.img')).size + MiB) / MiB) + 2;
+    upstreamMb = Math.floor((n0 * 100) / 99) + 1 + 2;
+    if (upstreamMb % 2) break;
+  }
+  assert.is(upstreamMb % 2, 1, 'a tree whose upstream size is odd');
+  const dir = join(work, 'erofsdax');
+  mkdirSync(dir);
+  const image = join(dir, 'kata-containers.img');
+  const built = await runImageTs(['-f', 'erofs', '-o', image, tree], { AGENT_INIT: 'yes', MEASURED_ROOTFS: 'yes', BUILD_VARIANT: 'erofsdax' });
+  assert.is(built.exitCode, 0, built.stderr);
+  assert.is(statSync(image).size, (upstreamMb + 1) * MiB);
+  const p2 = mbrPartition(readAt(image, 0, 512), 2)!;
+  assert.is(p2.offset + p2.bytes, statSync(image).size, 'p2 ends at the last sector');
+  const hashFile = join(dir, 'root_hash_erofsdax.txt');
+  const params = verityRootParams(readVerityParams(hashFile), 'nvdimm', 'erofs');
+  const r = await bootGuest({ image, media: 'nvdimm', timeoutSeconds: 180 });
+  assertVerityBoot(r, params, 'erofs nvdimm');
+  assert.match(r.console, /pmem0: p1 p2/);
 });
 
 test('one flipped byte of the agent\'s data: the guest kernel rejects it, boot.ts reports FAIL with the verity error', async () => {
