@@ -57,6 +57,8 @@ export interface GuestTree {
   write(rel: string, data: string | Uint8Array, opts?: ReplaceOptions): string;
   /** Replace /rel with a copy of the host file `source`. */
   copy(source: string, rel: string, opts?: ReplaceOptions): string;
+  /** Replace /rel with a copy (`cp -a`) of the host directory `source`. */
+  copyTree(source: string, rel: string): Promise<string>;
   /** Replace /rel with a symlink to `target`. */
   symlink(target: string, rel: string): string;
   /** Remove the entries (whole trees; a link itself, never what it points to), on this filesystem only. */
@@ -128,6 +130,17 @@ export function guestTree(root: string): GuestTree {
       if (lstatOrUndefined(dest)?.isDirectory()) die(`cannot replace /${rel} in ${root} with a symlink: it is a directory`);
       const tmp = tempBeside(dir, rel);
       symlinkSync(target, tmp);
+      renameSync(tmp, dest);
+      return dest;
+    },
+    async copyTree(source, rel) {
+      const dir = mkdir(dirname(rel));
+      const dest = join(dir, basename(rel));
+      const tmp = join(dir, `.${basename(rel)}.osbuilder-new-${process.pid}`);
+      await $`rm -rf --one-file-system ${tmp}`;
+      // cp makes tmp itself: nothing below it existed before, so it follows no link of the tree.
+      await $`cp -a ${source} ${tmp}`;
+      await $`rm -rf --one-file-system ${dest}`;
       renameSync(tmp, dest);
       return dest;
     },

@@ -1,6 +1,6 @@
 // Turning a distro tree into a Kata rootfs (upstream setup_rootfs), and the
 // minimal overlay tree used when no distro is given (prepare_overlay).
-import { lstatSync, readdirSync, renameSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { AGENT_TARGET_PATH, enableAgentService, installAgent, makeAgentInit, type AgentSource } from './agent.ts';
 import { applyConfidentialTweaks } from './confidential.ts';
@@ -9,7 +9,6 @@ import { installAgentPolicy } from './policy.ts';
 import { configureChrony } from './chrony.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../core/systemd-prune.ts';
 import type { RootfsContext } from './types.ts';
-import { $ } from '../core/exec.ts';
 import { die, info, ok, step } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
@@ -56,14 +55,7 @@ function installTmpMount(tree: GuestTree): void {
 /** Step 3: KERNEL_MODULES_DIR becomes lib/modules/<its name>, replacing one there. */
 async function copyKernelModules(tree: GuestTree, modulesDir: string): Promise<void> {
   info(`Copy kernel modules from ${modulesDir}`);
-  tree.mkdir('lib/modules');
-  const dest = join('lib/modules', basename(resolve(modulesDir)));
-  const staged = join('lib/modules', `.${basename(dest)}.osbuilder-new-${process.pid}`);
-  await tree.remove(staged);
-  // cp makes the staged directory itself: nothing in it existed before, so it follows no link of the tree.
-  await $`cp -a ${modulesDir} ${tree.entry(staged)}`;
-  await tree.remove(dest);
-  renameSync(tree.entry(staged), tree.entry(dest));
+  await tree.copyTree(modulesDir, join('lib/modules', basename(resolve(modulesDir))));
   ok('Kernel modules copied');
 }
 

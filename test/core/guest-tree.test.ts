@@ -89,6 +89,24 @@ test('a relative link and `..` past the root stay inside', () => {
   assert.is(readFileSync(join(root, 'etc/hostname'), 'utf8'), 'guest\n');
 });
 
+test('a directory tree copied in replaces the one there, through the tree\'s links, leaving no temp', async () => {
+  const root = join(scratch, 'copy-tree');
+  const modules = join(scratch, 'modules/6.1.0-test');
+  mkdirSync(modules, { recursive: true });
+  writeFileSync(join(modules, 'modules.dep'), 'kernel/x.ko:\n');
+  const outside = join(sentinels, 'usr-lib');
+  mkdirSync(join(outside, 'modules/6.1.0-test'), { recursive: true });
+  const before = dirSnapshot(outside);
+  mkdirSync(join(root, outside, 'modules/6.1.0-test'), { recursive: true });
+  writeFileSync(join(root, outside, 'modules/6.1.0-test/stale.ko'), 'old\n');
+  symlinkSync(outside, join(root, 'lib')); // absolute: <root><outside> for the guest
+  const dest = await guestTree(root).copyTree(modules, 'lib/modules/6.1.0-test');
+  assert.is(dest, join(root, outside, 'modules/6.1.0-test'));
+  assert.equal(readdirSync(dest), ['modules.dep']);
+  assert.equal(readdirSync(join(root, outside, 'modules')), ['6.1.0-test']);
+  assert.equal(dirSnapshot(outside), before, 'nothing outside changed');
+});
+
 test('a write replaces: a link there is replaced, not written through; a hard-linked file keeps its content in the other tree', () => {
   const base = join(scratch, 'replace');
   const other = join(base, 'other-tree');
