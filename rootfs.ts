@@ -12,7 +12,7 @@ import { engineFor } from './lib/core/engine-choice.ts';
 import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
 import type { DistroConfig } from './lib/rootfs/types.ts';
 import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';
-import { $, startPlanMode } from './lib/core/exec.ts';
+import { $, failureSummary, startPlanMode } from './lib/core/exec.ts';
 import { BuildError, die, info, step, warn } from './lib/core/log.ts';
 import { buildLine, checkRootfsCache, moveIntoPlace, storeManifest, type CacheDecision } from './lib/rootfs/cache.ts';
 import { distroStageKey } from './lib/rootfs/manifest.ts';
@@ -310,7 +310,8 @@ export async function setupOverlay(ctx: RootfsContext, agent: AgentSource | unde
   await removeStaleTemps(dirname(sibling), siblingPrefix(real));
   const dropCleanup = onCleanup(() => removeTree(sibling));
   try {
-    await step(`Copying ${ctx.rootfsDir} to set it up beside it`, () => $`cp -a ${real} ${sibling}`);
+    const copy = await step(`Copying ${ctx.rootfsDir} to set it up beside it`, () => $({ nothrow: true })`cp -a ${real} ${sibling}`);
+    if (copy.exitCode !== 0) die(`cannot copy ROOTFS_DIR ${ctx.rootfsDir} to ${sibling} (${failureSummary(copy)}): overlay mode sets up a copy beside the tree; free space or make ${dirname(real)} writable`);
     await setup(withWorkDir(ctx, sibling));
     await moveIntoPlace(sibling, real);
   } catch (e) {

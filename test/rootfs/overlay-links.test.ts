@@ -63,6 +63,20 @@ for (const [link, env] of [
   });
 }
 
+test('an overlay run failing late (etc/resolv.conf is a directory) leaves the tree as it was: no agent, var/ untouched', async () => {
+  const root = join(scratch, 'late-failure');
+  for (const d of ['etc/resolv.conf', 'var/log', 'var/lib/dpkg', 'usr/bin', 'sbin']) mkdirSync(join(root, d), { recursive: true });
+  writeFileSync(join(root, 'var/log/syslog'), 'log\n');
+  writeFileSync(join(root, 'var/lib/dpkg/status'), 'Package: x\n');
+  const before = dirSnapshot(root);
+  const out = await runRootfs(['-r', root], { AGENT_SOURCE_BIN: await testAgentBinary() });
+  assert.is.not(out.exitCode, 0, out.stdout);
+  const errors = out.stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
+  assert.equal(errors, [`ERROR: cannot replace /etc/resolv.conf in ${root}: it is a directory`], out.stderr);
+  assert.equal(dirSnapshot(root), before, 'the tree left as it was');
+  assert.equal(dirSnapshot(scratch).filter((l) => l.includes('.partial-')), [], 'no staging copy left');
+});
+
 test('var -> and etc -> the guest\'s own directory: the setup writes there, nothing outside changes', async () => {
   const outside = sentinel('inside');
   const root = join(scratch, 'inside');
