@@ -74,13 +74,19 @@ export interface GuestTree {
 }
 
 export function guestTree(root: string): GuestTree {
-  const entry = (rel: string) => join(guestPath(root, dirname(rel), { followLast: true, create: false }), basename(rel));
+  /** The last name of rel: an entry's own name, never `.` or `..` (they would name another directory). */
+  const nameOf = (rel: string) => {
+    const name = basename(rel);
+    if (!name || name === '.' || name === '..' || rel.endsWith('/.') || rel.endsWith('/..')) die(`/${rel} in ${root} names no entry of its own: give a path ending in a name`);
+    return name;
+  };
+  const entry = (rel: string) => join(guestPath(root, dirname(rel), { followLast: true, create: false }), nameOf(rel));
   const mkdir = (rel: string) => guestPath(root, rel, { followLast: true, create: true });
 
   /** Make the file at a temp name beside `rel`, then rename it over whatever is there. */
   const replace = (rel: string, make: (path: string) => void, opts: ReplaceOptions, defaultMode?: number): string => {
     const dir = mkdir(dirname(rel));
-    const dest = join(dir, basename(rel));
+    const dest = join(dir, nameOf(rel));
     if (planning()) {
       // A plan shows the file at its place.
       make(dest);
@@ -122,7 +128,7 @@ export function guestTree(root: string): GuestTree {
     copy: (source, rel, opts = {}) => replace(rel, (path) => copyFileSync(source, path, planning() ? 0 : constants.COPYFILE_EXCL), opts),
     symlink(target, rel) {
       const dir = mkdir(dirname(rel));
-      const dest = join(dir, basename(rel));
+      const dest = join(dir, nameOf(rel));
       if (planning()) {
         symlinkSync(target, dest);
         return dest;
@@ -135,7 +141,7 @@ export function guestTree(root: string): GuestTree {
     },
     async copyTree(source, rel) {
       const dir = mkdir(dirname(rel));
-      const dest = join(dir, basename(rel));
+      const dest = join(dir, nameOf(rel));
       const tmp = join(dir, `.${basename(rel)}.osbuilder-new-${process.pid}`);
       await $`rm -rf --one-file-system ${tmp}`;
       // cp makes tmp itself: nothing below it existed before, so it follows no link of the tree.

@@ -2,7 +2,7 @@
 // and removals resolved as the guest sees the tree, through absolute and
 // relative symlinks and `..` past the root, with a sentinel directory outside
 // the tree that must never change.
-import { linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,6 +18,16 @@ test.after(() => {
   rmSync(scratch, { recursive: true, force: true });
   rmSync(sentinels, { recursive: true, force: true });
 });
+
+async function rejects(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(isBuildError(re)(e as Error), (e as Error).message);
+    return;
+  }
+  assert.unreachable('expected a rejection');
+}
 
 /** A tree whose every top-level directory leads outside it on the host: absolute links, relative ones climbing past the root. */
 function hostileTree(name: string) {
@@ -131,7 +141,7 @@ test('a write replaces: a link there is replaced, not written through; a hard-li
   assert.equal(readdirSync(join(root, 'etc')).sort(), ['chrony.conf', 'resolv.conf'], 'no temp file left');
 });
 
-test('a directory cannot be replaced by a file, a link loop is named', () => {
+test('a directory cannot be replaced by a file, a link loop is named, `.` and `..` are no entry names', async () => {
   const root = join(scratch, 'odd');
   mkdirSync(join(root, 'etc/fstab'), { recursive: true });
   symlinkSync('b', join(root, 'a'));
@@ -139,6 +149,11 @@ test('a directory cannot be replaced by a file, a link loop is named', () => {
   const tree = guestTree(root);
   assert.throws(() => tree.write('etc/fstab', ''), isBuildError(/cannot replace \/etc\/fstab .*: it is a directory/));
   assert.throws(() => tree.write('a/x', ''), isBuildError(/too many levels of symlinks at \/(a|b)/));
+  for (const rel of ['..', 'etc/..', 'etc/.', '.', '']) {
+    await rejects(() => tree.remove(rel), /names no entry of its own/);
+    assert.throws(() => tree.write(rel, ''), isBuildError(/names no entry of its own/), rel);
+  }
+  assert.ok(existsSync(root), 'the root and its parent still there');
 });
 
 test.run();
