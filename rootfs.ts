@@ -12,12 +12,12 @@ import { engineFor } from './lib/core/engine-choice.ts';
 import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
 import type { DistroConfig } from './lib/rootfs/types.ts';
 import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';
-import { $, startPlanMode } from './lib/core/exec.ts';
-import { die, info, step, warn } from './lib/core/log.ts';
+import { $, failureSummary, startPlanMode } from './lib/core/exec.ts';
+import { BuildError, die, info, step, warn } from './lib/core/log.ts';
 import { buildLine, checkRootfsCache, moveIntoPlace, storeManifest, type CacheDecision } from './lib/rootfs/cache.ts';
 import { distroStageKey } from './lib/rootfs/manifest.ts';
 import { hasEntry, restoreTree, storeTree, treeCacheFor, type TreeCache } from './lib/rootfs/tree-cache.ts';
-import { checkRootfsDir, isEmptyDir, removeTree } from './lib/core/safe-paths.ts';
+import { checkRootfsDir, isEmptyDir, mountsBelow, realPathOf, removeTree } from './lib/core/safe-paths.ts';
 import { checkBuildVariant, rootfsSettings, type RootfsSettings } from './lib/rootfs/settings.ts';
 import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
 import { prepareOverlay, setupRootfs } from './lib/rootfs/setup.ts';
@@ -294,8 +294,41 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const distro = listDistros().includes(hostId) ? await loadDistro(hostId, arch) : undefined;
   // The host's distro config only supplies file locations (chrony): nothing was installed from it.
   const ctx = { ...contextFor(settings, hostId, distro, rootfsDir, env), packages: [], osVersion: settings.osVersion };
-  prepareOverlay(ctx.workDir);
-  if (agent) await setupRootfs(ctx, agent);
+  await setupOverlay(ctx, agent);
+}
+
+/**
+ * Overlay mode: the minimal tree and the setup go into a copy of ROOTFS_DIR,
+ * swapped in when complete, so that a failed run leaves the tree as it was.
+ * A tree that is (or holds) a mount point cannot be swapped: it is set up in place.
+ */
+export async function setupOverlay(ctx: RootfsContext, agent: AgentSource | undefined): Promise<void> {
+  const setup = async (work: RootfsContext) => {
+    prepareOverlay(work.workDir);
+    if (agent) await setupRootfs(work, agent);
+  };
+  const real = realPathOf(ctx.rootfsDir);
+  if (ctx.settings.plan || mountsBelow(real).length) {
+    if (!ctx.settings.plan) warn(`${ctx.rootfsDir} is or holds a mount point: set up in place, so a failed run may leave it part-changed`);
+    await setup(ctx);
+    return;
+  }
+  const sibling = join(dirname(real), `${siblingPrefix(real)}${process.pid}`);
+  await removeStaleTemps(dirname(sibling), siblingPrefix(real));
+  const dropCleanup = onCleanup(() => removeTree(sibling));
+  try {
+    const copy = await step(`Copying ${ctx.rootfsDir} to set it up beside it`, () => $({ nothrow: true })`cp -a ${real} ${sibling}`);
+    if (copy.exitCode !== 0) die(`cannot copy ROOTFS_DIR ${ctx.rootfsDir} to ${sibling} (${failureSummary(copy)}): overlay mode sets up a copy beside the tree; free space or make ${dirname(real)} writable`);
+    await setup(withWorkDir(ctx, sibling));
+    await moveIntoPlace(sibling, real);
+  } catch (e) {
+    // The user knows the tree by its name, not by its staging copy's.
+    if (e instanceof BuildError) e.message = e.message.replaceAll(sibling, ctx.rootfsDir);
+    throw e;
+  } finally {
+    await removeTree(sibling);
+    dropCleanup();
+  }
 }
 
 if (isMain(import.meta.url)) await runMain(() => main());

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { $, undoing } from './exec.ts';
 import { mountTable } from './fs-checks.ts';
+import { guestPath } from './in-root.ts';
 import { die } from './log.ts';
 
 /** Scratch space on tmpfs where rootfs builds may stage (BUILD_IN_RAM): not the host's files. */
@@ -75,16 +76,11 @@ async function removeTreeNow(dir: string): Promise<void> {
 }
 
 /**
- * `root/rel`, checked to stay inside root once symlinks are followed: an
- * absolute link in the tree (e.g. etc/resolv.conf -> /run/...) must never
- * lead a write onto the host.
+ * `root/rel` as the guest resolves it (lib/core/in-root.ts): a host path with
+ * no symlink in it, inside root whatever the tree's links say (an absolute
+ * link such as etc/resolv.conf -> /run/... leads into the tree, never onto the
+ * host). New code writes through lib/core/guest-tree.ts instead.
  */
 export function pathInRoot(root: string, rel: string): string {
-  const path = join(root, rel);
-  const realRoot = realPathOf(root);
-  const real = realPathOf(path);
-  if (real !== realRoot && !real.startsWith(`${realRoot}/`)) {
-    die(`${path} leads outside the rootfs (to ${real}): replace that symlink in the rootfs`);
-  }
-  return path;
+  return guestPath(root, rel, { followLast: true, create: false });
 }

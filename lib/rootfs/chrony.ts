@@ -1,9 +1,8 @@
 // chrony in the guest: sync from the host's PTP clock only (setupRootfs step 4).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { GuestTree } from '../core/guest-tree.ts';
 import { info, warn } from '../core/log.ts';
 import { planLine, planning } from '../core/plan.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
 
 export const CHRONY_APPEND = `refclock PHC /dev/ptp0 poll 3 dpoll -2 offset 0
 # Step the system clock instead of slewing it if the adjustment is larger than
@@ -29,23 +28,25 @@ export function editChronyUnit(text: string): string {
     .replace(/^(StateDirectory=|LogsDirectory=)/gm, '#$1');
 }
 
-function editFile(path: string, edit: (s: string) => string): void {
-  writeFileSync(path, edit(readFileSync(path, 'utf8')));
+/** The edited file replaces /rel (its mode and owner kept). */
+function editFile(tree: GuestTree, rel: string, text: string, edit: (s: string) => string): void {
+  tree.write(rel, edit(text));
 }
 
-export function configureChrony(root: string, paths: { conf: string; unit: string }): void {
-  const conf = join(root, paths.conf);
+export function configureChrony(tree: GuestTree, paths: { conf: string; unit: string }): void {
   if (planning()) {
     // The files come from the distro's packages: a plan can only name them.
-    planLine(`# edit ${conf}`);
-    planLine(`# edit ${join(root, paths.unit)}`);
+    planLine(`# edit ${join(tree.root, paths.conf)}`);
+    planLine(`# edit ${join(tree.root, paths.unit)}`);
     return;
   }
-  if (!existsSync(conf)) {
+  const conf = tree.read(paths.conf);
+  if (conf === undefined) {
     warn(`${paths.conf} not found in the rootfs: chrony not configured`);
     return;
   }
   info(`Configure chrony file /${paths.conf}`);
-  editFile(pathInRoot(root, paths.conf), editChronyConf);
-  if (existsSync(join(root, paths.unit))) editFile(pathInRoot(root, paths.unit), editChronyUnit);
+  editFile(tree, paths.conf, conf, editChronyConf);
+  const unit = tree.read(paths.unit);
+  if (unit !== undefined) editFile(tree, paths.unit, unit, editChronyUnit);
 }

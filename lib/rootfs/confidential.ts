@@ -1,11 +1,10 @@
 // CONFIDENTIAL_GUEST=yes (also implied by a guest-components tarball): /run
 // becomes a tmpfs of half the guest's memory (systemd's default 10 % is too
 // small even for small images), remounted early by systemd-remount-fs.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { info } from '../core/log.ts';
+import type { GuestTree } from '../core/guest-tree.ts';
+import { die, info } from '../core/log.ts';
 import { planLine, planning } from '../core/plan.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
 import type { RootfsSettings } from './settings.ts';
 
 export const RUN_TMPFS_LINE = 'tmpfs /run tmpfs nodev,nosuid,size=50% 0 0';
@@ -29,7 +28,7 @@ export function targetWithRemount(unit: string): string {
 }
 
 /** After the agent's units are in place; systemd guests only, as upstream. */
-export function applyConfidentialTweaks(root: string, settings: RootfsSettings, targetRel: string): void {
+export function applyConfidentialTweaks(tree: GuestTree, settings: RootfsSettings, targetRel: string): void {
   if (!isConfidentialGuest(settings)) return;
   if (settings.confidentialGuest !== 'yes') info('COCO_GUEST_COMPONENTS_TARBALL is set: building a confidential guest (CONFIDENTIAL_GUEST=yes)');
   if (settings.agentInit === 'yes') {
@@ -39,13 +38,13 @@ export function applyConfidentialTweaks(root: string, settings: RootfsSettings, 
   info('Tweaking /run to use 50% of the available memory');
   if (planning()) {
     // fstab comes from the distro's packages, the target from the agent: a plan can only name them.
-    planLine(`# edit ${join(root, 'etc/fstab')}`);
-    planLine(`# edit ${join(root, targetRel)}`);
+    planLine(`# edit ${join(tree.root, 'etc/fstab')}`);
+    planLine(`# edit ${join(tree.root, targetRel)}`);
     return;
   }
-  const fstab = pathInRoot(root, 'etc/fstab');
-  writeFileSync(fstab, fstabWithRunTmpfs(existsSync(fstab) ? readFileSync(fstab, 'utf8') : ''));
-  const target = pathInRoot(root, targetRel);
-  writeFileSync(target, targetWithRemount(readFileSync(target, 'utf8')));
+  tree.write('etc/fstab', fstabWithRunTmpfs(tree.read('etc/fstab') ?? ''));
+  const target = tree.read(targetRel);
+  if (target === undefined) die(`/${targetRel} is not a file in ${tree.root}: CONFIDENTIAL_GUEST=yes needs the agent's target unit (check the agent source)`);
+  tree.write(targetRel, targetWithRemount(target));
   info(`${join('/', targetRel)} requires systemd-remount-fs.service`);
 }

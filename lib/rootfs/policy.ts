@@ -1,10 +1,9 @@
 // AGENT_POLICY=yes: the agent's default policy, installed as upstream does
 // (etc/kata-opa/<file>, 0644 root:root, linked as default-policy.rego).
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import type { GuestTree } from '../core/guest-tree.ts';
 import { checkExistingFile } from '../core/input-checks.ts';
 import { info, ok } from '../core/log.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
 import { agentSourceDirOf } from './agent.ts';
 import type { RootfsSettings } from './settings.ts';
 
@@ -23,30 +22,13 @@ export function checkPolicyFile(settings: RootfsSettings, scriptDir: string): vo
   checkExistingFile(policyFileOf(settings, scriptDir), 'AGENT_POLICY_FILE', how);
 }
 
-export function installAgentPolicy(root: string, settings: RootfsSettings, scriptDir: string): void {
+export function installAgentPolicy(tree: GuestTree, settings: RootfsSettings, scriptDir: string): void {
   if (settings.agentPolicy !== 'yes') return;
   const file = policyFileOf(settings, scriptDir);
   const name = basename(file);
   info(`Install the default agent policy ${file}`);
-  mkdirSync(join(root, POLICY_DIR), { recursive: true });
-  const dest = pathInRoot(root, join(POLICY_DIR, name));
-  if (existsSync(dest) || isLink(dest)) unlinkSync(dest);
-  copyFileSync(file, dest);
-  chownSync(dest, 0, 0);
-  chmodSync(dest, 0o644);
+  tree.copy(file, join(POLICY_DIR, name), { mode: 0o644, uid: 0, gid: 0 });
   // A file already named default-policy.rego is the default itself (upstream's ln -sf would replace it with a loop).
-  if (name !== DEFAULT_POLICY_LINK) {
-    const link = pathInRoot(root, join(POLICY_DIR, DEFAULT_POLICY_LINK));
-    if (existsSync(link) || isLink(link)) unlinkSync(link);
-    symlinkSync(name, link);
-  }
+  if (name !== DEFAULT_POLICY_LINK) tree.symlink(name, join(POLICY_DIR, DEFAULT_POLICY_LINK));
   ok(`${POLICY_DIR}/${DEFAULT_POLICY_LINK} is ${name}`);
-}
-
-function isLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
 }

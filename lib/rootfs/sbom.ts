@@ -4,10 +4,10 @@
 // input (a tarball, a policy file) is one line here. The CycloneDX library
 // is loaded only when an SBOM is made: the container's distro stage, bundled
 // from rootfs.ts for the distro's older Node, never evaluates it.
-import { lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { lstatSync } from 'node:fs';
+import { basename, relative, resolve } from 'node:path';
 import { info } from '../core/log.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
+import { guestTree } from '../core/guest-tree.ts';
 import { fileSha256, pathSha256, type SbomInput } from '../sbom/inputs.ts';
 import { readOsRelease } from '../sbom/os-release.ts';
 import type { PackageSet } from '../sbom/packages.ts';
@@ -90,9 +90,6 @@ export async function createRootfsSbom(ctx: RootfsContext, agent: AgentSource, p
     ...(packages ? { packages } : {}),
     ...(ctx.settings.sourceDateEpoch !== undefined ? { epoch: ctx.settings.sourceDateEpoch } : {}),
   });
-  mkdirSync(join(ctx.workDir, ROOTFS_SBOM_PATH, '..'), { recursive: true });
-  const file = pathInRoot(ctx.workDir, ROOTFS_SBOM_PATH);
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
+  guestTree(ctx.workDir).write(ROOTFS_SBOM_PATH, text, { mode: 0o644 });
   info(`Created SBOM '/${ROOTFS_SBOM_PATH}' inside rootfs (${packages ? `${packages.packages.length} packages from /${packages.database}` : 'no package database'}; inputs: ${inputs.map((i) => i.name).join(', ')})`);
 }

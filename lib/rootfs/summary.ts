@@ -1,10 +1,10 @@
 // The summary file var/lib/osbuilder/osbuilder.yaml (format 0.0.2): what
 // the rootfs was built from, readable later from an image or initrd.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RootfsContext } from './types.ts';
 import { info } from '../core/log.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
+import { guestTree } from '../core/guest-tree.ts';
 
 export const SUMMARY_PATH = 'var/lib/osbuilder/osbuilder.yaml';
 export const SUMMARY_FORMAT_VERSION = '0.0.2';
@@ -90,9 +90,6 @@ export function summaryOf(ctx: RootfsContext, now = Date.now() / 1000): Summary 
 }
 
 export function createSummaryFile(ctx: RootfsContext): void {
-  mkdirSync(join(ctx.workDir, SUMMARY_PATH, '..'), { recursive: true });
-  const file = pathInRoot(ctx.workDir, SUMMARY_PATH);
-  writeFileSync(`${file}.tmp`, summaryYaml(summaryOf(ctx)));
-  renameSync(`${file}.tmp`, file);
+  guestTree(ctx.workDir).write(SUMMARY_PATH, summaryYaml(summaryOf(ctx)), { mode: 0o644 });
   info(`Created summary file '/${SUMMARY_PATH}' inside rootfs`);
 }

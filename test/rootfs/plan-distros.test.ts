@@ -46,7 +46,7 @@ test('fedora: the whole build in order — dnf config, dnf, cleanup, then the ro
   const conf = writtenText(p, CONF('fedora'))!;
   assert.match(conf, /^\[base\]\nname=fedora-42 base\nbaseurl=file:\/\/\/srv\/repo\/fedora\nenabled=1\ngpgcheck=0$/m);
   assert.match(conf, new RegExp(`^reposdir=${PLAN_DNF_DIR}/repos.d$`, 'm'));
-  for (const f of ['etc/systemd/system/tmp.mount', 'usr/lib/systemd/system/kata-agent.service', 'var/lib/osbuilder/osbuilder.yaml.tmp']) {
+  for (const f of ['etc/systemd/system/tmp.mount', 'usr/lib/systemd/system/kata-agent.service', 'var/lib/osbuilder/osbuilder.yaml']) {
     assert.ok(p.fileLines.includes(`# write ${R}/${f}`), f);
   }
   assert.ok(p.fileLines.includes(`# copy /bin/true ${R}/usr/bin/kata-agent`));
