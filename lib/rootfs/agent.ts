@@ -1,15 +1,16 @@
 // Installing the kata-agent into the rootfs from one of three sources — a
 // prebuilt binary (AGENT_SOURCE_BIN), a tarball (AGENT_TARBALL) or the agent
 // source tree built with make — and wiring it up as init or systemd service.
-import { copyFileSync, existsSync, lstatSync, mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isExecutableFile } from '../core/fs-checks.ts';
+import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { join, relative, resolve } from 'node:path';
 import type { RootfsContext } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { checkAgentTarball } from '../core/input-checks.ts';
 import { die, info, ok, step, warn } from '../core/log.ts';
 import { planning } from '../core/plan.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
 import type { RootfsSettings } from './settings.ts';
 import { unpackTarball } from './tar-unpack.ts';
 import { rustVersion } from './versions.ts';
@@ -68,23 +69,47 @@ async function buildFromSource(ctx: RootfsContext, dir: string): Promise<void> {
   });
 }
 
-/** Install the agent as usr/bin/AGENT_BIN (setupRootfs step 5). */
+/** The agent's place in the tree, relative to its root. */
+const agentRel = (ctx: RootfsContext) => relative(ctx.workDir, ctx.agentDest);
+
+/**
+ * Strip the agent on a copy outside the tree, then put the copy in its
+ * place: strip itself would write through a link or a shared inode.
+ */
+async function stripAgent(tree: GuestTree, rel: string): Promise<void> {
+  if (!(await haveCommand('strip'))) return;
+  const path = tree.resolve(rel);
+  if (planning()) {
+    await $`strip ${path}`;
+    return;
+  }
+  if (!tree.isFile(rel)) return;
+  const scratch = mkdtempSync(join(tmpdir(), 'osbuilder-strip-'));
+  try {
+    const copy = join(scratch, 'kata-agent');
+    copyFileSync(path, copy);
+    const r = await $({ nothrow: true })`strip ${copy}`;
+    if (r.exitCode !== 0) warn(`could not strip ${path}: left as is`);
+    else tree.copy(copy, relative(tree.root, path));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Install the agent as usr/bin/AGENT_BIN (setupRootfs step 5), every write through the in-tree writer. */
 export async function installAgent(ctx: RootfsContext, source: AgentSource): Promise<void> {
-  const dest = ctx.agentDest;
+  const tree = guestTree(ctx.workDir);
+  const rel = agentRel(ctx);
   if (source.kind === 'binary') {
-    mkdirSync(join(dest, '..'), { recursive: true });
-    copyFileSync(source.path, pathInRoot(ctx.workDir, relative(ctx.workDir, dest)));
-    ok(`cp ${source.path} ${dest}`);
+    tree.copy(source.path, rel);
+    ok(`cp ${source.path} ${ctx.agentDest}`);
   } else if (source.kind === 'tarball') {
     await unpackTarball(ctx.workDir, { variable: 'AGENT_TARBALL', path: source.path, compression: 'zstd' });
   } else {
     await buildFromSource(ctx, source.dir);
   }
-  if ((existsSync(dest) || planning()) && (await haveCommand('strip'))) {
-    const r = await $({ nothrow: true })`strip ${dest}`;
-    if (r.exitCode !== 0) warn(`could not strip ${dest}: left as is`);
-  }
-  if (!planning() && !isExecutableFile(dest)) die(`${dest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
+  await stripAgent(tree, rel);
+  if (!planning() && !isExecutableFile(tree.resolve(rel))) die(`${ctx.agentDest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
   ok('Agent installed');
 }
 
@@ -118,28 +143,13 @@ AllowIsolate=yes
 `;
 }
 
-function forceSymlink(target: string, link: string): void {
-  mkdirSync(join(link, '..'), { recursive: true });
-  try {
-    lstatSync(link);
-    unlinkSync(link);
-  } catch {
-    /* absent */
-  }
-  symlinkSync(target, link);
-}
-
 /** AGENT_INIT=yes: the agent becomes sbin/init (setupRootfs step 6). */
 export function makeAgentInit(ctx: RootfsContext): void {
   info(`Install ${ctx.agentDest} as init process`);
-  mkdirSync(join(ctx.initPath, '..'), { recursive: true });
-  try {
-    lstatSync(ctx.initPath);
-    unlinkSync(ctx.initPath);
-  } catch {
-    /* absent */
-  }
-  renameSync(ctx.agentDest, ctx.initPath);
+  const tree = guestTree(ctx.workDir);
+  tree.mkdir('sbin');
+  tree.unlink('sbin/init');
+  renameSync(tree.entry(agentRel(ctx)), tree.entry('sbin/init'));
   ok('Agent is installed as init process');
 }
 
@@ -151,15 +161,14 @@ export function makeAgentInit(ctx: RootfsContext): void {
 export async function enableAgentService(ctx: RootfsContext): Promise<void> {
   info('Setup systemd-based environment for kata-agent');
   const root = ctx.workDir;
-  const unitDir = join(root, UNIT_DIR);
-  mkdirSync(unitDir, { recursive: true });
-  const service = join(unitDir, AGENT_UNIT);
-  const target = join(unitDir, AGENT_TARGET);
-  if (!existsSync(service)) writeFileSync(pathInRoot(root, relative(root, service)), agentServiceUnit(`/usr/bin/${ctx.settings.agentBin}`));
-  if (!existsSync(target)) writeFileSync(pathInRoot(root, relative(root, target)), agentTargetUnit());
-  forceSymlink(`/${UNIT_DIR}/${AGENT_TARGET}`, join(root, 'etc/systemd/system/basic.target.wants', AGENT_TARGET));
-  if (existsSync(join(unitDir, 'dbus.socket'))) {
-    forceSymlink(`/${UNIT_DIR}/dbus.socket`, join(root, `etc/systemd/system/${AGENT_TARGET}.wants/dbus.socket`));
+  const tree = guestTree(root);
+  tree.mkdir(UNIT_DIR);
+  const service = `${UNIT_DIR}/${AGENT_UNIT}`;
+  if (!tree.isFile(service)) tree.write(service, agentServiceUnit(`/usr/bin/${ctx.settings.agentBin}`));
+  if (!tree.isFile(AGENT_TARGET_PATH)) tree.write(AGENT_TARGET_PATH, agentTargetUnit());
+  tree.symlink(`/${AGENT_TARGET_PATH}`, `etc/systemd/system/basic.target.wants/${AGENT_TARGET}`);
+  if (tree.isFile(`${UNIT_DIR}/dbus.socket`)) {
+    tree.symlink(`/${UNIT_DIR}/dbus.socket`, `etc/systemd/system/${AGENT_TARGET}.wants/dbus.socket`);
   }
   await $`chmod g+rx,o+x ${root}`;
 }

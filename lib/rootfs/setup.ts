@@ -85,9 +85,9 @@ export function deleteUnneededFiles(tree: GuestTree): void {
 }
 
 /**
- * The directories the agent install (lib/rootfs/agent.ts) writes into with
- * plain host paths: each made inside the tree first, then refused if the host
- * would reach another place through an absolute link on the way.
+ * The directories the agent's own `make install` (AGENT_SOURCE_DIR) writes
+ * into with plain host paths: each made inside the tree first, then refused
+ * if the host would reach another place through an absolute link on the way.
  */
 function checkAgentDirs(tree: GuestTree, agentInit: string): void {
   if (planning()) return;

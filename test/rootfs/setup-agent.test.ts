@@ -105,3 +105,22 @@ test('KERNEL_MODULES_DIR copied, -d deletes the unneeded units, SOURCE_DATE_EPOC
 });
 
 test.run();
+
+test('the agent and its units replace what is there: a hard link or an absolute symlink in their place changes nothing outside', async () => {
+  const root = freshDir('shared-inodes');
+  const outside = freshDir('shared-inodes-outside');
+  const sentinel = join(outside, 'sentinel');
+  writeFileSync(sentinel, 'host file\n');
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  mkdirSync(join(root, 'usr/lib/systemd/system'), { recursive: true });
+  // A tree whose agent shares an inode with a file elsewhere (a cache, the host), and whose unit points out.
+  await $`ln ${sentinel} ${join(root, 'usr/bin/kata-agent')}`;
+  await $`ln -s ${sentinel} ${join(root, 'usr/lib/systemd/system/kata-containers.target')}`;
+  const out = await runRootfs(['-r', root], { AGENT_SOURCE_BIN: await testAgentBinary() });
+  assert.is(out.exitCode, 0, out.stderr);
+  assert.is(readFileSync(sentinel, 'utf8'), 'host file\n');
+  assert.is(lstatSync(sentinel).nlink, 1, 'the tree no longer shares the sentinel');
+  assert.is(lstatSync(join(root, 'usr/bin/kata-agent')).nlink, 1);
+  // The absolute link resolved inside the tree leads nowhere there: the unit is written in its place.
+  assert.ok(lstatSync(join(root, 'usr/lib/systemd/system/kata-containers.target')).isFile());
+});
