@@ -7,7 +7,7 @@ IMAGE_BUILDER  := $(TSX) $(MK_DIR)/image.ts
 INITRD_BUILDER := $(TSX) $(MK_DIR)/initrd.ts
 TEST_RUNNER    := $(TSX) $(MK_DIR)/test-images.ts
 
-DISTRO               ?= debian
+DISTRO               ?= ubuntu
 BUILD_METHOD         := distro
 BUILD_METHOD_LIST    := distro
 AGENT_INIT           ?= no
