@@ -114,8 +114,8 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
   mkdirSync(dir, { recursive: true });
   if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
   const arch = debianArch(ctx.arch);
-  // One cache a tool: debootstrap reads the release alone, mmdebstrap its updates too,
-  // so sharing would make each drop the other's versions.
+  // One cache a tool: debootstrap reads the release alone, mmdebstrap without a mirror
+  // (Debian) its updates too, so sharing would make each drop the other's versions.
   const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
   if (packageCache) mkdirSync(packageCache, { recursive: true });
   const args = bootstrapArgs({
