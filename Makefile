@@ -11,7 +11,7 @@ TEST_RUNNER    := $(TSX) $(MK_DIR)/test-images.ts
 # when package-lock.json is newer (a symlinked node_modules is managed elsewhere).
 NODE_MODULES   := $(MK_DIR)/node_modules/.package-lock.json
 
-DISTRO               ?= debian
+DISTRO               ?= ubuntu
 BUILD_METHOD         := distro
 BUILD_METHOD_LIST    := distro
 AGENT_INIT           ?= no

@@ -110,6 +110,13 @@ function warnIgnoredSettings(settings: RootfsSettings, distro: DistroConfig | un
   }
 }
 
+/** A distro without a default release (upstream's Ubuntu) needs OS_VERSION; checked before any work. */
+export function requireOsVersion(settings: RootfsSettings, distro: DistroConfig): void {
+  if (settings.osVersion || distro.osVersion) return;
+  const example = distro.osVersionExample ? `, e.g. OS_VERSION=${distro.osVersionExample} as kata-deploy builds it` : '';
+  die(`OS_VERSION is not set and ${distro.name} has no default release: set OS_VERSION to the ${distro.name} release to build${example}`);
+}
+
 /** REPO_URL, or REPO_URL_X86_64 on x86_64 for the distros with a separate x86_64 mirror, else the distro's default. */
 function repoUrlFor(settings: RootfsSettings, distro: DistroConfig | undefined, arch: string): string {
   const x86Mirror = arch === 'x86_64' && distro?.separateX86_64Mirror ? settings.repoUrlX86_64 : '';
@@ -274,6 +281,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
 
   if (distroName) {
     const distro = await loadDistro(distroName, arch);
+    requireOsVersion(settings, distro);
     const rootfsDir = checkRootfsDir(settings.rootfsDir || join(scriptDir, `rootfs-${distro.name}`));
     const ctx = contextFor(settings, distroName, distro, rootfsDir, env);
     // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.

@@ -33,7 +33,7 @@ const runs = Number(minimist(process.argv.slice(2), { string: ['runs'] }).runs ?
 const scratch = mkdtempSync('/var/tmp/osbuilder-bench-');
 try {
   const debian = await loadDistro('debian', 'x86_64');
-  const packages = debian.packages({ agentInit: 'no', seccomp: 'no', arch: 'x86_64' });
+  const packages = debian.packages({ agentInit: 'no', seccomp: 'yes', arch: 'x86_64' }); // rootfs.ts's defaults
   const agent = await testAgentBinary();
 
   const debootstrap = async () => {

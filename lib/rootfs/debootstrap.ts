@@ -1,18 +1,19 @@
-// The builder of Debian-family distros: mmdebstrap (fast, the default when
-// installed) or debootstrap (upstream's method), both with the minbase
-// variant and the distro's package list.
+// The builder of Debian-family distros: mmdebstrap (upstream's tool, the
+// default when installed) or debootstrap, both with the required/minbase
+// set and the distro's package list, then debian-tree.ts's finishing steps.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneOf, type Parser, type SettingSpec } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import { debianArch } from './distro.ts';
 import { $, haveCommand } from '../core/exec.ts';
-import { die, info, step } from '../core/log.ts';
+import { die, step } from '../core/log.ts';
 import { dropSupersededPackages, packageCacheDir } from './package-cache.ts';
 import { isEmptyDir } from '../core/safe-paths.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
 import { explainMissingPackages } from './missing-packages.ts';
+import { finishDebianTree } from './debian-tree.ts';
 
 export type BootstrapTool = 'mmdebstrap' | 'debootstrap' | '';
 
@@ -39,21 +40,6 @@ export const debootstrapSettings = {
     help: 'archive components of the mirror, space or comma separated (e.g. "main contrib", Ubuntu "main universe")',
   },
 } satisfies Record<string, SettingSpec<any>>;
-
-/** Documentation and locale data removed from the tree, as upstream does. */
-export const UNNEEDED_SHARE_DIRS = [
-  'bash-completion', 'bug', 'doc', 'info', 'lintian', 'locale', 'man', 'menu', 'misc', 'pixmaps',
-  'terminfo', 'zoneinfo', 'zsh',
-];
-
-/** Device nodes the kernel and an init agent need before devtmpfs is mounted. */
-const DEVICE_NODES: [name: string, type: 'c', major: number, minor: number, mode: string][] = [
-  ['console', 'c', 5, 1, '600'],
-  ['null', 'c', 1, 3, '666'],
-  ['zero', 'c', 1, 5, '666'],
-  ['tty', 'c', 5, 0, '666'],
-  ['ttyS0', 'c', 4, 64, '660'],
-];
 
 export interface BootstrapArgs {
   tool: 'mmdebstrap' | 'debootstrap';
@@ -90,7 +76,9 @@ export const MERGED_USR_HOOK_DIR = '/usr/share/mmdebstrap/hooks/maybe-merged-usr
 
 /** The bootstrap command line (without the program name). */
 export function bootstrapArgs(a: BootstrapArgs): string[] {
-  const args = ['--variant=minbase', `--arch=${a.arch}`, `--components=${a.components ?? 'main'}`];
+  // The same set under each tool's name: Essential, Priority: required and apt (upstream names mmdebstrap's).
+  const variant = a.tool === 'mmdebstrap' ? 'required' : 'minbase';
+  const args = [`--variant=${variant}`, `--arch=${a.arch}`, `--components=${a.components ?? 'main'}`];
   if (a.tool === 'mmdebstrap') {
     // mmdebstrap installs EXTRA_PKGS in the same pass. Like debootstrap,
     // Depends only: no Recommends. Documentation is removed afterwards
@@ -126,8 +114,8 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
   mkdirSync(dir, { recursive: true });
   if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
   const arch = debianArch(ctx.arch);
-  // One cache a tool: debootstrap reads the release alone, mmdebstrap its updates too,
-  // so sharing would make each drop the other's versions.
+  // One cache a tool: debootstrap reads the release alone, mmdebstrap without a mirror
+  // (Debian) its updates too, so sharing would make each drop the other's versions.
   const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
   if (packageCache) mkdirSync(packageCache, { recursive: true });
   const args = bootstrapArgs({
@@ -151,11 +139,5 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
         withDownloadRetries('apt-get install of EXTRA_PKGS', () => $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`)));
   }
   if (packageCache) dropSupersededPackages(packageCache, join(dir, 'var/lib/dpkg/status'));
-  info('Removing documentation and locale data');
-  await $`rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => join(dir, 'usr/share', d))}`;
-  mkdirSync(join(dir, 'dev'), { recursive: true });
-  for (const [name, type, major, minor, mode] of DEVICE_NODES) {
-    const node = join(dir, 'dev', name);
-    if (!existsSync(node)) await $`mknod -m ${mode} ${node} ${type} ${major} ${minor}`;
-  }
+  await finishDebianTree(dir);
 }

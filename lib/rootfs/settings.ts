@@ -29,7 +29,7 @@ export const rootfsSettings = {
   versionsFile: { env: 'KATA_VERSIONS_FILE', default: '', parse: text, help: "Kata's versions.yaml (default: <script dir>/../../versions.yaml)" },
   arch: { env: 'ARCH', default: '', parse: (raw, name) => checkArch(raw, name), help: 'target architecture as `uname -m` prints it: x86_64, aarch64, ppc64le or s390x (default: the host); another than the host\'s runs through qemu-user (see Foreign architectures)' },
   libc: { env: 'LIBC', default: '', parse: oneOf('musl', 'gnu'), help: 'libc the agent is built against: musl, or gnu (forced on ppc64le/s390x)' },
-  seccomp: { env: 'SECCOMP', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: build the agent with seccomp and add libseccomp to the rootfs' },
+  seccomp: { env: 'SECCOMP', default: 'yes' as 'yes' | 'no', parse: yesNo, help: 'yes (default, as upstream): build the agent with seccomp and add libseccomp to the rootfs; no: neither' },
   kernelModulesDir: { env: 'KERNEL_MODULES_DIR', default: '', parse: text, help: 'kernel modules directory copied into lib/modules (must exist)' },
   extraPkgs: { env: 'EXTRA_PKGS', default: '', parse: text, help: 'extra packages to install, space separated' },
   osVersion: { env: 'OS_VERSION', default: '', parse: plainName('a distro release'), help: 'distro release, e.g. trixie or 42 (default: per distro, see -t)' },

@@ -63,8 +63,10 @@ export interface DnfRepo {
 export interface DistroConfig {
   /** OS_NAME: recorded in the summary file and used in the default rootfs dir. */
   name: string;
-  /** Default OS_VERSION. */
-  osVersion: string;
+  /** Default OS_VERSION; unset: OS_VERSION is required (upstream's Ubuntu). */
+  osVersion?: string;
+  /** The release named in the ERROR when OS_VERSION is required and unset (the one kata-deploy builds). */
+  osVersionExample?: string;
   /** PACKAGES, as a function of the settings. */
   packages: (s: PackageInputs) => string[];
   /** Test configuration (`-t`): which process is init in the built rootfs. */

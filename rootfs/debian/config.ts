@@ -1,13 +1,16 @@
 // Debian: bootstrapped with mmdebstrap (default when installed) or
-// debootstrap (DEBIAN_BOOTSTRAP=debootstrap), minbase variant.
+// debootstrap (DEBIAN_BOOTSTRAP=debootstrap). As upstream's Debian config,
+// it takes Ubuntu's package list. Without REPO_URL, mmdebstrap picks Debian's
+// own mirror (with the suite's updates and security archives).
 import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { DEBIAN_FAMILY, ifYes } from '../../lib/rootfs/distro-packages.ts';
+import { DEBIAN_FAMILY, ubuntuPackages } from '../../lib/rootfs/distro-packages.ts';
 
 const debian: DistroConfig = {
   ...DEBIAN_FAMILY,
   name: 'debian',
   osVersion: 'bookworm',
-  packages: ({ seccomp }) => ['systemd', 'iptables', 'init', 'chrony', 'kmod', ...ifYes(seccomp === 'yes', 'libseccomp2')],
+  // kmod (modprobe) is Priority: required on Ubuntu, so in its base; Debian ranks it important.
+  packages: (inputs) => [...ubuntuPackages(inputs), 'kmod'],
 };
 
 export default debian;

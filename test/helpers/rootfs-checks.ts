@@ -1,5 +1,5 @@
 // Checks every Kata Debian rootfs must pass, whichever tool built it.
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
@@ -29,12 +29,24 @@ export function assertKataDebianRootfs(root: string, agentInit: 'yes' | 'no'): v
   assert.is(summary.description, 'osbuilder rootfs');
   assert.is(summary['base-distro'].name, 'debian');
   assert.is(summary['base-distro'].version, 'bookworm');
-  assert.equal(summary['base-distro'].packages.default, ['chrony', 'init', 'iptables', 'kmod', 'systemd']);
+  // Upstream's Ubuntu list (+ kmod), SECCOMP=yes by default; init only when systemd is init.
+  const packages = ['chrony', 'cryptsetup-bin', 'dbus', 'e2fsprogs', ...(agentInit === 'no' ? ['init'] : []), 'iptables', 'kmod', 'libseccomp2'];
+  assert.equal(summary['base-distro'].packages.default, packages);
   assert.is(summary.agent.name, 'kata-agent');
   assert.is(summary.agent['agent-is-init-daemon'], agentInit);
   assert.match(summary['rootfs-creation-time'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+0000Z$/);
 
   for (const d of ['doc', 'man', 'locale', 'info']) assert.not.ok(existsSync(join(root, 'usr/share', d)), `usr/share/${d} removed`);
-  assert.ok(statSync(join(root, 'dev/console')).isCharacterDevice());
+  for (const d of ['console', 'tty', 'ttyS0', 'null', 'zero']) assert.ok(statSync(join(root, 'dev', d)).isCharacterDevice(), `dev/${d}`);
+  assert.is(readlinkSync(join(root, 'dev/fd')), '/proc/self/fd');
+  assert.is(readlinkSync(join(root, 'var/run')), '/run');
+  // The build host's CA bundle (upstream copies it in), OpenSSL's default CA file pointing at it.
+  assert.ok(lstatSync(join(root, 'etc/ssl/certs/ca-certificates.crt')).isFile());
+  assert.match(read(root, 'etc/ssl/certs/ca-certificates.crt'), /^-----BEGIN CERTIFICATE-----$/m);
+  assert.is(readlinkSync(join(root, 'usr/lib/ssl/cert.pem')), '../../../etc/ssl/certs/ca-certificates.crt');
+  // Ubuntu's list: veritysetup (cryptsetup-bin) opens measured extensions, mkfs.ext4 and libseccomp2 are there.
+  for (const f of ['sbin/veritysetup', 'sbin/mkfs.ext4', 'bin/dbus-daemon']) assert.ok(existsSync(join(root, f)) || existsSync(join(root, 'usr', f)), f);
+  assert.ok(readdirSync(join(root, 'usr/lib')).some((d) => existsSync(join(root, 'usr/lib', d, 'libseccomp.so.2'))), 'libseccomp.so.2 installed');
+  assert.ok(existsSync(join(root, 'usr/share/zoneinfo')), 'time zones kept, as upstream');
 }
 

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { machine } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debootstrap.ts';
+import { HOST_CA_BUNDLES, UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debian-tree.ts';
 import { DNF_UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/dnf.ts';
+import { runRootfs } from '../helpers/rootfs-fixture.ts';
 import { PLAN_DNF_DIR, PLAN_ROOT, plan, writtenText, type Plan } from '../helpers/plan-run.ts';
 
 const R = PLAN_ROOT;
@@ -19,11 +20,28 @@ const debCleanup = `rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}
 const mergedUsrHook = '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr';
 const mknods = [
   `mknod -m 600 ${R}/dev/console c 5 1`,
+  `mknod -m 666 ${R}/dev/tty c 5 0`,
+  ...[0, 1, 2, 3, 4].map((n) => `mknod -m 660 ${R}/dev/ttyS${n} c 4 ${64 + n}`),
   `mknod -m 666 ${R}/dev/null c 1 3`,
   `mknod -m 666 ${R}/dev/zero c 1 5`,
-  `mknod -m 666 ${R}/dev/tty c 5 0`,
-  `mknod -m 660 ${R}/dev/ttyS0 c 4 64`,
 ];
+const MMDEBSTRAP = `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=required`;
+/** Upstream's Ubuntu list with SECCOMP (default yes) and AGENT_INIT=no; Debian adds kmod. */
+const UBUNTU_LIST = 'chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs,libseccomp2';
+const hostCaBundle = HOST_CA_BUNDLES.find((f) => existsSync(f));
+
+/** The finishing steps of upstream's Ubuntu builder, as disk writes of the plan. */
+function assertDebianTreeFinish(p: Plan): void {
+  const want = [
+    `# symlink ${R}/var/run -> /run`,
+    `# symlink ${R}/dev/fd -> /proc/self/fd`,
+    `# symlink ${R}/dev/stdin -> fd/0`,
+    `# symlink ${R}/dev/stdout -> fd/1`,
+    `# symlink ${R}/dev/stderr -> fd/2`,
+  ];
+  if (hostCaBundle) want.push(`# copy ${hostCaBundle} ${R}/etc/ssl/certs/ca-certificates.crt`, `# symlink ${R}/usr/lib/ssl/cert.pem -> ../../../etc/ssl/certs/ca-certificates.crt`);
+  for (const line of want) assert.ok(p.fileLines.includes(line), `${line}\n${p.fileLines.join('\n')}`);
+}
 /** dnf's --forcearch appears only when ARCH names another architecture than this host's. */
 const forceArch = (arch: string) => (arch === machine() ? '' : ` --forcearch=${arch}`);
 
@@ -37,7 +55,7 @@ function ok(p: Plan): Plan {
 test('fedora: the whole build in order — dnf config, dnf, cleanup, then the rootfs setup', async () => {
   const p = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', ARCH: 'x86_64' }));
   assert.equal(p.commands, [
-    `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=42${forceArch('x86_64')} install iptables chrony systemd`,
+    `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=42${forceArch('x86_64')} install iptables chrony systemd libseccomp`,
     dnfCleanup,
     `rm -rf --one-file-system ${R}/var/cache ${R}/var/lib ${R}/var/log ${R}/var/tmp`,
     `strip ${R}/usr/bin/kata-agent`,
@@ -61,14 +79,14 @@ test('fedora: AGENT_INIT=yes drops systemd, SECCOMP=yes adds libseccomp, EXTRA_P
   assert.ok(p.fileLines.includes(`# rename ${R}/usr/bin/kata-agent ${R}/sbin/init`), 'agent becomes init');
   for (const arch of ['aarch64']) {
     const q = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', ARCH: arch, OS_VERSION: '41' }));
-    assert.is(q.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=41${forceArch(arch)} install iptables chrony systemd`);
+    assert.is(q.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=41${forceArch(arch)} install iptables chrony systemd libseccomp`);
   }
 });
 
 test('centos: stream9 is dnf release 9; REPO_URL or the host repositories (DISTRO_REPO)', async () => {
   const p = ok(await plan('centos', { REPO_URL: 'file:///srv/repo/centos', ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `dnf -y --installroot=${R} --noplugins --config=${CONF('centos')} --releasever=9${forceArch('x86_64')} install chrony iptables systemd`,
+    `dnf -y --installroot=${R} --noplugins --config=${CONF('centos')} --releasever=9${forceArch('x86_64')} install chrony iptables systemd libseccomp`,
     dnfCleanup,
   ]);
   assert.match(writtenText(p, CONF('centos'))!, /^name=centos-stream9 base\nbaseurl=file:\/\/\/srv\/repo\/centos$/m);
@@ -80,7 +98,7 @@ test('centos: stream9 is dnf release 9; REPO_URL or the host repositories (DISTR
 test('cbl-mariner: tdnf first, gnu libc, kata-packages-uvm; PKG_MANAGER overrides', async () => {
   const p = ok(await plan('cbl-mariner', { REPO_URL: 'file:///srv/repo/mariner', ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `tdnf -y --installroot=${R} --noplugins --config=${CONF('cbl-mariner')} --releasever=3.0${forceArch('x86_64')} install kata-packages-uvm e2fsprogs systemd`,
+    `tdnf -y --installroot=${R} --noplugins --config=${CONF('cbl-mariner')} --releasever=3.0${forceArch('x86_64')} install kata-packages-uvm e2fsprogs systemd libseccomp`,
     dnfCleanup,
   ]);
   assert.not.match(p.stderr, /Forcing LIBC/);
@@ -88,18 +106,19 @@ test('cbl-mariner: tdnf first, gnu libc, kata-packages-uvm; PKG_MANAGER override
   assert.is(q.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('cbl-mariner')} --releasever=3.0${forceArch('aarch64')} install kata-packages-uvm e2fsprogs libseccomp`);
 });
 
-test('debian: mmdebstrap (default) and debootstrap with the Debian architecture names', async () => {
+test("debian: mmdebstrap (default, Debian's own mirror) and debootstrap with the Debian architecture names; Ubuntu's list plus kmod", async () => {
   const p = ok(await plan('debian', { ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${R}`,
+    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST},kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${R}`,
     debCleanup,
     ...mknods,
   ]);
+  assertDebianTreeFinish(p);
   const expected: Record<string, string> = { ppc64le: 'ppc64el' };
   for (const [arch, deb] of Object.entries(expected)) {
-    const q = ok(await plan('debian', { ARCH: arch, DEBIAN_BOOTSTRAP: 'debootstrap', SECCOMP: 'yes', EXTRA_PKGS: 'vim', REPO_URL: 'file:///srv/mirror/debian' }));
+    const q = ok(await plan('debian', { ARCH: arch, DEBIAN_BOOTSTRAP: 'debootstrap', SECCOMP: 'no', AGENT_INIT: 'yes', EXTRA_PKGS: 'vim', REPO_URL: 'file:///srv/mirror/debian' }));
     assert.equal(q.distroCommands.slice(0, 2), [
-      `debootstrap --variant=minbase --arch=${deb} --components=main $'--include=systemd,iptables,init,chrony,kmod,libseccomp2' bookworm ${R} file:///srv/mirror/debian`,
+      `debootstrap --variant=minbase --arch=${deb} --components=main $'--include=chrony,iptables,dbus,cryptsetup-bin,e2fsprogs,kmod' bookworm ${R} file:///srv/mirror/debian`,
       `chroot ${R} apt-get install -y --no-install-recommends vim`,
     ]);
   }
@@ -110,7 +129,7 @@ test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap
   const p = ok(await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
   assert.is(
     p.distroCommands[0],
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --dpkgopt=force-unsafe-io ` +
+    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST},kmod' --dpkgopt=force-unsafe-io ` +
       `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=sync-in ${cache} /var/cache/apt/archives/' ` +
       `$'--customize-hook=find "$1"/var/cache/apt/archives -maxdepth 1 -name \\'*.deb\\' -exec cp -n -t ${cache} {} +' ${mergedUsrHook} bookworm ${R}`,
   );
@@ -118,48 +137,67 @@ test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap
   const mkdirs = p.fileLines.filter((l) => l.startsWith('# mkdir '));
   assert.equal(mkdirs, [...new Set(mkdirs)], 'each directory is planned once (a second mkdir -p is a no-op)');
   const q = ok(await plan('debian', { ARCH: 'x86_64', DEBIAN_BOOTSTRAP: 'debootstrap', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
-  assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=systemd,iptables,init,chrony,kmod' --cache-dir=/var/cache/pkgs/debian-bookworm-amd64-debootstrap bookworm ${R}`);
+  assert.is(q.distroCommands[0], `debootstrap --variant=minbase --arch=amd64 --components=main $'--include=${UBUNTU_LIST},kmod' --cache-dir=/var/cache/pkgs/debian-bookworm-amd64-debootstrap bookworm ${R}`);
   const bad = await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: 'relative/dir' });
   assert.is(bad.exitCode, 1);
   assert.match(bad.stderr, /^ERROR: PACKAGE_CACHE_DIR=relative\/dir is not an absolute path/m);
 });
 
-test("ubuntu: noble from the tool's default mirror, or REPO_URL; init only without AGENT_INIT; s390x extras", async () => {
-  const p = ok(await plan('ubuntu', { ARCH: 'x86_64' }));
+test("ubuntu resolute: upstream's mirrors (archive on x86_64, ports elsewhere), the release suite alone, variant required; init only without AGENT_INIT; s390x extras", async () => {
+  const p = ok(await plan('ubuntu', { ARCH: 'x86_64', OS_VERSION: 'resolute' }));
   assert.equal(p.distroCommands, [
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' --dpkgopt=force-unsafe-io ${mergedUsrHook} noble ${R}`,
+    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${R} http://archive.ubuntu.com/ubuntu`,
     debCleanup,
     ...mknods,
   ]);
+  // An explicit mirror: mmdebstrap adds no -updates/-security suite.
+  assert.not.match(p.stdout, /resolute-(updates|security)/);
+  assertDebianTreeFinish(p);
   assert.ok(p.fileLines.includes(`# edit ${R}/etc/chrony/chrony.conf`));
   assert.ok(p.fileLines.includes(`# edit ${R}/lib/systemd/system/chrony.service`));
-  const q = ok(await plan('ubuntu', { ARCH: 's390x', AGENT_INIT: 'yes', SECCOMP: 'yes', REPO_URL: 'file:///srv/mirror/ubuntu-ports', OS_VERSION: 'jammy' }));
+  for (const [arch, deb] of [['aarch64', 'arm64'], ['ppc64le', 'ppc64el']]) {
+    const r = ok(await plan('ubuntu', { ARCH: arch!, OS_VERSION: 'resolute' }));
+    assert.is(r.distroCommands[0], `${MMDEBSTRAP} --arch=${deb} --components=main $'--include=${UBUNTU_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${R} http://ports.ubuntu.com/ubuntu-ports`);
+  }
+  const q = ok(await plan('ubuntu', { ARCH: 's390x', AGENT_INIT: 'yes', REPO_URL: 'file:///srv/mirror/ubuntu-ports', OS_VERSION: 'jammy' }));
   assert.is(
     q.distroCommands[0],
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=s390x --components=main $'--include=chrony,iptables,dbus,cryptsetup-bin,e2fsprogs,libseccomp2,libcurl4,libnghttp2-14' --dpkgopt=force-unsafe-io ${mergedUsrHook} jammy ${R} file:///srv/mirror/ubuntu-ports`,
+    `${MMDEBSTRAP} --arch=s390x --components=main $'--include=chrony,iptables,dbus,cryptsetup-bin,e2fsprogs,libseccomp2,libcurl4,libnghttp2-14' --dpkgopt=force-unsafe-io ${mergedUsrHook} jammy ${R} file:///srv/mirror/ubuntu-ports`,
   );
   assert.match(q.stderr, /Forcing LIBC=gnu because s390x/);
-  for (const [arch, deb] of [['aarch64', 'arm64']]) {
-    const r = ok(await plan('ubuntu', { ARCH: arch!, DEBIAN_BOOTSTRAP: 'debootstrap' }));
-    assert.is(r.distroCommands[0], `debootstrap --variant=minbase --arch=${deb} --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' noble ${R}`);
-  }
+  const d = ok(await plan('ubuntu', { ARCH: 'aarch64', OS_VERSION: 'resolute', SECCOMP: 'no', DEBIAN_BOOTSTRAP: 'debootstrap' }));
+  assert.is(d.distroCommands[0], `debootstrap --variant=minbase --arch=arm64 --components=main $'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs' resolute ${R} http://ports.ubuntu.com/ubuntu-ports`);
 });
 
-test("ubuntu: REPO_URL_X86_64 is x86_64's mirror, REPO_URL the others' (debian warns it ignores it); REPO_COMPONENTS reach both tools comma separated", async () => {
-  const mirrors = { REPO_URL: 'file:///srv/mirror/ubuntu-ports', REPO_URL_X86_64: 'file:///srv/mirror/ubuntu', REPO_COMPONENTS: 'main  universe, restricted' };
-  const include = "$'--include=chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs'";
+test('ubuntu: OS_VERSION unset is one ERROR naming the release kata-deploy builds, before any work; -l and -t need none', async () => {
+  const p = await plan('ubuntu', { ARCH: 'x86_64' });
+  assert.is(p.exitCode, 1);
+  assert.equal(p.stderr.trim().split('\n'), ['ERROR: OS_VERSION is not set and ubuntu has no default release: set OS_VERSION to the ubuntu release to build, e.g. OS_VERSION=resolute as kata-deploy builds it']);
+  assert.is(p.commands.length + p.fileLines.length, 0, 'nothing planned');
+  const list = await runRootfs(['-l']);
+  assert.is(list.exitCode, 0);
+  assert.match(list.stdout, /^ubuntu$/m);
+  const t = await runRootfs(['-t', 'ubuntu']);
+  assert.is(t.stdout, 'INIT_PROCESS:\t\tsystemd\nARCH_EXCLUDE_LIST:\t\t\n');
+});
+
+test("ubuntu: REPO_URL_X86_64 before REPO_URL on x86_64, REPO_URL the others' (debian warns it ignores it); REPO_COMPONENTS reach both tools comma separated", async () => {
+  const mirrors = { OS_VERSION: 'resolute', REPO_URL: 'file:///srv/mirror/ubuntu-ports', REPO_URL_X86_64: 'file:///srv/mirror/ubuntu', REPO_COMPONENTS: 'main  universe, restricted' };
+  const include = `$'--include=${UBUNTU_LIST}'`;
   const amd64 = ok(await plan('ubuntu', { ARCH: 'x86_64', ...mirrors }));
   assert.is(
     amd64.distroCommands[0],
-    `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=minbase --arch=amd64 $'--components=main,universe,restricted' ${include} --dpkgopt=force-unsafe-io ${mergedUsrHook} noble ${R} file:///srv/mirror/ubuntu`,
+    `${MMDEBSTRAP} --arch=amd64 $'--components=main,universe,restricted' ${include} --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${R} file:///srv/mirror/ubuntu`,
   );
+  const onlyRepoUrl = ok(await plan('ubuntu', { ARCH: 'x86_64', OS_VERSION: 'resolute', REPO_URL: 'file:///srv/mirror/ubuntu-private' }));
+  assert.match(onlyRepoUrl.distroCommands[0]!, / resolute \S+ file:\/\/\/srv\/mirror\/ubuntu-private$/);
   const arm64 = ok(await plan('ubuntu', { ARCH: 'aarch64', DEBIAN_BOOTSTRAP: 'debootstrap', ...mirrors }));
-  assert.is(arm64.distroCommands[0], `debootstrap --variant=minbase --arch=arm64 $'--components=main,universe,restricted' ${include} noble ${R} file:///srv/mirror/ubuntu-ports`);
+  assert.is(arm64.distroCommands[0], `debootstrap --variant=minbase --arch=arm64 $'--components=main,universe,restricted' ${include} resolute ${R} file:///srv/mirror/ubuntu-ports`);
   // Debian has one mirror for every architecture: the setting is ignored, by name.
-  const debian = ok(await plan('debian', { ARCH: 'x86_64', ...mirrors }));
+  const debian = ok(await plan('debian', { ARCH: 'x86_64', ...mirrors, OS_VERSION: 'bookworm' }));
   assert.match(debian.distroCommands[0]!, / bookworm \S+ file:\/\/\/srv\/mirror\/ubuntu-ports$/);
   assert.match(debian.stderr, /^WARNING: REPO_URL_X86_64 is ignored: debian has one mirror for every architecture, set REPO_URL$/m);
-  const bad = await plan('ubuntu', { ARCH: 'x86_64', REPO_COMPONENTS: 'main;rm -rf' });
+  const bad = await plan('ubuntu', { ARCH: 'x86_64', OS_VERSION: 'resolute', REPO_COMPONENTS: 'main;rm -rf' });
   assert.is(bad.exitCode, 1);
   assert.equal(bad.stderr.trim().split('\n'), ['ERROR: REPO_COMPONENTS=main;rm -rf is not a list of archive components: give names such as "main contrib"']);
 });
@@ -170,7 +208,7 @@ test('DNF_CONF: dnf gets it as --config (no generated config; REPO_URL ignored b
   writeFileSync(conf, '[main]\n');
   try {
     const p = ok(await plan('fedora', { ARCH: 'x86_64', DNF_CONF: conf, REPO_URL: 'file:///srv/repo/fedora' }));
-    assert.is(p.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${conf} --releasever=42${forceArch('x86_64')} install iptables chrony systemd`);
+    assert.is(p.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${conf} --releasever=42${forceArch('x86_64')} install iptables chrony systemd libseccomp`);
     assert.not.ok(p.fileLines.some((l) => l.includes('kata-fedora-dnf.conf')), 'no generated config');
     assert.match(p.stderr, new RegExp(`^WARNING: REPO_URL and DISTRO_REPO are ignored: DNF_CONF=${conf} names the repositories$`, 'm'));
     const debian = ok(await plan('debian', { ARCH: 'x86_64', DNF_CONF: conf }));
@@ -186,7 +224,7 @@ test('DNF_CONF: dnf gets it as --config (no generated config; REPO_URL ignored b
 test('alpine: apk.static --initdb from REPO_URL/v<version>/main, apk architecture names, repositories file', async () => {
   const p = ok(await plan('alpine', { REPO_URL: 'file:///srv/mirror/alpine/', AGENT_INIT: 'yes', ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `apk.static -X file:///srv/mirror/alpine/v3.22/main -U --allow-untrusted --root ${R} --arch x86_64 --initdb add alpine-base bash iptables ip6tables`,
+    `apk.static -X file:///srv/mirror/alpine/v3.22/main -U --allow-untrusted --root ${R} --arch x86_64 --initdb add alpine-base bash iptables ip6tables libseccomp`,
   ]);
   assert.is(writtenText(p, `${R}/etc/apk/repositories`), 'file:///srv/mirror/alpine/v3.22/main');
   assert.ok(p.fileLines.includes(`# rename ${R}/usr/bin/kata-agent ${R}/sbin/init`));
@@ -207,7 +245,7 @@ test('a plan fails like the build on bad input: one ERROR line, nothing written'
 });
 
 test('container builds in plan mode print the engine commands; centos/mariner default to their own registry', async () => {
-  const p = ok(await plan('ubuntu', { USE_DOCKER: '1', ARCH: 'x86_64' }));
+  const p = ok(await plan('ubuntu', { USE_DOCKER: '1', ARCH: 'x86_64', OS_VERSION: 'resolute' }));
   const build = p.commands.find((c) => c.startsWith('docker build '));
   assert.ok(build, p.stdout);
   assert.match(build!, / -t ubuntu-rootfs-osbuilder -f \S+\/Dockerfile \S+\/rootfs\/ubuntu$/);
@@ -216,7 +254,7 @@ test('container builds in plan mode print the engine commands; centos/mariner de
   assert.match(run!, /--security-opt apparmor=unconfined /);
   assert.match(run!, / ubuntu-rootfs-osbuilder node \/osbuilder-stage\/rootfs-stage\.mjs ubuntu$/);
   assert.not.ok(p.commands.some((c) => c.startsWith('mmdebstrap')), 'the distro stage runs in the container');
-  assert.match(p.stdout, /^#   FROM \$\{IMAGE_REGISTRY\}\/ubuntu:noble$/m);
+  assert.match(p.stdout, /^#   FROM \$\{IMAGE_REGISTRY\}\/ubuntu:resolute$/m);
   // Without IMAGE_REGISTRY, the Dockerfile's default (upstream's registry); with it, the build arg overrides it.
   for (const [d, registry] of [['centos', 'quay.io'], ['cbl-mariner', 'mcr.microsoft.com']] as const) {
     const dflt = ok(await plan(d, { USE_PODMAN: '1' }));

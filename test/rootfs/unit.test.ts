@@ -52,7 +52,7 @@ test('defaults and parsed variables', () => {
   const s = settingsOf([]);
   assert.is(s.agentBin, 'kata-agent');
   assert.is(s.agentInit, 'no');
-  assert.is(s.seccomp, 'no');
+  assert.is(s.seccomp, 'yes', 'SECCOMP defaults to yes, as upstream');
   assert.is(s.dockerRuntime, 'runc');
   assert.is(s.osbuilderVersion, 'unknown');
   assert.is(s.sourceDateEpoch, undefined);
@@ -76,8 +76,11 @@ test('distro configs: listed, loaded, packages as a function of the settings', a
   assert.equal(fedora.packages({ agentInit: 'no', seccomp: 'no', arch: 'x86_64' }), ['iptables', 'chrony', 'systemd']);
   assert.equal(fedora.packages({ agentInit: 'yes', seccomp: 'yes', arch: 'x86_64' }), ['iptables', 'chrony', 'libseccomp']);
   const debian = await loadDistro('debian', 'x86_64');
-  assert.equal(debian.packages({ agentInit: 'no', seccomp: 'no', arch: 'x86_64' }), ['systemd', 'iptables', 'init', 'chrony', 'kmod']);
+  assert.equal(debian.packages({ agentInit: 'no', seccomp: 'no', arch: 'x86_64' }), ['chrony', 'iptables', 'dbus', 'init', 'cryptsetup-bin', 'e2fsprogs', 'kmod']);
   assert.is(debian.osVersion, 'bookworm');
+  // The default settings give a guest with libseccomp2 (SECCOMP=yes, as upstream).
+  assert.ok(contextFor(settingsOf([]), 'debian', debian, '/r', {}).packages.includes('libseccomp2'));
+  assert.not.ok(contextFor(settingsOf([], { SECCOMP: 'no' }), 'debian', debian, '/r', {}).packages.includes('libseccomp2'));
   await rejects(() => loadDistro('nosuch', 'x86_64'), isBuildError(/unknown distro "nosuch": use one of .*debian, fedora/));
   await rejects(() => loadDistro('../debian', 'x86_64'), isBuildError(/unknown distro/));
 });
@@ -143,7 +146,7 @@ test('bootstrap command lines', () => {
   assert.equal(bootstrapArgs({ ...a, tool: 'debootstrap' }), ['--variant=minbase', '--arch=amd64', '--components=main', '--include=systemd,init', 'bookworm', '/r']);
   const mm = bootstrapArgs({ ...a, tool: 'mmdebstrap', mirror: 'file:///mirror', mergedUsrHookDir: '/hooks/maybe-merged-usr' });
   assert.ok(mm.includes('--hook-dir=/hooks/maybe-merged-usr'));
-  assert.ok(mm.includes('--mode=root') && mm.includes('--variant=minbase') && mm.includes('--include=systemd,init,vim'));
+  assert.ok(mm.includes('--mode=root') && mm.includes('--variant=required') && mm.includes('--include=systemd,init,vim'));
   assert.ok(mm.includes('--dpkgopt=force-unsafe-io'));
   assert.equal(mm.slice(-3), ['bookworm', '/r', 'file:///mirror']);
 });

@@ -1,0 +1,94 @@
+// What the Debian-family builder does to a freshly bootstrapped tree, as
+// upstream's Ubuntu builder (which its Debian builder re-uses) does:
+// var/run -> /run, the build host's CA bundle, documentation and locale data
+// removed, the device nodes an agent that is init needs before devtmpfs.
+import { copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { $ } from '../core/exec.ts';
+import { info, warn } from '../core/log.ts';
+import { pathInRoot } from '../core/safe-paths.ts';
+
+/** usr/share directories removed from the tree: upstream's list (time zones stay). */
+export const UNNEEDED_SHARE_DIRS = [
+  'bash-completion', 'bug', 'doc', 'info', 'lintian', 'locale', 'man', 'menu', 'misc', 'pixmaps', 'terminfo', 'zsh',
+];
+
+/**
+ * Where the build host (or the build container) keeps its CA bundle, first
+ * found wins: Debian, Ubuntu and Alpine's path (upstream's), then Fedora's.
+ */
+export const HOST_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
+export const TREE_CA_BUNDLE = 'etc/ssl/certs/ca-certificates.crt';
+/** OpenSSL's default CA file, pointed at the bundle: it is copied in, not installed by the openssl package. */
+export const OPENSSL_CERT_LINK = 'usr/lib/ssl/cert.pem';
+
+/** The nodes of upstream's `MAKEDEV console tty ttyS null zero`; devtmpfs gives the rest at boot. */
+export const DEVICE_NODES: [name: string, major: number, minor: number, mode: string][] = [
+  ['console', 5, 1, '600'],
+  ['tty', 5, 0, '666'],
+  ...[0, 1, 2, 3, 4].map((n): [string, number, number, string] => [`ttyS${n}`, 4, 64 + n, '660']),
+  ['null', 1, 3, '666'],
+  ['zero', 1, 5, '666'],
+];
+
+/** `MAKEDEV fd`: the descriptor links, through /proc. */
+export const FD_LINKS: [name: string, target: string][] = [
+  ['fd', '/proc/self/fd'],
+  ['stdin', 'fd/0'],
+  ['stdout', 'fd/1'],
+  ['stderr', 'fd/2'],
+];
+
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `ln -sf target path`, without following an existing link at path. */
+function replaceWithLink(target: string, path: string): void {
+  if (present(path)) rmSync(path, { recursive: true, force: true });
+  symlinkSync(target, path);
+}
+
+/** var/run -> /run: one run directory, the tmpfs systemd mounts. */
+function linkVarRun(root: string): void {
+  mkdirSync(pathInRoot(root, 'var'), { recursive: true });
+  replaceWithLink('/run', join(root, 'var/run'));
+}
+
+/** The build host's CA bundle, so that TLS in the guest (and in a chroot of the tree) can verify servers. */
+function copyHostCaBundle(root: string, candidates: string[]): void {
+  const bundle = candidates.find((f) => existsSync(f));
+  if (!bundle) {
+    warn(`no CA bundle on the build host (looked for ${candidates.join(', ')}): the tree gets no ${TREE_CA_BUNDLE}, so TLS in the guest cannot verify servers; install ca-certificates where the build runs`);
+    return;
+  }
+  mkdirSync(pathInRoot(root, 'etc/ssl/certs'), { recursive: true });
+  const dest = join(root, TREE_CA_BUNDLE);
+  if (present(dest) && lstatSync(dest).isSymbolicLink()) unlinkSync(dest);
+  copyFileSync(bundle, pathInRoot(root, TREE_CA_BUNDLE));
+  mkdirSync(pathInRoot(root, 'usr/lib/ssl'), { recursive: true });
+  replaceWithLink('../../../etc/ssl/certs/ca-certificates.crt', join(root, OPENSSL_CERT_LINK));
+}
+
+async function makeDeviceNodes(root: string): Promise<void> {
+  const dev = pathInRoot(root, 'dev');
+  mkdirSync(dev, { recursive: true });
+  for (const [name, major, minor, mode] of DEVICE_NODES) {
+    if (!present(join(dev, name))) await $`mknod -m ${mode} ${join(dev, name)} c ${major} ${minor}`;
+  }
+  for (const [name, target] of FD_LINKS) if (!present(join(dev, name))) symlinkSync(target, join(dev, name));
+}
+
+/** Everything upstream's builder does to the tree after the bootstrap; `caBundles`: for tests. */
+export async function finishDebianTree(root: string, caBundles = HOST_CA_BUNDLES): Promise<void> {
+  linkVarRun(root);
+  copyHostCaBundle(root, caBundles);
+  info('Removing documentation and locale data');
+  await $`rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
+  await makeDeviceNodes(root);
+}

@@ -1,0 +1,69 @@
+// The finishing steps of the Debian-family builder (upstream's Ubuntu
+// rootfs_lib.sh) on a small stand-in tree: real mknod, real copies.
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { finishDebianTree, OPENSSL_CERT_LINK, TREE_CA_BUNDLE, UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debian-tree.ts';
+import { stderrOf } from '../helpers/stderr.ts';
+
+const scratch = mkdtempSync('/var/tmp/osbuilder-debian-tree-test-');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A bootstrapped tree as mmdebstrap leaves it: var/run a directory, docs and time zones in usr/share. */
+function standInTree(name: string): string {
+  const root = join(scratch, name);
+  for (const d of ['var/run', 'etc', 'usr/share/doc/chrony', 'usr/share/man/man1', 'usr/share/zoneinfo', 'dev']) mkdirSync(join(root, d), { recursive: true });
+  writeFileSync(join(root, 'var/run/stale'), '');
+  writeFileSync(join(root, 'usr/share/zoneinfo/UTC'), 'TZif');
+  return root;
+}
+
+test('the CA bundle copied in, cert.pem linked to it; var/run -> /run; docs gone, time zones kept; device nodes and fd links', async () => {
+  const root = standInTree('full');
+  const bundle = join(scratch, 'bundle.crt');
+  writeFileSync(bundle, '-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n');
+  // A link left where the bundle goes must be replaced, not written through.
+  const outside = join(scratch, 'outside.crt');
+  writeFileSync(outside, 'host file');
+  mkdirSync(join(root, 'etc/ssl/certs'), { recursive: true });
+  symlinkSync(outside, join(root, TREE_CA_BUNDLE));
+  const { stderr, error } = await stderrOf(() => finishDebianTree(root, ['/nonexistent/ca.crt', bundle]));
+  assert.is(error, undefined);
+  assert.not.match(stderr, /WARNING/);
+  assert.ok(lstatSync(join(root, TREE_CA_BUNDLE)).isFile());
+  assert.is(readFileSync(join(root, TREE_CA_BUNDLE), 'utf8'), readFileSync(bundle, 'utf8'));
+  assert.is(readFileSync(outside, 'utf8'), 'host file', 'the file outside the tree is untouched');
+  assert.is(readlinkSync(join(root, OPENSSL_CERT_LINK)), '../../../etc/ssl/certs/ca-certificates.crt');
+  assert.is(readFileSync(join(root, OPENSSL_CERT_LINK), 'utf8'), readFileSync(bundle, 'utf8'), 'cert.pem resolves to the bundle inside the tree');
+  assert.is(readlinkSync(join(root, 'var/run')), '/run');
+  for (const d of UNNEEDED_SHARE_DIRS) assert.not.ok(existsSync(join(root, 'usr/share', d)), d);
+  assert.ok(existsSync(join(root, 'usr/share/zoneinfo/UTC')));
+  const devices: [string, number, number, number][] = [
+    ['console', 5, 1, 0o600], ['tty', 5, 0, 0o666], ['ttyS0', 4, 64, 0o660], ['ttyS4', 4, 68, 0o660], ['null', 1, 3, 0o666], ['zero', 1, 5, 0o666],
+  ];
+  for (const [name, major, minor, mode] of devices) {
+    const st = statSync(join(root, 'dev', name));
+    assert.ok(st.isCharacterDevice(), name);
+    assert.equal([Math.floor(st.rdev / 256), st.rdev % 256, st.mode & 0o777], [major, minor, mode], name);
+  }
+  assert.equal(['fd', 'stdin', 'stdout', 'stderr'].map((l) => readlinkSync(join(root, 'dev', l))), ['/proc/self/fd', 'fd/0', 'fd/1', 'fd/2']);
+  // Run twice (a debootstrap retry, a second pass): nothing fails, nothing changes.
+  const again = await stderrOf(() => finishDebianTree(root, [bundle]));
+  assert.is(again.error, undefined);
+  assert.is(readlinkSync(join(root, 'dev/fd')), '/proc/self/fd');
+});
+
+test('no CA bundle where the build runs: one WARNING naming the paths looked at, the build goes on', async () => {
+  const root = standInTree('no-bundle');
+  const { stderr, error } = await stderrOf(() => finishDebianTree(root, ['/nonexistent/a.crt', '/nonexistent/b.crt']));
+  assert.is(error, undefined);
+  assert.equal(stderr.trim().split('\n'), [
+    'WARNING: no CA bundle on the build host (looked for /nonexistent/a.crt, /nonexistent/b.crt): the tree gets no etc/ssl/certs/ca-certificates.crt, so TLS in the guest cannot verify servers; install ca-certificates where the build runs',
+  ]);
+  assert.not.ok(existsSync(join(root, TREE_CA_BUNDLE)));
+  assert.not.ok(existsSync(join(root, OPENSSL_CERT_LINK)));
+  assert.is(readlinkSync(join(root, 'var/run')), '/run');
+});
+
+test.run();
