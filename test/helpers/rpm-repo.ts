@@ -11,8 +11,12 @@ export interface StandInRpm {
   mode?: Record<string, string>;
 }
 
+/** libseccomp, which every dnf distro asks for with SECCOMP=yes (the default). */
+export const LIBSECCOMP_STAND_IN: StandInRpm = { name: 'libseccomp', files: { 'usr/lib64/libseccomp.so.2': 'stand-in\n' } };
+
 /** Stand-ins for the packages of the fedora config (AGENT_INIT=no). */
 export const FEDORA_STAND_INS: StandInRpm[] = [
+  LIBSECCOMP_STAND_IN,
   { name: 'iptables', files: { 'usr/sbin/iptables': '#!/bin/sh\n' }, mode: { 'usr/sbin/iptables': '755' } },
   {
     name: 'chrony',

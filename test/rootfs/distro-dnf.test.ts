@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { haveCommand } from '../../lib/core/exec.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
 import { runRootfs } from '../helpers/rootfs-fixture.ts';
-import { buildRpmRepo, type StandInRpm } from '../helpers/rpm-repo.ts';
+import { LIBSECCOMP_STAND_IN, buildRpmRepo, type StandInRpm } from '../helpers/rpm-repo.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-distro-dnf-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -21,7 +21,7 @@ const standIns: StandInRpm[] = [
   { name: 'chrony', files: chronyFiles },
   { name: 'iptables', files: { 'usr/sbin/iptables': '#!/bin/sh\n' }, mode: { 'usr/sbin/iptables': '755' } },
   { name: 'systemd', files: { 'usr/lib/systemd/systemd': '#!/bin/sh\n', 'sbin/init': '-> ../usr/lib/systemd/systemd' }, mode: { 'usr/lib/systemd/systemd': '755' } },
-  { name: 'libseccomp', files: { 'usr/lib64/libseccomp.so.2': 'stand-in\n' } },
+  LIBSECCOMP_STAND_IN,
   // The real meta package pulls chrony and the rest of the guest userland in.
   { name: 'kata-packages-uvm', files: { ...chronyFiles, 'usr/share/kata-packages-uvm': 'stand-in\n' } },
   { name: 'e2fsprogs', files: { 'usr/sbin/mkfs.ext4': '#!/bin/sh\n' }, mode: { 'usr/sbin/mkfs.ext4': '755' } },
@@ -49,20 +49,20 @@ test('centos SECCOMP=yes: dnf --releasever=9 installs chrony iptables systemd li
   assert.equal(s['base-distro'].packages.default, ['chrony', 'iptables', 'libseccomp', 'systemd']);
 });
 
-test('cbl-mariner AGENT_INIT=yes: kata-packages-uvm e2fsprogs without systemd, the agent is init', async () => {
+test('cbl-mariner AGENT_INIT=yes: kata-packages-uvm e2fsprogs libseccomp (SECCOMP=yes, the default) without systemd, the agent is init', async () => {
   const root = join(scratch, 'mariner_rootfs');
   const out = await runRootfs(['-r', root, 'cbl-mariner'], { REPO_URL: await repo(), AGENT_INIT: 'yes', AGENT_SOURCE_BIN: await testAgentBinary(), DEBUG: '1' });
   assert.is(out.exitCode, 0, out.stderr);
   // tdnf first; this host has only dnf.
   const pm = (await haveCommand('tdnf')) ? 'tdnf' : 'dnf';
-  assert.match(echoed(out.stderr), new RegExp(`${pm} -y --installroot=\\S+ --noplugins --config=\\S+kata-cbl-mariner-dnf.conf --releasever=3.0 install kata-packages-uvm e2fsprogs\\n`), out.stderr);
+  assert.match(echoed(out.stderr), new RegExp(`${pm} -y --installroot=\\S+ --noplugins --config=\\S+kata-cbl-mariner-dnf.conf --releasever=3.0 install kata-packages-uvm e2fsprogs libseccomp\\n`), out.stderr);
   assert.ok(existsSync(join(root, 'usr/sbin/mkfs.ext4')));
   assert.not.ok(existsSync(join(root, 'usr/lib/systemd/systemd')), 'no systemd with the agent as init');
   assert.ok(lstatSync(join(root, 'sbin/init')).isFile());
   assert.not.ok(existsSync(join(root, 'usr/bin/kata-agent')));
   const s = summaryOf(root);
   assert.equal([s['base-distro'].name, s['base-distro'].version, s.agent['agent-is-init-daemon']], ['cbl-mariner', '3.0', 'yes']);
-  assert.equal(s['base-distro'].packages.default, ['e2fsprogs', 'kata-packages-uvm']);
+  assert.equal(s['base-distro'].packages.default, ['e2fsprogs', 'kata-packages-uvm', 'libseccomp']);
 });
 
 test.run();

@@ -38,7 +38,7 @@ test('REPO_URL=file://... rootfs.ts fedora installs the packages with dnf and se
   assert.is(readFileSync(join(root, 'etc/systemd/system/tmp.mount'), 'utf8').includes('What=tmpfs'), true);
   const summary = parse(readFileSync(join(root, 'var/lib/osbuilder/osbuilder.yaml'), 'utf8'));
   assert.is(summary['base-distro'].name, 'fedora');
-  assert.equal(summary['base-distro'].packages.default, ['chrony', 'iptables', 'systemd']);
+  assert.equal(summary['base-distro'].packages.default, ['chrony', 'iptables', 'libseccomp', 'systemd']);
   assert.is(summary.osbuilder.version, '9.9-test');
   assert.is(summary['rootfs-creation-time'], '2023-11-14T22:13:20.000000000+0000Z');
   // dnf's scratch state stays out of the tree and off the host.
