@@ -3,11 +3,12 @@
 // ERROR line naming the value and the fix, and change nothing on disk — not
 // in the scratch tree, not in the host directories a wrong path could reach.
 // Cases cheap to reject only (no build starts), run two at a time.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
+import { assertRefused, runRefusals, type Outcome } from '../helpers/refusals.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const tsx = join(repo, 'node_modules/.bin/tsx');
@@ -72,34 +73,7 @@ const cases: Case[] = [
   { name: 'make with an unknown BUILD_METHOD', tool: 'make', args: ['rootfs', 'BUILD_METHOD=dracut'], error: /ERROR: BUILD_METHOD=dracut is not valid: use one of distro/ },
 ];
 
-/** Names, types, sizes and mtimes of everything under `dir` (and of `dir` itself). */
-function snapshot(dir: string, depth = Infinity): string[] {
-  const out: string[] = [];
-  const walk = (d: string, level: number) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, e.name);
-      const st = statSync(path, { throwIfNoEntry: false });
-      out.push(`${path} ${e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : 'f'} ${st?.size ?? '-'} ${st?.mtimeMs ?? '-'}`);
-      if (e.isDirectory() && level < depth) walk(path, level + 1);
-    }
-  };
-  out.push(`${dir} ${statSync(dir).mtimeMs}`);
-  walk(dir, 1);
-  return out;
-}
-
-// The host directories a wrong path could write to: their entries (a new or
-// replaced one shows), and for the big ones only their own mtime (changed by
-// any entry created or removed in them).
-const HOST_DIRS = ['/etc', '/usr', '/home', '/root'];
-const HOST_DIR_TIMES = ['/bin', '/usr/bin', '/usr/sbin', '/var'];
-const hostSnapshot = () => [
-  ...HOST_DIRS.flatMap((d) => snapshot(d, 1)),
-  ...HOST_DIR_TIMES.map((d) => `${d} ${statSync(d).mtimeMs}`),
-];
-
-interface Outcome { exitCode: number | null; stderr: string; changedHere: string[]; changedHost: string[] }
-const outcomes = new Map<string, Promise<Outcome>>();
+let outcomes = new Map<string, Promise<Outcome>>();
 
 function run(c: Case) {
   const env = { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/root', ...c.env };
@@ -116,26 +90,7 @@ test.before(async () => {
   symlinkSync('/home', p('to-home'));
   symlinkSync('/etc', p('to-etc'));
   symlinkSync('/usr', p('to-usr'));
-  const here = snapshot(parent);
-  const host = hostSnapshot();
-  const diff = (a: string[], b: string[]) => [...b.filter((x) => !a.includes(x)), ...a.filter((x) => !b.includes(x)).map((x) => `gone: ${x}`)];
-  // Two at a time: each is a tsx start-up (1-3 s) and little else.
-  const queue = [...cases];
-  const slots: (() => void)[] = [];
-  let running = 0;
-  const acquire = () => (running < 2 ? (running++, Promise.resolve()) : new Promise<void>((r) => slots.push(r)));
-  const release = () => (slots.length ? slots.shift()!() : running--);
-  for (const c of queue) {
-    outcomes.set(c.name, (async () => {
-      await acquire();
-      try {
-        const r = await run(c);
-        return { exitCode: r.exitCode, stderr: r.stderr, changedHere: diff(here, snapshot(parent)), changedHost: diff(host, hostSnapshot()) };
-      } finally {
-        release();
-      }
-    })());
-  }
+  outcomes = runRefusals(cases, parent, run);
 });
 
 test.after(() => rmSync(parent, { recursive: true, force: true }));
@@ -147,14 +102,7 @@ test('the table has at least 25 cases over every entry point', () => {
 
 for (const c of cases) {
   test(`${c.tool}: ${c.name}`, async () => {
-    const r = await outcomes.get(c.name)!;
-    assert.ok(r.exitCode !== 0 && r.exitCode !== null, `non-zero exit, got ${r.exitCode}`);
-    const errors = r.stderr.split('\n').filter((l) => l.includes('ERROR:'));
-    assert.is(errors.length, 1, `exactly one ERROR line, got:\n${r.stderr}`);
-    if (c.tool !== 'make') assert.ok(errors[0]!.startsWith('ERROR: '), errors[0]);
-    assert.match(errors[0]!, c.error);
-    assert.equal(r.changedHere, [], 'nothing changed in the scratch tree');
-    assert.equal(r.changedHost, [], 'nothing changed in the host directories');
+    assertRefused(await outcomes.get(c.name)!, c.error, c.tool !== 'make');
   });
 }
 

@@ -7,11 +7,11 @@
 // sentinel directory beside the scratch tree included) or the host's
 // directories. The builds point at a missing repository, so that code
 // without a check fails fast too (with another message).
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
+import { assertRefused, runRefusals, type Outcome } from '../helpers/refusals.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const tsx = join(repo, 'node_modules/.bin/tsx');
@@ -62,26 +62,7 @@ const cases: Case[] = [
   { name: 'KERNEL_MODULES_DIR holding a newline', ...build({ KERNEL_MODULES_DIR: '/nonexistent\nsecond line' }), error: /^ERROR: KERNEL_MODULES_DIR=\/nonexistent\\nsecond line is not an existing directory: give the modules directory or unset it$/ },
 ];
 
-/** Names, types, sizes and mtimes of everything under `dir`. */
-function snapshot(dir: string): string[] {
-  const out: string[] = [`${dir} ${statSync(dir).mtimeMs}`];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, e.name);
-      const st = statSync(path, { throwIfNoEntry: false });
-      out.push(`${path} ${e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : 'f'} ${st?.size ?? '-'} ${st?.mtimeMs ?? '-'}`);
-      if (e.isDirectory()) walk(path);
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-const HOST_DIRS = ['/etc', '/usr', '/home', '/root', '/bin', '/usr/bin', '/usr/sbin', '/var'];
-const hostSnapshot = () => HOST_DIRS.map((d) => `${d} ${statSync(d).mtimeMs}`);
-
-interface Outcome { exitCode: number | null; stderr: string; changedHere: string[]; changedHost: string[] }
-const outcomes = new Map<string, Promise<Outcome>>();
+let outcomes = new Map<string, Promise<Outcome>>();
 
 function run(c: Case) {
   const env = { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/root', ...c.env };
@@ -109,38 +90,14 @@ test.before(async () => {
   const manifest = (rootfs?: string) => JSON.stringify({ format: 2, inputs: {}, distroStage: [], ...(rootfs ? { rootfs } : {}) });
   userDir('other-manifest', manifest('other_rootfs'));
   userDir('nameless-manifest', manifest());
-  const here = snapshot(parent);
-  const host = hostSnapshot();
-  const diff = (a: string[], b: string[]) => [...b.filter((x) => !a.includes(x)), ...a.filter((x) => !b.includes(x)).map((x) => `gone: ${x}`)];
-  // Two at a time: each is a tsx start-up (1-3 s) and little else.
-  let running = 0;
-  const slots: (() => void)[] = [];
-  const acquire = () => (running < 2 ? (running++, Promise.resolve()) : new Promise<void>((r) => slots.push(r)));
-  const release = () => (slots.length ? slots.shift()!() : running--);
-  for (const c of cases) {
-    outcomes.set(c.name, (async () => {
-      await acquire();
-      try {
-        const r = await run(c);
-        return { exitCode: r.exitCode, stderr: r.stderr, changedHere: diff(here, snapshot(parent)), changedHost: diff(host, hostSnapshot()) };
-      } finally {
-        release();
-      }
-    })());
-  }
+  outcomes = runRefusals(cases, parent, run);
 });
 
 test.after(() => rmSync(parent, { recursive: true, force: true }));
 
 for (const c of cases) {
   test(c.name, async () => {
-    const r = await outcomes.get(c.name)!;
-    assert.ok(r.exitCode !== 0 && r.exitCode !== null, `non-zero exit, got ${r.exitCode}`);
-    const errors = r.stderr.split('\n').filter((l) => l.includes('ERROR:'));
-    assert.is(errors.length, 1, `exactly one ERROR line, got:\n${r.stderr}`);
-    assert.match(errors[0]!, c.error);
-    assert.equal(r.changedHere, [], 'nothing changed beside or in the scratch tree');
-    assert.equal(r.changedHost, [], 'nothing changed in the host directories');
+    assertRefused(await outcomes.get(c.name)!, c.error, false);
   });
 }
 
