@@ -288,10 +288,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.
     const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
     if (cache?.upToDate) return;
-    const engine = engineFor(settings);
-    const nonRootEngine = !!(engine && nonRootCaller() && !settings.insideContainer && !settings.plan);
+    const nonRootEngine = setupRunsInContainer(settings) && !settings.plan;
     // What a container build leaves is root's: this caller removes it (an old tree, a failed build's) through a container.
-    if (nonRootEngine) useContainerRemoval(engine!, [imageName(distroName)], settings.dockerRuntime);
+    if (nonRootEngine) useContainerRemoval(engineFor(settings)!, [imageName(distroName)], settings.dockerRuntime);
     if (cache && nonRootEngine) info('Distro-tree cache skipped: the tree a container builds is root\'s, which this non-root caller cannot copy');
     const trees = cache && !nonRootEngine ? treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries) : undefined;
     const distroCache = { trees, key: cache && distroStageKey(cache.manifest), decision: cache };

@@ -118,7 +118,7 @@ export function packRunSpec(job: PackJob, stageDir: string, containerName: strin
 
 /** Run image.ts or initrd.ts for `job` in the build container; the caller has checked its paths (lib/core/input-checks.ts). */
 export async function packInContainer(given: PackJob): Promise<void> {
-  const owner = callerOwner();
+  const owner = callerOwner(given.engine);
   const job = owner ? { ...given, owner } : given;
   await runInContainer({
     engine: job.engine,

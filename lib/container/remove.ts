@@ -1,7 +1,8 @@
 // Removing a tree a container build left root-owned, for a non-root caller
-// (USE_DOCKER / USE_PODMAN): the caller cannot unlink root's files, so the
-// `rm` runs in a container of one of this project's build images, with the
-// tree's parent directory mounted. removeTree (lib/core/safe-paths.ts) calls
+// (USE_DOCKER): the caller cannot unlink root's files, so the `rm` runs in a
+// container of one of this project's build images, with the tree's parent
+// directory mounted. With podman (rootless for a non-root caller), in
+// `podman unshare`. removeTree (lib/core/safe-paths.ts) calls
 // it once `useContainerRemoval` has routed it here.
 import { randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
@@ -51,6 +52,12 @@ export function removalRunSpec(r: Removal): RunSpec {
 
 /** Remove `dir` as root in a build container; dies saying what to do when that fails. */
 export async function removeInContainer(engine: Engine, dir: string, preferredImages: string[], runtime: string): Promise<void> {
+  if (engine === 'podman') {
+    // A non-root caller's podman is rootless: its containers' files are the caller's or its subordinate ids', which `podman unshare` may remove.
+    const r = await $({ nothrow: true })`podman unshare rm -rf --one-file-system ${dir}`;
+    if (r.exitCode !== 0) die(`removing ${dir} with podman unshare failed (exit ${r.exitCode}): ${failureSummary(r)}`);
+    return;
+  }
   const listed = await $({ nothrow: true })`${engine} images --format ${'{{.Repository}}'}`;
   const image = pickImage(projectImages(listed.stdout.split('\n')), preferredImages);
   if (!image) {

@@ -110,7 +110,7 @@ export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, stri
   env.push(['PACKAGE_CACHE_DIR', packageCache], ['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1']);
   if (agent) env.push(...setupInputs(ctx, agent).env);
   else env.push(['STAGE_PREPARE_ROOTFS', '1']);
-  const owner = callerOwner();
+  const owner = callerOwner(engineFor(ctx.settings) ?? 'docker');
   if (owner) env.push([OWNER_VARIABLE, owner]);
   env.push(['HOME', '/root']);
   return env;
@@ -194,7 +194,7 @@ export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource)
     engine,
     build: stageBuildSpec(ctx, engine),
     dockerfileText: dockerfileFor(ctx),
-    entry: stageEntry(ctx.distroName, !!callerOwner()),
+    entry: stageEntry(ctx.distroName, !!callerOwner(engine)),
     script: STAGE_SCRIPT,
     run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir), agent),
     what: agent ? `the ${ctx.distroName} rootfs build and setup` : `the ${ctx.distroName} rootfs stage`,

@@ -23,9 +23,13 @@ export function nonRootCaller(): { uid: number; gid: number } | undefined {
   return uid === 0 ? undefined : { uid, gid: process.getegid?.() ?? uid };
 }
 
-/** `uid:gid` of a non-root caller, for the container to give its outputs back; undefined for root. */
-export function callerOwner(): string | undefined {
-  const c = nonRootCaller();
+/**
+ * `uid:gid` of a non-root caller, for the container to give its outputs
+ * back; undefined for root, and for podman, which a non-root caller runs
+ * rootless: the container's root is the caller already.
+ */
+export function callerOwner(engine: Engine): string | undefined {
+  const c = engine === 'docker' ? nonRootCaller() : undefined;
   return c && `${c.uid}:${c.gid}`;
 }
 

@@ -3,9 +3,9 @@
 // AGENT_TARBALL of the test agent) in its own copy of the project. Every step
 // that needs root runs in a container: the artifacts land where build_image.sh
 // takes them from (the osbuilder dir), belong to the user and boot to the
-// agent; a rebuild replaces the root-owned tree and `make clean` removes it,
-// both through a container. Without an engine: one ERROR, nothing written.
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync } from 'node:fs';
+// agent; a rebuild replaces the root-owned tree, a killed build's staging dir
+// is swept and `make clean` removes the tree, all through a container. Without an engine: one ERROR, nothing written.
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -130,6 +130,10 @@ if (typeof session === 'string') {
     assert.ok(bootImage.markerSeen, `${AGENT_MARKER} from the measured image; last lines:\n${bootImage.console.split('\n').slice(-15).join('\n')}`);
     assert.ok(bootImage.rootHashFile, 'booted through dm-verity with root_hash_base.txt');
 
+    // A killed build's root-owned staging dir (its process gone): the next build sweeps it through a container.
+    const stale = join(dest, '.debian_rootfs.partial-4194301');
+    mkdirSync(join(stale, 'root'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(stale, 'root/secret'), '', { mode: 0o600 });
     // The initrd from the same ROOTFS_BUILD_DEST: AGENT_INIT changed, so the old root-owned tree is replaced.
     const t2 = Date.now();
     const initrd = await makeAsUser(['initrd', ...common(), 'BUILD_VARIANT=', 'AGENT_INIT=yes', `ROOTFS_BUILD_DEST=${dest}`], { ...runEnv(), MEASURED_ROOTFS: 'no' });
@@ -139,7 +143,7 @@ if (typeof session === 'string') {
       assert.ok(ownedBy(join(osbuilder, name), user.uid), `${name} in the osbuilder dir, the user's`);
     }
     assert.ok(lstatSync(join(tree, 'sbin/init')).isFile(), 'the rebuilt tree has the agent as init');
-    assert.equal(readdirSync(dest).filter((n) => n.includes('.partial-') || n.includes('.old-')), [], 'the old tree removed');
+    assert.equal(readdirSync(dest).filter((n) => n.includes('.partial-') || n.includes('.old-')), [], 'the old tree and the stale staging dir removed');
     const bootInitrd = await bootGuest({ initrd: join(osbuilder, 'kata-containers-initrd.img') });
     assert.ok(bootInitrd.markerSeen, `${AGENT_MARKER} from the initrd; last lines:\n${bootInitrd.console.split('\n').slice(-15).join('\n')}`);
 
