@@ -91,7 +91,7 @@ $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX):: rootfs/% FORCE | $(ROOTFS_AGENT
 # afresh. (FORCE_REBUILD=yes rebuilds too, keeping the old tree until the new
 # one is complete.)
 invalidate-rootfs-%: rootfs/%
-	rm -rf $(ROOTFS_BUILD_DEST)/$*_rootfs $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) \
+	DISTRO=$* $(RM_TREES) $(ROOTFS_BUILD_DEST)/$*_rootfs $(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MANIFEST_SUFFIX) \
 		$(ROOTFS_BUILD_DEST)/.$*$(ROOTFS_MARKER_SUFFIX)
 
 image-%: $(IMAGES_BUILD_DEST)/kata-containers-image-%.img
@@ -186,10 +186,13 @@ install-scripts:
 	@echo "Installing helper files"
 	@$(foreach f,$(HELPER_FILES),install -m 644 -D $(f) $(INSTALL_DIR)/$(f);)
 
+# A non-root caller's trees are root's (built in a container): removed through one.
+RM_TREES := $(if $(filter 0,$(shell id -u)),rm -rf,$(TSX) $(MK_DIR)/scripts/remove-trees.ts)
+
 .PHONY: clean
 clean:
-	rm -rf $(TARGET_ROOTFS_MARKER) $(TARGET_ROOTFS) $(TARGET_IMAGE) $(TARGET_INITRD)
-	rm -rf $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MARKER_SUFFIX) $(ROOTFS_BUILD_DEST)/*_rootfs
+	$(RM_TREES) $(TARGET_ROOTFS_MARKER) $(TARGET_ROOTFS) $(TARGET_IMAGE) $(TARGET_INITRD)
+	$(RM_TREES) $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MARKER_SUFFIX) $(ROOTFS_BUILD_DEST)/*_rootfs
 	rm -f $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MANIFEST_SUFFIX)
 	rm -f $(IMAGES_BUILD_DEST)/kata-containers-image-*.img $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img
 

@@ -4,11 +4,12 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { basename, dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import { describeSettings, errorMessage, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
-import { runContainerStage } from './lib/container/rootfs-stage.ts';
+import { imageName, runContainerStage } from './lib/container/rootfs-stage.ts';
+import { useContainerRemoval } from './lib/container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
 import type { RootfsContext } from './lib/rootfs/types.ts';
 import { buildDnfRootfs } from './lib/rootfs/dnf.ts';
-import { engineFor } from './lib/core/engine-choice.ts';
+import { engineFor, nonRootCaller, requireRootOrEngine } from './lib/core/engine-choice.ts';
 import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
 import type { DistroConfig } from './lib/rootfs/types.ts';
 import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';
@@ -155,13 +156,23 @@ export function contextFor(
   );
 }
 
-/** Populate the rootfs with the distro, on the host or in a build container. */
-export async function buildRootfsDistro(ctx: RootfsContext): Promise<void> {
+/**
+ * A non-root caller with an engine: the setup needs root too, so it runs in
+ * the build container with the distro stage (rootfs.ts's whole flow, as
+ * upstream main). Root callers keep the two stages: distro in the
+ * container, setup on the host (and the distro-tree cache between them).
+ */
+export function setupRunsInContainer(s: RootfsSettings): boolean {
+  return !!engineFor(s) && !s.insideContainer && !!nonRootCaller();
+}
+
+/** Populate the rootfs with the distro, on the host or in a build container; `agent`: the setup, when it runs in the container too. */
+export async function buildRootfsDistro(ctx: RootfsContext, agent?: AgentSource): Promise<void> {
   const distro = ctx.distro!;
   if (distro.archExcludeList?.includes(ctx.arch)) die(`${ctx.distroName} cannot be built for ${ctx.arch}: pick another distro`);
   mkdirSync(ctx.workDir, { recursive: true });
   if (engineFor(ctx.settings) && !ctx.settings.insideContainer) {
-    await runContainerStage(ctx);
+    await runContainerStage(ctx, agent);
     return;
   }
   await (distro.buildRootfs ?? buildDnfRootfs)(ctx);
@@ -229,11 +240,12 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
     if (!ctx.settings.plan && !ctx.settings.insideContainer) info(buildLine(ctx.rootfsDir, cache.decision, cached));
     const fromCache = cached && sibling !== undefined && (await restoreTree(trees!, key!, sibling));
     const work = withWorkDir(ctx, fromCache ? sibling! : ram ?? sibling ?? ctx.rootfsDir);
+    const setupInContainer = setupRunsInContainer(ctx.settings);
     if (!fromCache) {
-      await buildRootfsDistro(work);
+      await buildRootfsDistro(work, setupInContainer ? agent : undefined);
       if (trees && key) await storeTreeOrWarn(trees, key, ctx.distroName, work.workDir);
     }
-    if (agent) await setupRootfs(work, agent);
+    if (agent && !setupInContainer) await setupRootfs(work, agent);
     if (ram && !fromCache) {
       await step(`Copying the tree from RAM to ${ctx.rootfsDir}`, () => $`cp -a ${ram} ${sibling}`);
       await removeTree(ram);
@@ -267,6 +279,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stdout.write(testConfigText(await loadDistro(settings.testConfig, arch)));
     return;
   }
+  if (!settings.plan && !settings.insideContainer) requireRootOrEngine(engineFor(settings));
   checkEnvironment(settings);
   // ROOTFS_ONLY (upstream's name) and STAGE_PREPARE_ROOTFS (the container's inner stage): the distro tree alone.
   const distroOnly = settings.stagePrepareRootfs || settings.rootfsOnly === 'yes';
@@ -277,6 +290,9 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   if (libcFor(arch, settings.libc) !== (settings.libc || 'musl')) warn(`Forcing LIBC=gnu because ${arch} has no musl Rust target`);
   if (settings.rootfsOnly === 'yes') info('ROOTFS_ONLY set: skipping agent and systemd setup');
   const agent = distroOnly ? undefined : agentSourceOf(settings, scriptDir);
+  if (agent?.kind === 'source' && setupRunsInContainer(settings) && !settings.plan) {
+    die(`the agent source tree ${agent.dir} cannot be built in the build container (it has no Rust toolchain), where a non-root caller's setup runs: build the agent first and give AGENT_TARBALL or AGENT_SOURCE_BIN, or run as root`);
+  }
   const distroName = String(opts._[0] ?? '');
 
   if (distroName) {
@@ -287,7 +303,11 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.
     const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
     if (cache?.upToDate) return;
-    const trees = cache && treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries);
+    const nonRootEngine = setupRunsInContainer(settings) && !settings.plan;
+    // What a container build leaves is root's: this caller removes it (an old tree, a failed build's) through a container.
+    if (nonRootEngine) useContainerRemoval(engineFor(settings)!, [imageName(distroName)], settings.dockerRuntime);
+    if (cache && nonRootEngine) info('Distro-tree cache skipped: the tree a container builds is root\'s, which this non-root caller cannot copy');
+    const trees = cache && !nonRootEngine ? treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries) : undefined;
     const distroCache = { trees, key: cache && distroStageKey(cache.manifest), decision: cache };
     // Container builds run the same foreign binaries through the host kernel's handler.
     if (!settings.plan && !settings.insideContainer) await ensureForeignExec(arch);

@@ -7,6 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type SettingSpec } from '../core/cli.ts';
+import { callerOwner } from '../core/engine-choice.ts';
+import { outputSbomPath } from '../sbom/paths.ts';
+import { OWNER_VARIABLE } from './owner.ts';
 import {
   CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer, type MoreProxies,
 } from './run.ts';
@@ -52,6 +55,16 @@ export interface PackJob {
   /** Host files the settings name (NSDAX_BIN...), mounted read-only at the same path. */
   extraFiles?: string[];
   settings: PackSettings;
+  /** `uid:gid` of a non-root caller: the container gives it what it writes. */
+  owner?: string;
+}
+
+/** What the run writes, as the container sees it: the output, its SBOM and, measured, the root hash file. */
+export function packOutputs(job: PackJob): string[] {
+  const output = `${CONTAINER_OUTPUT}/${basename(job.output)}`;
+  const env = new Map(job.env);
+  const rootHash = job.tool === 'image' && env.get('MEASURED_ROOTFS') === 'yes' ? [`${CONTAINER_OUTPUT}/root_hash_${env.get('BUILD_VARIANT') ?? ''}.txt`] : [];
+  return [output, outputSbomPath(output), ...rootHash];
 }
 
 /**
@@ -68,11 +81,14 @@ export function settingsEnv(specs: Record<string, SettingSpec<any>>, values: Rec
   return env;
 }
 
-export function packEntry(tool: PackTool): string {
+/** The bundle's entry; `owned`: files to give to the caller (OWNER_VARIABLE) once written. */
+export function packEntry(tool: PackTool, owned: string[] = []): string {
   return [
     "import { runMain } from './lib/core/cli.ts';",
     `import { main } from './${tool}.ts';`,
-    'await runMain(() => main());',
+    ...(owned.length
+      ? ["import { giveToCaller } from './lib/container/owner.ts';", `await runMain(async () => { await main(); giveToCaller(${JSON.stringify(owned)}); });`]
+      : ['await runMain(() => main());']),
     '',
   ].join('\n');
 }
@@ -93,7 +109,7 @@ export function packRunSpec(job: PackJob, stageDir: string, containerName: strin
     ulimits: [],
     caps: [],
     securityOpts: [],
-    env: [...job.env, ['INSIDE_CONTAINER', '1'], ['HOME', '/root']],
+    env: [...job.env, ['INSIDE_CONTAINER', '1'], ...(job.owner ? [[OWNER_VARIABLE, job.owner] as [string, string]] : []), ['HOME', '/root']],
     mounts,
     relabel,
     command: ['node', `${CONTAINER_STAGE_DIR}/${job.tool}-stage.mjs`, '-o', `${CONTAINER_OUTPUT}/${basename(job.output)}`, CONTAINER_ROOTFS],
@@ -101,7 +117,9 @@ export function packRunSpec(job: PackJob, stageDir: string, containerName: strin
 }
 
 /** Run image.ts or initrd.ts for `job` in the build container; the caller has checked its paths (lib/core/input-checks.ts). */
-export async function packInContainer(job: PackJob): Promise<void> {
+export async function packInContainer(given: PackJob): Promise<void> {
+  const owner = callerOwner(given.engine);
+  const job = owner ? { ...given, owner } : given;
   await runInContainer({
     engine: job.engine,
     build: {
@@ -112,7 +130,7 @@ export async function packInContainer(job: PackJob): Promise<void> {
       runtime: job.settings.dockerRuntime,
     },
     dockerfileText: readFileSync(join(PACK_CONTEXT_DIR, 'Dockerfile'), 'utf8'),
-    entry: packEntry(job.tool),
+    entry: packEntry(job.tool, job.owner ? packOutputs(job) : []),
     script: `${job.tool}-stage.mjs`,
     run: async (stageDir, name) => packRunSpec(job, stageDir, name, await selinuxEnabled()),
     what: `${job.tool}.ts for ${basename(job.output)}`,

@@ -1,10 +1,18 @@
 // The container stage (USE_DOCKER / USE_PODMAN, SPEC §2): build the distro's
 // image from its Dockerfile.in, run the distro stage of rootfs.ts in it
 // (STAGE_PREPARE_ROOTFS=1: populate /rootfs and nothing else), and return so
-// that setupRootfs runs on the host. The stage runs as a bundle on the
-// distro's own Node (lib/container/bundle.ts).
+// that setupRootfs runs on the host. For a non-root caller the setup runs in
+// the container too (rootfs.ts's whole flow, as upstream main): its inputs
+// (agent, tarballs, policy, modules) are mounted read-only at their host
+// paths. The stage runs as a bundle on the distro's own Node
+// (lib/container/bundle.ts).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { callerOwner } from '../core/engine-choice.ts';
+import type { AgentSource } from '../rootfs/agent.ts';
+import { guestTarballPaths } from '../rootfs/guest-tarballs.ts';
+import { policyFileOf } from '../rootfs/policy.ts';
+import { OWNER_VARIABLE } from './owner.ts';
 import { $ } from '../core/exec.ts';
 import type { RootfsContext } from '../rootfs/types.ts';
 import { dockerfileFor } from './dockerfile.ts';
@@ -64,8 +72,31 @@ function asVariable(value: unknown): string {
   return String(value ?? '');
 }
 
-/** The container's environment (SPEC §2), generated from the settings tables. */
-export function stageEnv(ctx: RootfsContext): [string, string][] {
+/**
+ * The setup's inputs as the inner run is told about them (absolute host
+ * paths, mounted read-only at the same paths), for a stage that runs the
+ * setup. The agent is a prebuilt one: the build image has no Rust (rootfs.ts
+ * refuses an agent source tree before this).
+ */
+export function setupInputs(ctx: RootfsContext, agent: AgentSource): { env: [string, string][]; mounts: { source: string; target: string; readOnly?: boolean }[] } {
+  const s = ctx.settings;
+  const env: [string, string][] = [];
+  const mounts: { source: string; target: string; readOnly?: boolean }[] = [];
+  const file = (variable: string, path: string) => {
+    env.push([variable, path]);
+    mounts.push({ source: path, target: path, readOnly: true });
+  };
+  if (agent.kind === 'binary') file('AGENT_SOURCE_BIN', agent.path);
+  if (agent.kind === 'tarball') file('AGENT_TARBALL', agent.path);
+  if (s.agentPolicy === 'yes') file('AGENT_POLICY_FILE', policyFileOf(s, ctx.scriptDir));
+  for (const [variable, path] of guestTarballPaths(s)) file(variable, resolve(path));
+  if (s.versionsFile) file('KATA_VERSIONS_FILE', resolve(s.versionsFile));
+  if (s.sourceDateEpoch !== undefined) env.push([rootfsSettings.sourceDateEpoch.env, String(s.sourceDateEpoch)]);
+  return { env, mounts };
+}
+
+/** The container's environment (SPEC §2), generated from the settings tables; `agent`: the stage runs the setup too. */
+export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, string][] {
   const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
   // As upstream's container path: a guest-components tarball means a confidential guest.
   if (isConfidentialGuest(ctx.settings)) env.find(([name]) => name === 'CONFIDENTIAL_GUEST')![1] = 'yes';
@@ -76,7 +107,12 @@ export function stageEnv(ctx: RootfsContext): [string, string][] {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
   }
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir) ? CONTAINER_PACKAGE_CACHE_DIR : 'no';
-  env.push(['PACKAGE_CACHE_DIR', packageCache], ['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1'], ['STAGE_PREPARE_ROOTFS', '1'], ['HOME', '/root']);
+  env.push(['PACKAGE_CACHE_DIR', packageCache], ['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1']);
+  if (agent) env.push(...setupInputs(ctx, agent).env);
+  else env.push(['STAGE_PREPARE_ROOTFS', '1']);
+  const owner = callerOwner(engineFor(ctx.settings) ?? 'docker');
+  if (owner) env.push([OWNER_VARIABLE, owner]);
+  env.push(['HOME', '/root']);
   return env;
 }
 
@@ -93,7 +129,7 @@ export function stageBuildSpec(ctx: RootfsContext, engine: Engine): Omit<BuildSp
 /** DNF_CONF as an absolute path: mounted at the same path in the container. */
 const dnfConfOf = (ctx: RootfsContext) => (ctx.settings.dnfConf ? resolve(ctx.settings.dnfConf) : '');
 
-export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts): RunSpec {
+export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts, agent?: AgentSource): RunSpec {
   const modules = ctx.settings.kernelModulesDir;
   const dnfConf = dnfConfOf(ctx);
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
@@ -106,7 +142,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
     ulimits: engine === 'docker' ? [`nofile=${nofile}:${nofile}`] : [],
     caps: STAGE_CAPS,
     securityOpts: ctx.distro?.containerAppArmorUnconfined && !facts.redHatHost ? ['apparmor=unconfined'] : [],
-    env: stageEnv(ctx),
+    env: stageEnv(ctx, agent),
     mounts: [
       { source: ctx.scriptDir, target: CONTAINER_PROJECT_DIR },
       { source: facts.stageDir, target: CONTAINER_STAGE_DIR, readOnly: true },
@@ -114,21 +150,27 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
       ...(modules ? [{ source: modules, target: modules, readOnly: true }] : []),
       ...(dnfConf ? [{ source: dnfConf, target: dnfConf, readOnly: true }] : []),
       ...(packageCache ? [{ source: packageCache, target: CONTAINER_PACKAGE_CACHE_DIR }] : []),
+      ...(agent ? setupInputs(ctx, agent).mounts : []),
     ],
     relabel: facts.selinux,
-    command: ['node', `${CONTAINER_STAGE_DIR}/${STAGE_SCRIPT}`, ctx.distroName],
+    command: ['node', `${CONTAINER_STAGE_DIR}/${STAGE_SCRIPT}`, ...(agent && ctx.settings.deleteUnits ? ['-d'] : []), ctx.distroName],
   };
 }
 
-/** Entry of the stage bundle: the distro config linked in, rootfs.ts's main run (pure). */
-export function stageEntry(distroName: string): string {
+/**
+ * Entry of the stage bundle: the distro config linked in, rootfs.ts's main
+ * run; `nonRoot`: what it adds to the package cache keeps the cache's owner (pure).
+ */
+export function stageEntry(distroName: string, nonRoot = false): string {
+  const cache = JSON.stringify(CONTAINER_PACKAGE_CACHE_DIR);
   return [
     "import { runMain } from './lib/core/cli.ts';",
+    ...(nonRoot ? ["import { matchDirOwner } from './lib/container/owner.ts';"] : []),
     "import { bundledDistros } from './lib/rootfs/distro.ts';",
     `import config from './rootfs/${distroName}/config.ts';`,
     "import { main } from './rootfs.ts';",
     `bundledDistros.set(${JSON.stringify(distroName)}, config);`,
-    'await runMain(() => main());',
+    nonRoot ? `await runMain(async () => { try { await main(); } finally { matchDirOwner(${cache}); } });` : 'await runMain(() => main());',
     '',
   ].join('\n');
 }
@@ -143,8 +185,8 @@ async function hostFacts(containerName: string, stageDir: string): Promise<HostF
   };
 }
 
-/** The rootfs container stage of rootfs.ts (SPEC §2). */
-export async function runContainerStage(ctx: RootfsContext): Promise<void> {
+/** The rootfs container stage of rootfs.ts (SPEC §2); with `agent`, the setup runs in it too. */
+export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource): Promise<void> {
   const engine = engineFor(ctx.settings)!;
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
   if (packageCache) mkdirSync(packageCache, { recursive: true }); // a mount needs its source
@@ -152,9 +194,9 @@ export async function runContainerStage(ctx: RootfsContext): Promise<void> {
     engine,
     build: stageBuildSpec(ctx, engine),
     dockerfileText: dockerfileFor(ctx),
-    entry: stageEntry(ctx.distroName),
+    entry: stageEntry(ctx.distroName, !!callerOwner(engine)),
     script: STAGE_SCRIPT,
-    run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir)),
-    what: `the ${ctx.distroName} rootfs stage`,
+    run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir), agent),
+    what: agent ? `the ${ctx.distroName} rootfs build and setup` : `the ${ctx.distroName} rootfs stage`,
   });
 }

@@ -1,6 +1,7 @@
 // Which container engine a build uses (USE_DOCKER / USE_PODMAN): asked by
 // every script before it knows whether container code is needed at all.
 import { truthy } from './cli.ts';
+import { die } from './log.ts';
 
 export type Engine = 'docker' | 'podman';
 
@@ -14,4 +15,30 @@ export function engineFor(s: { useDocker: boolean; usePodman: boolean }): Engine
 /** The engine USE_DOCKER / USE_PODMAN ask for, if any. */
 export function packEngine(env: NodeJS.ProcessEnv): Engine | undefined {
   return engineFor({ useDocker: truthy(env.USE_DOCKER ?? '', 'USE_DOCKER'), usePodman: truthy(env.USE_PODMAN ?? '', 'USE_PODMAN') });
+}
+
+/** The caller's uid and gid when it is not root (then every step that needs root runs in the engine's container). */
+export function nonRootCaller(): { uid: number; gid: number } | undefined {
+  const uid = process.geteuid?.() ?? 0;
+  return uid === 0 ? undefined : { uid, gid: process.getegid?.() ?? uid };
+}
+
+/**
+ * `uid:gid` of a non-root caller, for the container to give its outputs
+ * back; undefined for root, and for podman, which a non-root caller runs
+ * rootless: the container's root is the caller already.
+ */
+export function callerOwner(engine: Engine): string | undefined {
+  const c = engine === 'docker' ? nonRootCaller() : undefined;
+  return c && `${c.uid}:${c.gid}`;
+}
+
+/** A non-root caller builds a rootfs only through an engine: one ERROR naming both ways out otherwise. */
+export function requireRootOrEngine(engine: Engine | undefined): void {
+  const caller = nonRootCaller();
+  if (!caller || engine) return;
+  die(
+    `building a rootfs needs root (this is uid ${caller.uid}): run it as root (sudo), ` +
+      'or set USE_DOCKER=1 (or USE_PODMAN=1) with access to that engine, so that every step needing root runs in its build container',
+  );
 }

@@ -57,6 +57,14 @@ export function mountsBelow(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+/** Removes a tree the caller cannot (a non-root caller's root-owned tree): set by lib/container/remove.ts. */
+let privilegedRemover: ((dir: string) => Promise<void>) | undefined;
+
+/** Route what removeTree cannot remove itself through `remover` (a build container). */
+export function removeTreesWith(remover: ((dir: string) => Promise<void>) | undefined): void {
+  privilegedRemover = remover;
+}
+
 /** Remove a tree we created, after unmounting anything left mounted in it; undo work, so it runs after an interrupt too. */
 export function removeTree(dir: string): Promise<void> {
   return undoing(() => removeTreeNow(dir));
@@ -64,6 +72,12 @@ export function removeTree(dir: string): Promise<void> {
 
 async function removeTreeNow(dir: string): Promise<void> {
   if (unsafeRootfsReason(dir) || !existsSync(dir)) return;
+  if (privilegedRemover) {
+    // What the caller owns goes here; what a container left root-owned, through the remover.
+    await $({ nothrow: true })`rm -rf --one-file-system ${dir}`;
+    if (existsSync(dir)) await privilegedRemover(dir);
+    return;
+  }
   for (const m of mountsBelow(dir)) await $({ nothrow: true })`umount -l ${m}`;
   // On Ctrl-C the whole process group is signalled: a cp or dpkg still
   // finishing may add an entry while rm runs ("Directory not empty"). Retry

@@ -1,0 +1,23 @@
+// `make clean` and `make invalidate-rootfs-DISTRO` for a non-root caller:
+// remove each path given; a tree a container build left root-owned goes
+// through a build container (USE_DOCKER / USE_PODMAN), as rootfs.ts removes
+// an old tree. Usage: tsx scripts/remove-trees.ts PATH...
+import { lstatSync, rmSync } from 'node:fs';
+import { isMain, runMain } from '../lib/core/cli.ts';
+import { packEngine } from '../lib/core/engine-choice.ts';
+import { useContainerRemoval } from '../lib/container/remove.ts';
+import { removeTree } from '../lib/core/safe-paths.ts';
+
+export async function removePaths(paths: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const engine = packEngine(env);
+  const preferred = env.DISTRO ? [`${env.DISTRO}-rootfs-osbuilder`] : [];
+  if (engine) useContainerRemoval(engine, preferred, env.DOCKER_RUNTIME || 'runc');
+  for (const path of paths) {
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) await removeTree(path);
+    else rmSync(path, { force: true });
+  }
+}
+
+if (isMain(import.meta.url)) await runMain(() => removePaths(process.argv.slice(2)));

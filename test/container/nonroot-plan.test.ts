@@ -1,0 +1,106 @@
+// The pure parts of a non-root caller's container build: the setup's inputs
+// mounted read-only at the paths the inner run is told, the stage without
+// STAGE_PREPARE_ROOTFS, the outputs the pack container gives back, the
+// removal container, and the owners given back (real chowns, as root).
+import { chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { resolveSettings } from '../../lib/core/cli.ts';
+import { runArgv } from '../../lib/container/engine.ts';
+import { OWNER_VARIABLE, giveToCaller, matchDirOwner } from '../../lib/container/owner.ts';
+import { packEntry, packOutputs, packRunSpec, packSettingsFromEnv } from '../../lib/container/pack.ts';
+import { pickImage, projectImages, removalRunSpec } from '../../lib/container/remove.ts';
+import { stageEntry, stageEnv, stageRunSpec, type HostFacts } from '../../lib/container/rootfs-stage.ts';
+import { loadDistro } from '../../lib/rootfs/distro.ts';
+import { rootfsSettings } from '../../lib/rootfs/settings.ts';
+import { contextFor } from '../../rootfs.ts';
+
+const ENV = {
+  AGENT_TARBALL: '/in/kata-static-agent.tar.zst', AGENT_POLICY: 'yes', AGENT_POLICY_FILE: '/in/allow-all.rego',
+  PAUSE_IMAGE_TARBALL: '/in/pause.tar.gz', SOURCE_DATE_EPOCH: '7', ARCH: 'x86_64', OSBUILDER_VERSION: 'v',
+};
+const facts: HostFacts = { redHatHost: false, selinux: false, nofileHardLimit: 1024, containerName: 'c', stageDir: '/tmp/stage' };
+
+async function ctxFor(env: Record<string, string>, flags: Record<string, unknown> = {}) {
+  const settings = resolveSettings(rootfsSettings, env, flags as never);
+  return contextFor(settings, 'debian', await loadDistro('debian', 'x86_64'), '/build/debian_rootfs', env);
+}
+
+test('setup in the container: its inputs read-only at their paths, named to the inner run; no STAGE_PREPARE_ROOTFS; -d passed on', async () => {
+  const ctx = await ctxFor(ENV, { d: true });
+  const agent = { kind: 'tarball' as const, path: '/in/kata-static-agent.tar.zst' };
+  const run = stageRunSpec(ctx, 'docker', facts, agent);
+  const env = new Map(run.env);
+  assert.not.ok(env.has('STAGE_PREPARE_ROOTFS'));
+  assert.is(env.get('AGENT_TARBALL'), '/in/kata-static-agent.tar.zst');
+  assert.is(env.get('AGENT_POLICY_FILE'), '/in/allow-all.rego');
+  assert.is(env.get('PAUSE_IMAGE_TARBALL'), '/in/pause.tar.gz');
+  assert.is(env.get('SOURCE_DATE_EPOCH'), '7');
+  for (const path of ['/in/kata-static-agent.tar.zst', '/in/allow-all.rego', '/in/pause.tar.gz']) {
+    assert.ok(run.mounts.some((m) => m.source === path && m.target === path && m.readOnly), `${path} mounted read-only`);
+  }
+  assert.equal(run.command.slice(-2), ['-d', 'debian']);
+  // The two-stage flow (root callers, or no agent): distro stage only, no inputs.
+  const distroOnly = stageRunSpec(ctx, 'docker', facts);
+  assert.is(new Map(distroOnly.env).get('STAGE_PREPARE_ROOTFS'), '1');
+  assert.not.ok(distroOnly.mounts.some((m) => m.target.startsWith('/in/')));
+  assert.equal(distroOnly.command.slice(-1), ['debian']);
+  assert.not.ok(stageEnv(ctx).some(([k]) => k === OWNER_VARIABLE), 'root (this test) gives nothing back');
+});
+
+test('stage and pack entries: the owner given back only for a non-root caller', () => {
+  assert.match(stageEntry('debian'), /await runMain\(\(\) => main\(\)\);/);
+  assert.match(stageEntry('debian', true), /finally \{ matchDirOwner\("\/var\/cache\/osbuilder-packages"\); \}/);
+  assert.match(packEntry('image', ['/output/a.img']), /await main\(\); giveToCaller\(\["\/output\/a\.img"\]\);/);
+});
+
+test('pack outputs: the image, its SBOM and, measured, root_hash_<variant>.txt; the owner in the environment', () => {
+  const job = {
+    tool: 'image' as const, engine: 'docker' as const, rootfs: '/r', output: '/o/kata-containers.img',
+    env: [['MEASURED_ROOTFS', 'yes'], ['BUILD_VARIANT', 'base']] as [string, string][], settings: packSettingsFromEnv({}), owner: '1000:1000',
+  };
+  assert.equal(packOutputs(job), ['/output/kata-containers.img', '/output/kata-containers.img.cdx.json', '/output/root_hash_base.txt']);
+  assert.equal(packOutputs({ ...job, env: [] }), ['/output/kata-containers.img', '/output/kata-containers.img.cdx.json']);
+  assert.equal(packOutputs({ ...job, tool: 'initrd', output: '/o/i.img' }), ['/output/i.img', '/output/i.img.cdx.json']);
+  assert.ok(runArgv(packRunSpec(job, '/s', 'n', false)).includes(`${OWNER_VARIABLE}=1000:1000`));
+});
+
+test('removal container: the parent mounted, rm of the one tree; a build image of this project picked', () => {
+  const spec = removalRunSpec({ engine: 'docker', image: 'debian-rootfs-osbuilder', dir: '/b/.debian_rootfs.old-12', runtime: 'runc', selinux: true, name: 'n' });
+  assert.equal(runArgv(spec), [
+    'run', '--rm', '--name', 'n', '--runtime', 'runc', '--security-opt', 'label=disable', '-v', '/b:/parent',
+    'debian-rootfs-osbuilder', 'rm', '-rf', '--one-file-system', '/parent/.debian_rootfs.old-12',
+  ]);
+  const present = projectImages(['localhost/debian', 'localhost/image-builder-osbuilder', 'fedora-rootfs-osbuilder', '']);
+  assert.equal(present, ['image-builder-osbuilder', 'fedora-rootfs-osbuilder']);
+  assert.is(pickImage(present, ['fedora-rootfs-osbuilder']), 'fedora-rootfs-osbuilder');
+  assert.is(pickImage(present, ['debian-rootfs-osbuilder']), 'image-builder-osbuilder');
+  assert.is(pickImage([], ['debian-rootfs-osbuilder']), undefined);
+});
+
+test('owners given back: outputs to the caller, a cache to its own owner; nothing for root', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'owner-'));
+  try {
+    const out = join(dir, 'kata.img');
+    writeFileSync(out, '');
+    giveToCaller([out, join(dir, 'missing')], {});
+    assert.is(lstatSync(out).uid, 0, 'no owner variable: unchanged');
+    giveToCaller([out, join(dir, 'missing')], { [OWNER_VARIABLE]: '4321:4322' });
+    assert.equal([lstatSync(out).uid, lstatSync(out).gid], [4321, 4322]);
+    const cache = join(dir, 'cache');
+    mkdirSync(join(cache, 'debian-bookworm'), { recursive: true });
+    writeFileSync(join(cache, 'debian-bookworm/a.deb'), '');
+    chownSync(cache, 4321, 4322);
+    matchDirOwner(cache, { [OWNER_VARIABLE]: '4321:4322' });
+    assert.is(lstatSync(join(cache, 'debian-bookworm/a.deb')).uid, 4321);
+    chownSync(cache, 0, 0);
+    matchDirOwner(cache, {});
+    assert.is(lstatSync(join(cache, 'debian-bookworm/a.deb')).uid, 4321, 'a root caller: untouched');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
