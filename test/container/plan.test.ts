@@ -51,7 +51,7 @@ test('debian, docker: the exact build and run command lines', async () => {
     '--env', 'https_proxy=', '--env', 'http_proxy=http://proxy:3128', '--env', 'AGENT_VERSION=',
     '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no', '--env', 'KERNEL_MODULES_DIR=',
     '--env', 'EXTRA_PKGS=vim less', '--env', 'OSBUILDER_VERSION=1.0-abc', '--env', 'OS_VERSION=',
-    '--env', 'ARCH=x86_64', '--env', 'LIBC=', '--env', 'REPO_URL=', '--env', 'REPO_URL_X86_64=', '--env', 'SECCOMP=no', '--env', 'DEBUG=true',
+    '--env', 'ARCH=x86_64', '--env', 'LIBC=', '--env', 'REPO_URL=', '--env', 'REPO_URL_X86_64=', '--env', 'SECCOMP=yes', '--env', 'DEBUG=true',
     '--env', 'AGENT_POLICY=no', '--env', 'CONFIDENTIAL_GUEST=no', '--env', 'ROOTFS_ONLY=no',
     '--env', 'DEBIAN_BOOTSTRAP=', '--env', 'REPO_COMPONENTS=main', '--env', 'PACKAGE_CACHE_DIR=/var/cache/osbuilder-packages',
     '--env', 'ROOTFS_DIR=/rootfs', '--env', 'INSIDE_CONTAINER=1', '--env', 'STAGE_PREPARE_ROOTFS=1', '--env', 'HOME=/root',
