@@ -71,6 +71,10 @@ $(NODE_MODULES): $(MK_DIR)/package-lock.json
 	echo 'INFO: installing the node modules (npm ci in $(MK_DIR)): $(if $(wildcard $@),package-lock.json changed,first use of this checkout)'; \
 	cd $(MK_DIR) && npm ci --no-audit --no-fund --loglevel=error && touch -c $@
 
+# For the scripts at upstream's paths (rootfs-builder/rootfs.sh, ...).
+.PHONY: node-modules
+node-modules: $(NODE_MODULES)
+
 rootfs-%: $(ROOTFS_BUILD_DEST)/.%$(ROOTFS_MARKER_SUFFIX)
 	@ # not a cancellation rule
 

@@ -13,6 +13,7 @@ import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import { engineFor } from '../core/engine-choice.ts';
 import { $ } from '../core/exec.ts';
+import { sha256OfFile } from '../core/file-read.ts';
 import { die, info } from '../core/log.ts';
 import { isEmptyDir, removeTree } from '../core/safe-paths.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
@@ -46,7 +47,7 @@ export function treeHash(dir: string): string {
     const st = lstatSync(path);
     h.update(`${rel}\0${st.mode}\0`);
     if (st.isSymbolicLink()) h.update(readlinkSync(path));
-    else if (st.isFile()) h.update(sha256(readFileSync(path)));
+    else if (st.isFile()) h.update(sha256OfFile(path));
     else if (st.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(rel, name));
     h.update('\0');
   };
@@ -63,14 +64,14 @@ export async function agentTreeIdentity(dir: string, ref: string): Promise<strin
   if (!status.stdout.trim()) return commit.stdout.trim();
   const diff = await git('diff', 'HEAD', '--binary');
   const untracked = (await git('ls-files', '--others', '--exclude-standard', '-z')).stdout.split('\0').filter(Boolean);
-  const local = sha256(diff.stdout + untracked.map((f) => `${f}\0${sha256(readFileSync(join(dir, f)))}`).join('\0'));
+  const local = sha256(diff.stdout + untracked.map((f) => `${f}\0${sha256OfFile(join(dir, f))}`).join('\0'));
   return `${commit.stdout.trim()}+dirty:${local}`;
 }
 
 async function agentInputs(agent: AgentSource | undefined, ctx: RootfsContext): Promise<Record<string, string | null>> {
   if (!agent) return { agent: 'none (ROOTFS_ONLY or STAGE_PREPARE_ROOTFS)' };
-  if (agent.kind === 'binary') return { AGENT_SOURCE_BIN: sha256(readFileSync(agent.path)) };
-  if (agent.kind === 'tarball') return { AGENT_TARBALL: sha256(readFileSync(agent.path)) };
+  if (agent.kind === 'binary') return { AGENT_SOURCE_BIN: sha256OfFile(agent.path) };
+  if (agent.kind === 'tarball') return { AGENT_TARBALL: sha256OfFile(agent.path) };
   return { 'agent source': await agentTreeIdentity(agent.dir, ctx.settings.agentVersion) };
 }
 
@@ -79,15 +80,15 @@ function guestInputs(ctx: RootfsContext): Record<string, string> {
   const s = ctx.settings;
   return {
     AGENT_POLICY: s.agentPolicy,
-    ...(s.agentPolicy === 'yes' ? { AGENT_POLICY_FILE: sha256(readFileSync(policyFileOf(s, ctx.scriptDir))) } : {}),
+    ...(s.agentPolicy === 'yes' ? { AGENT_POLICY_FILE: sha256OfFile(policyFileOf(s, ctx.scriptDir)) } : {}),
     CONFIDENTIAL_GUEST: isConfidentialGuest(s) ? 'yes' : 'no',
-    ...Object.fromEntries(guestTarballPaths(s).map(([variable, path]) => [variable, sha256(readFileSync(path))])),
+    ...Object.fromEntries(guestTarballPaths(s).map(([variable, path]) => [variable, sha256OfFile(path)])),
   };
 }
 
 /** Source files (relative to the project) → sha256. */
 function hashed(root: string, files: string[]): Record<string, string> {
-  return Object.fromEntries([...files].sort().map((f) => [f, sha256(readFileSync(join(root, f)))]));
+  return Object.fromEntries([...files].sort().map((f) => [f, sha256OfFile(join(root, f))]));
 }
 
 /**
@@ -129,7 +130,7 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
     sourceDateEpoch: s.sourceDateEpoch,
     distroRepo: s.distroRepo,
     pkgManager: s.pkgManager,
-    dnfConf: s.dnfConf ? sha256(readFileSync(s.dnfConf)) : '',
+    dnfConf: s.dnfConf ? sha256OfFile(s.dnfConf) : '',
     buildIn: engine ? `${engine} ${s.imageRegistry}`.trim() : 'host',
     distroSettings,
     kernelModules: s.kernelModulesDir ? treeHash(s.kernelModulesDir) : '',

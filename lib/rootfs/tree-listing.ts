@@ -3,10 +3,10 @@
 // distro-tree cache records it when it stores an entry and compares the
 // copy's before use, so any change to a cached tree shows, and where.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { sha256OfFd } from '../core/file-read.ts';
 
-const buffer = Buffer.allocUnsafe(4 << 20);
 
 /** sha256 of a regular file, read without following a link put in its place. */
 function fileSha256(path: string, expected: Stats): string {
@@ -14,9 +14,7 @@ function fileSha256(path: string, expected: Stats): string {
   try {
     const st = fstatSync(fd);
     if (st.ino !== expected.ino || st.dev !== expected.dev) return 'changed while read';
-    const h = createHash('sha256');
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) h.update(buffer.subarray(0, n));
-    return h.digest('hex');
+    return sha256OfFd(fd);
   } finally {
     closeSync(fd);
   }

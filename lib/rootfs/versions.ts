@@ -1,5 +1,6 @@
 // Kata's versions.yaml, read with a YAML library (upstream shells out to yq).
-import { existsSync, readFileSync } from 'node:fs';
+import { readTextFile } from '../core/file-read.ts';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { RootfsContext } from './types.ts';
@@ -27,8 +28,9 @@ export function versionsFileOf(settings: { versionsFile: string }, scriptDir: st
 /** Read one value from versions.yaml; '' when the file or the key is missing. */
 export function packageVersion(file: string, dottedPath: string): string {
   if (!existsSync(file)) return '';
+  const text = readTextFile(file, `KATA_VERSIONS_FILE=${file}`);
   try {
-    return versionAt(parseVersions(readFileSync(file, 'utf8')), dottedPath);
+    return versionAt(parseVersions(text), dottedPath);
   } catch (e) {
     return die(`cannot read ${file}: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -51,9 +53,10 @@ export function checkVersionsFile(path: string, explicit: boolean): void {
     if (explicit) die(`KATA_VERSIONS_FILE=${path} does not exist: give the path of Kata's versions.yaml or unset it`);
     return;
   }
+  const text = readTextFile(path, `KATA_VERSIONS_FILE=${path}`);
   let doc: unknown;
   try {
-    doc = parseVersions(readFileSync(path, 'utf8'));
+    doc = parseVersions(text);
   } catch (e) {
     die(`${path} is not valid YAML (${(e as Error).message.split('\n')[0]}): fix it or point KATA_VERSIONS_FILE at a good versions.yaml`);
   }

@@ -1,8 +1,8 @@
 // apk's installed database (lib/apk/db/installed): one stanza per package,
 // one-letter keys (P name, V version, A arch, L licence, o origin).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { sortPackages, stanzas, type PackageSet } from './packages.ts';
+import { resolveInRoot } from '../core/in-root.ts';
 
 export const APK_INSTALLED = 'lib/apk/db/installed';
 
@@ -23,7 +23,7 @@ export function readApkInstalled(text: string): PackageSet['packages'] {
 }
 
 export function readApk(root: string): PackageSet | undefined {
-  const file = join(root, APK_INSTALLED);
-  if (!existsSync(file)) return undefined;
+  const file = resolveInRoot(root, APK_INSTALLED);
+  if (!file || !existsSync(file)) return undefined;
   return { type: 'apk', database: APK_INSTALLED, packages: readApkInstalled(readFileSync(file, 'utf8')) };
 }

@@ -1,7 +1,7 @@
 // dpkg's status file (var/lib/dpkg/status): the packages dpkg-query -W lists.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { sortPackages, stanzas, type PackageSet } from './packages.ts';
+import { resolveInRoot } from '../core/in-root.ts';
 
 export const DPKG_STATUS = 'var/lib/dpkg/status';
 
@@ -24,7 +24,8 @@ export function readDpkgStatus(text: string): PackageSet['packages'] {
 }
 
 export function readDpkg(root: string): PackageSet | undefined {
-  const file = join(root, DPKG_STATUS);
-  if (!existsSync(file)) return undefined;
+  // Resolved as the guest sees the tree: a var -> /var link must not read the host's database.
+  const file = resolveInRoot(root, DPKG_STATUS);
+  if (!file || !existsSync(file)) return undefined;
   return { type: 'deb', database: DPKG_STATUS, packages: readDpkgStatus(readFileSync(file, 'utf8')) };
 }

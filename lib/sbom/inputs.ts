@@ -1,8 +1,9 @@
 // What osbuilder-ts itself put into a tree (agent, tarballs, kernel modules,
 // policy file): components beside the distro's packages, each with where it
 // came from and a sha256 of what went in.
+import { sha256OfFile } from '../core/file-read.ts';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface SbomInput {
@@ -19,9 +20,7 @@ export interface SbomInput {
   installedAt?: string;
 }
 
-export function fileSha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
+export const fileSha256 = sha256OfFile;
 
 /** sha256 over a directory: sorted "path type mode content-or-target-hash" lines, so any change shows. */
 export function treeSha256(dir: string): string {

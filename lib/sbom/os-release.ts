@@ -1,6 +1,6 @@
 // The distro a tree says it is (os-release), for the purl namespace and the distro qualifier.
 import { lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolveInRoot } from '../core/in-root.ts';
 
 export interface OsId {
   /** os-release ID, e.g. debian, fedora, alpine. */
@@ -10,12 +10,12 @@ export interface OsId {
 }
 
 export function readOsRelease(root: string): Partial<OsId> {
-  // Regular files only: a link (etc/os-release usually is one) could lead to the host's file.
+  // Links resolved as the guest sees the tree (etc/os-release usually is one), never to the host's file.
   for (const rel of ['usr/lib/os-release', 'etc/os-release']) {
-    const file = join(root, rel);
+    const file = resolveInRoot(root, rel);
     let text: string;
     try {
-      if (!lstatSync(file).isFile()) continue;
+      if (!file || !lstatSync(file).isFile()) continue;
       text = readFileSync(file, 'utf8');
     } catch {
       continue;

@@ -1,10 +1,10 @@
 // The rpm database of a tree, read with the host's rpm (`rpm -qa --root`):
 // sqlite, bdb and ndb formats alike, whatever dnf left.
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { die } from '../core/log.ts';
 import { sortPackages, type PackageSet } from './packages.ts';
+import { resolveInRoot } from '../core/in-root.ts';
 
 /**
  * Where rpm keeps its database: the current location, the older one, and
@@ -17,8 +17,8 @@ const QUERY_FORMAT = `${FIELDS.map((f) => `%{${f}}`).join('\\t')}\\n`;
 
 export function rpmDbPath(root: string): string | undefined {
   return RPM_DB_PATHS.find((p) => {
-    const dir = join(root, p);
-    return existsSync(dir) && readdirSync(dir).some((f) => /^(rpmdb\.sqlite|Packages(\.db)?)$/.test(f));
+    const dir = resolveInRoot(root, p);
+    return !!dir && existsSync(dir) && readdirSync(dir).some((f) => /^(rpmdb\.sqlite|Packages(\.db)?)$/.test(f));
   });
 }
 

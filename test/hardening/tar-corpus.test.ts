@@ -4,7 +4,7 @@
 // entry with the tree untouched, each accepted archive lands inside the tree,
 // and nothing outside it changes (the sentinel and the host's /run compared
 // before and after). Then a real `rootfs.ts` run with AGENT_TARBALL.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,7 +14,7 @@ import { treeHash } from '../../lib/rootfs/cache.ts';
 import { tarCompression } from '../../lib/rootfs/tar-read.ts';
 import { unpackTarball } from '../../lib/rootfs/tar-unpack.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
-import { runRootfs } from '../helpers/rootfs-fixture.ts';
+import { debianRootfs, runRootfs } from '../helpers/rootfs-fixture.ts';
 import { CORPUS, MARK } from '../helpers/tar-corpus.ts';
 import { makeTar } from '../helpers/tar-writer.ts';
 
@@ -81,6 +81,35 @@ test('every corpus case, through every tarball variable: refused by name, or unp
   }
   assert.is(await outsideState(), before, 'nothing outside the trees changed');
   console.log(`  corpus: ${CORPUS.length} archives x ${VARIABLES.length} variables: ${refused} refused, ${unpacked} unpacked inside, 0 escaped`);
+});
+
+test('the corpus into a real Debian tree (mmdebstrap, var/run -> /run), through every variable: nothing outside changes', async () => {
+  const debian = join(scratch, 'debian');
+  await $`cp -a ${await debianRootfs({ agentInit: 'no' })} ${debian}`;
+  assert.is(readlinkSync(join(debian, 'var/run')), '/run', 'Debian\'s own var/run link');
+  symlinkSync(outside, join(debian, 'var/out'));
+  const before = await outsideState();
+  let refused = 0;
+  let unpacked = 0;
+  for (const [i, c] of CORPUS.entries()) {
+    const path = join(scratch, `debian-case-${i}.tar`);
+    writeFileSync(path, c.archive(outside));
+    for (const variable of VARIABLES) {
+      try {
+        await unpackTarball(debian, { variable, path, compression: tarCompression(path, variable) });
+        assert.not.ok(c.refused, `${c.what}: unpacked`);
+        unpacked++;
+      } catch (e) {
+        if (!(e instanceof BuildError)) throw new Error(`${c.what}: not a clean refusal: ${(e as Error).stack}`);
+        assert.ok(c.refused && c.refused.test(e.message), `${c.what}: ${e.message}`);
+        assert.not.match(e.message, /\n/, 'one line');
+        refused++;
+      }
+    }
+  }
+  assert.is(await outsideState(), before, 'nothing outside the tree changed');
+  assert.not.ok(readdirSync(debian).some((n) => n.startsWith('.osbuilder-')), 'no spool or temporary left');
+  console.log(`  real Debian tree: ${CORPUS.length} archives x ${VARIABLES.length} variables: ${refused} refused, ${unpacked} unpacked inside, 0 escaped`);
 });
 
 test('rootfs.ts with a hostile AGENT_TARBALL: one ERROR before the build; with a good one the agent lands and var/run/x stays in the tree', async () => {

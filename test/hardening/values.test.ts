@@ -7,7 +7,7 @@
 // sentinel directory beside the scratch tree included) or the host's
 // directories. The builds point at a missing repository, so that code
 // without a check fails fast too (with another message).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import { $ } from '../../lib/core/exec.ts';
@@ -60,6 +60,8 @@ const cases: Case[] = [
   // issue 23 item 9: a newline in a value is shown, not cut at
   { name: 'OS_VERSION holding a newline', ...build({ OS_VERSION: 'trixie\nrm -rf' }), error: /^ERROR: OS_VERSION=trixie\\nrm -rf is not valid: it names a distro release, so give one name/ },
   { name: 'KERNEL_MODULES_DIR holding a newline', ...build({ KERNEL_MODULES_DIR: '/nonexistent\nsecond line' }), error: /^ERROR: KERNEL_MODULES_DIR=\/nonexistent\\nsecond line is not an existing directory: give the modules directory or unset it$/ },
+  // issue 23 item 9: a huge file where a small one belongs is named, not node's string-length error
+  { name: 'KATA_VERSIONS_FILE of 3 GiB', ...build({ KATA_VERSIONS_FILE: p('huge-versions.yaml') }), error: /^ERROR: KATA_VERSIONS_FILE=\S+huge-versions\.yaml is 3221225472 bytes, more than the 64 MiB such a file can be: give the right file$/ },
 ];
 
 let outcomes = new Map<string, Promise<Outcome>>();
@@ -85,6 +87,8 @@ test.before(async () => {
   mkdirSync(p('agent/usr/bin'), { recursive: true });
   writeFileSync(p('agent/usr/bin/kata-agent'), '#!/bin/sh\n');
   await $`tar --zstd -cf ${p('agent.tar.zst')} -C ${p('agent')} usr`;
+  writeFileSync(p('huge-versions.yaml'), '');
+  truncateSync(p('huge-versions.yaml'), 3 * 2 ** 30);
   userDir('empty-manifest', '');
   userDir('damaged-manifest', '{"format": 2, "inputs": {');
   const manifest = (rootfs?: string) => JSON.stringify({ format: 2, inputs: {}, distroStage: [], ...(rootfs ? { rootfs } : {}) });

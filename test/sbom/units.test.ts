@@ -4,7 +4,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readApkInstalled } from '../../lib/sbom/apk.ts';
 import { packageUrl, rootfsBomJson } from '../../lib/sbom/bom.ts';
-import { readDpkgStatus } from '../../lib/sbom/dpkg.ts';
+import { readDpkg, readDpkgStatus } from '../../lib/sbom/dpkg.ts';
+import { readOsRelease } from '../../lib/sbom/os-release.ts';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseRpmQuery } from '../../lib/sbom/rpm.ts';
 import { diffSboms, formatDiff } from '../../lib/sbom/load.ts';
 import { outputSbomJson, parseVerityLine } from '../../lib/sbom/output.ts';
@@ -73,6 +76,33 @@ test('diff: added, removed, version changes, changed inputs', () => {
   const a = JSON.parse(bom('P:a\nV:1-r0\nA:x86_64\n\nP:b\nV:1-r0\nA:x86_64\n'));
   const b = JSON.parse(bom('P:b\nV:2-r0\nA:x86_64\n\nP:c\nV:1-r0\nA:x86_64\n'));
   assert.is(formatDiff(diffSboms(a, b)), '- a 1-r0 (x86_64)\n~ b 1-r0 -> 2-r0 (x86_64)\n+ c 1-r0 (x86_64)\n1 added, 1 removed, 1 changed, 0 inputs changed\n');
+});
+
+test('the readers see the tree as the guest does: var -> /var and etc -> /etc never reach the host\'s files', () => {
+  const scratch = mkdtempSync('/var/tmp/osbuilder-sbom-links-');
+  try {
+    const linked = join(scratch, 'linked');
+    mkdirSync(linked);
+    symlinkSync('/var', join(linked, 'var'));
+    symlinkSync('/etc', join(linked, 'etc'));
+    // This host has /var/lib/dpkg/status and /etc/os-release; the tree has neither.
+    assert.is(readDpkg(linked), undefined);
+    assert.equal(readOsRelease(linked), {});
+    // Absolute links that lead inside the tree are followed there. (Made by
+    // their real paths: writing through the links would write the host's files.)
+    const guest = join(scratch, 'guest');
+    mkdirSync(join(guest, 'guestvar/lib/dpkg'), { recursive: true });
+    writeFileSync(join(guest, 'guestvar/lib/dpkg/status'), 'Package: guest-only\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n\n');
+    symlinkSync('/guestvar', join(guest, 'var'));
+    mkdirSync(join(guest, 'usr/lib'), { recursive: true });
+    writeFileSync(join(guest, 'usr/lib/os-release'), 'ID=guestos\nVERSION_ID=7\n');
+    mkdirSync(join(guest, 'etc'));
+    symlinkSync('/usr/lib/os-release', join(guest, 'etc/os-release'));
+    assert.equal(readDpkg(guest)!.packages.map((p) => p.name), ['guest-only']);
+    assert.equal(readOsRelease(guest), { id: 'guestos', versionId: '7' });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -1,0 +1,39 @@
+// tier: unit
+// Files a user names may be large: hashed a chunk at a time (node's whole-file
+// read stops at 2 GiB), and a text file beyond its limit is one ERROR naming it.
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { $ } from '../../lib/core/exec.ts';
+import { readTextFile, sha256OfFile } from '../../lib/core/file-read.ts';
+import { isBuildError } from '../helpers/errors.ts';
+
+const scratch = mkdtempSync('/var/tmp/osbuilder-file-read-test-');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A sparse file of `bytes` with a few bytes of data at its end. */
+function sparse(name: string, bytes: number): string {
+  const path = join(scratch, name);
+  const fd = openSync(path, 'w');
+  ftruncateSync(fd, bytes - 4);
+  closeSync(fd);
+  writeFileSync(path, 'end\n', { flag: 'a' });
+  return path;
+}
+
+test('a file over 2 GiB is hashed whole, as sha256sum does', async () => {
+  const path = sparse('big.bin', 2 ** 31 + 4096);
+  const expected = (await $`sha256sum ${path}`).stdout.split(' ')[0];
+  assert.is(sha256OfFile(path), expected);
+});
+
+test('small text is read; text over the limit is one ERROR naming the setting and the size', () => {
+  const small = join(scratch, 'versions.yaml');
+  writeFileSync(small, 'languages: {}\n');
+  assert.is(readTextFile(small, `KATA_VERSIONS_FILE=${small}`), 'languages: {}\n');
+  const big = sparse('huge.yaml', (64 << 20) + 1);
+  assert.throws(() => readTextFile(big, `KATA_VERSIONS_FILE=${big}`), isBuildError(/^KATA_VERSIONS_FILE=\S+huge\.yaml is 67108865 bytes, more than the 64 MiB such a file can be/));
+});
+
+test.run();
