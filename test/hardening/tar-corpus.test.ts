@@ -83,33 +83,36 @@ test('every corpus case, through every tarball variable: refused by name, or unp
   console.log(`  corpus: ${CORPUS.length} archives x ${VARIABLES.length} variables: ${refused} refused, ${unpacked} unpacked inside, 0 escaped`);
 });
 
-test('the corpus into a real Debian tree (mmdebstrap, var/run -> /run), through every variable: nothing outside changes', async () => {
-  const debian = join(scratch, 'debian');
-  await $`cp -a ${await debianRootfs({ agentInit: 'no' })} ${debian}`;
+test('every corpus case into its own copy of a real Debian tree (mmdebstrap, var/run -> /run), the variables in turn: nothing outside changes', async () => {
+  const debian = await debianRootfs({ agentInit: 'no' });
   assert.is(readlinkSync(join(debian, 'var/run')), '/run', 'Debian\'s own var/run link');
-  symlinkSync(outside, join(debian, 'var/out'));
   const before = await outsideState();
   let refused = 0;
   let unpacked = 0;
   for (const [i, c] of CORPUS.entries()) {
+    const variable = VARIABLES[i % VARIABLES.length]!;
     const path = join(scratch, `debian-case-${i}.tar`);
     writeFileSync(path, c.archive(outside));
-    for (const variable of VARIABLES) {
-      try {
-        await unpackTarball(debian, { variable, path, compression: tarCompression(path, variable) });
-        assert.not.ok(c.refused, `${c.what}: unpacked`);
-        unpacked++;
-      } catch (e) {
-        if (!(e instanceof BuildError)) throw new Error(`${c.what}: not a clean refusal: ${(e as Error).stack}`);
-        assert.ok(c.refused && c.refused.test(e.message), `${c.what}: ${e.message}`);
-        assert.not.match(e.message, /\n/, 'one line');
-        refused++;
-      }
+    // A hard-linked copy: the unpacker replaces files, never writes into them, so the cached tree stays as it is.
+    const root = join(scratch, `debian-${i}`);
+    await $`cp -al ${debian} ${root}`;
+    symlinkSync(outside, join(root, 'var/out'));
+    try {
+      await unpackTarball(root, { variable, path, compression: tarCompression(path, variable) });
+      assert.not.ok(c.refused, `${c.what}: unpacked`);
+      for (const rel of c.lands!(outside)) assert.ok(lstatSync(join(root, rel), { throwIfNoEntry: false }), `${c.what}: ${rel} in the tree`);
+      unpacked++;
+    } catch (e) {
+      if (!(e instanceof BuildError)) throw new Error(`${c.what}: not a clean refusal: ${(e as Error).stack}`);
+      assert.ok(c.refused && c.refused.test(e.message), `${c.what}: ${e.message}`);
+      assert.not.match(e.message, /\n/, 'one line');
+      refused++;
     }
+    assert.not.ok(readdirSync(root).some((n) => n.startsWith('.osbuilder-')), 'no spool or temporary left');
+    await $`rm -rf ${root}`;
   }
   assert.is(await outsideState(), before, 'nothing outside the tree changed');
-  assert.not.ok(readdirSync(debian).some((n) => n.startsWith('.osbuilder-')), 'no spool or temporary left');
-  console.log(`  real Debian tree: ${CORPUS.length} archives x ${VARIABLES.length} variables: ${refused} refused, ${unpacked} unpacked inside, 0 escaped`);
+  console.log(`  real Debian tree: ${CORPUS.length} archives: ${refused} refused, ${unpacked} unpacked inside, 0 escaped`);
 });
 
 test('rootfs.ts with a hostile AGENT_TARBALL: one ERROR before the build; with a good one the agent lands and var/run/x stays in the tree', async () => {
