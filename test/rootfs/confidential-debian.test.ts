@@ -70,7 +70,7 @@ test("make rootfs-debian image-debian with kata-deploy's confidential command li
   const root = join(dest, 'debian_rootfs');
 
   // The agent was built from source with AGENT_POLICY=yes on its make line.
-  assert.is((await $`${join(root, 'usr/bin/kata-agent')}`).stdout.trim(), 'fixture-agent version=1.0.0-fixture libc=musl init=no seccomp=no policy=yes');
+  assert.is((await $`${join(root, 'usr/bin/kata-agent')}`).stdout.trim(), 'fixture-agent version=1.0.0-fixture libc=musl init=no seccomp=yes policy=yes');
   // Policy: the allow-all file beside the agent sources, 0644 root, and the default link.
   assert.is(readFileSync(join(root, 'etc/kata-opa/allow-all.rego'), 'utf8'), readFileSync(join(kata, 'src/kata-opa/allow-all.rego'), 'utf8'));
   assert.is(mode(join(root, 'etc/kata-opa/allow-all.rego')), '644 0:0');

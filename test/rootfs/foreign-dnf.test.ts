@@ -26,7 +26,7 @@ test('fedora ARCH=aarch64: dnf --forcearch=aarch64 installs the aarch64 rpms int
   assert.is(out.exitCode, 0, out.stderr);
   assert.match(echoed(out.stderr), /dnf -y --installroot=\S+ .*--forcearch=aarch64 install iptables chrony systemd/, out.stderr);
   const db = await $`rpm --root ${root} -qa --qf ${'%{NAME} %{ARCH}\n'}`;
-  assert.equal(db.stdout.trim().split('\n').sort(), ['chrony aarch64', 'iptables aarch64', 'systemd aarch64']);
+  assert.equal(db.stdout.trim().split('\n').sort(), ['chrony aarch64', 'iptables aarch64', 'libseccomp aarch64', 'systemd aarch64']);
   assert.is(readlinkSync(join(root, 'sbin/init')), '../usr/lib/systemd/systemd');
 });
 
