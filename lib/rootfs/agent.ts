@@ -101,7 +101,8 @@ export async function installAgent(ctx: RootfsContext, source: AgentSource): Pro
   const tree = guestTree(ctx.workDir);
   const rel = agentRel(ctx);
   if (source.kind === 'binary') {
-    tree.copy(source.path, rel);
+    // Whatever was in its place (a file of the distro, a leftover) lends it no mode or owner.
+    tree.copy(source.path, rel, { mode: 0o755, uid: 0, gid: 0 });
     ok(`cp ${source.path} ${ctx.agentDest}`);
   } else if (source.kind === 'tarball') {
     await unpackTarball(ctx.workDir, { variable: 'AGENT_TARBALL', path: source.path, compression: 'zstd' });

@@ -10,9 +10,8 @@ import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootGuest } from '../../lib/boot/boot.ts';
-import { errorMessage } from '../../lib/core/cli.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine, type EngineSession } from '../../scripts/engines.ts';
+import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine } from '../../scripts/engines.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { cached, cacheRoot, hashOf } from '../helpers/cache.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
@@ -46,114 +45,103 @@ const ownedBy = (path: string, uid: number) => lstatSync(path).uid === uid;
 
 const s = suite('non-root user with USE_DOCKER=1: build_image.sh make lines');
 
-let session: EngineSession | string;
-try {
-  session = await startEngine('docker');
-} catch (e) {
-  await stopEngine('docker').catch(() => {});
-  session = errorMessage(e);
-}
+// The engine starts when this suite runs, not when the file is loaded: the
+// container build suites, loaded first, stop theirs when they end.
+let env: Record<string, string> = {};
+const work = mkdtempSync('/var/tmp/osb-nonroot-');
+const osbuilder = join(work, 'osbuilder');
+const build = join(work, 'build');
+const packages = join(cacheRoot, 'packages');
+let user: { uid: number; gid: number };
 
-if (typeof session === 'string') {
-  console.log(`SKIPPED: non-root container builds: docker cannot be started: ${session}`);
-  s.skip('non-root builds (docker cannot be started)', () => {});
-} else {
-  const env = session.env;
-  const socket = (env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
-  const work = mkdtempSync('/var/tmp/osb-nonroot-');
-  const osbuilder = join(work, 'osbuilder');
-  const build = join(work, 'build');
-  const packages = join(cacheRoot, 'packages');
-  let user: { uid: number; gid: number };
+/** `make ARGS` in the osbuilder dir, as the user, with only the environment build_image.sh's caller has. */
+const makeAsUser = (args: string[], extra: Record<string, string> = {}) => {
+  const vars = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: `/home/${USER}`, ...env, ...extra };
+  const assigns = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
+  return $({ nothrow: true, cwd: osbuilder })`runuser -u ${USER} -- env -i ${assigns} make ${args}`;
+};
 
-  /** `make ARGS` in the osbuilder dir, as the user, with only the environment build_image.sh's caller has. */
-  const makeAsUser = (args: string[], extra: Record<string, string> = {}) => {
-    const vars = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: `/home/${USER}`, ...env, ...extra };
-    const assigns = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-    return $({ nothrow: true, cwd: osbuilder })`runuser -u ${USER} -- env -i ${assigns} make ${args}`;
-  };
+s.before(async () => {
+  env = (await startEngine('docker')).env;
+  user = await nonRootUser((env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, ''));
+  const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');
+  await ensureBaseImage('docker', env, tar);
+  await projectCopy(osbuilder);
+  // The test agent as an agent tarball (what kata-deploy passes).
+  const stage = join(work, 'agent-stage');
+  mkdirSync(join(stage, 'usr/bin'), { recursive: true });
+  cpSync(await testAgentBinary(), join(stage, 'usr/bin/kata-agent'));
+  await $`tar --zstd -cf ${join(work, 'kata-static-agent.tar.zst')} -C ${stage} .`;
+  mkdirSync(build);
+  mkdirSync(packages, { recursive: true }); // shared with the other tests: stays root's, the container keeps its owner
+  await $`chown -R ${user.uid}:${user.gid} ${work}`;
+});
 
-  s.before(async () => {
-    user = await nonRootUser(socket);
-    const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');
-    await ensureBaseImage('docker', env, tar);
-    await projectCopy(osbuilder);
-    // The test agent as an agent tarball (what kata-deploy passes).
-    const stage = join(work, 'agent-stage');
-    mkdirSync(join(stage, 'usr/bin'), { recursive: true });
-    cpSync(await testAgentBinary(), join(stage, 'usr/bin/kata-agent'));
-    await $`tar --zstd -cf ${join(work, 'kata-static-agent.tar.zst')} -C ${stage} .`;
-    mkdirSync(build);
-    mkdirSync(packages, { recursive: true }); // shared with the other tests: stays root's, the container keeps its owner
-    await $`chown -R ${user.uid}:${user.gid} ${work}`;
-  });
+s.after(async () => {
+  if (user) await $({ nothrow: true })`rm -rf ${work}`;
+  await stopEngine('docker');
+});
 
-  s.after(async () => {
-    if (user) await $({ nothrow: true })`rm -rf ${work}`;
-    await stopEngine('docker');
-  });
+// build_image.sh's variables (KATA-DEPLOY.md "The call"), debian, the test agent as AGENT_TARBALL.
+const common = () => [
+  'DISTRO=debian', 'DEBUG=', 'USE_DOCKER=1', `AGENT_TARBALL=${join(work, 'kata-static-agent.tar.zst')}`, 'AGENT_POLICY=no',
+  'COCO_GUEST_COMPONENTS_TARBALL=', 'PAUSE_IMAGE_TARBALL=', 'GUEST_HOOKS_TARBALL=',
+];
+const runEnv = () => ({ IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, MEASURED_ROOTFS: 'yes' });
 
-  // build_image.sh's variables (KATA-DEPLOY.md "The call"), debian, the test agent as AGENT_TARBALL.
-  const common = () => [
-    'DISTRO=debian', 'DEBUG=', 'USE_DOCKER=1', `AGENT_TARBALL=${join(work, 'kata-static-agent.tar.zst')}`, 'AGENT_POLICY=no',
-    'COCO_GUEST_COMPONENTS_TARBALL=', 'PAUSE_IMAGE_TARBALL=', 'GUEST_HOOKS_TARBALL=',
-  ];
-  const runEnv = () => ({ IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, MEASURED_ROOTFS: 'yes' });
+s('without an engine: one ERROR naming both ways out, nothing written', async () => {
+  const dest = join(build, 'no-engine');
+  const out = await makeAsUser(['rootfs', 'DISTRO=debian', `ROOTFS_BUILD_DEST=${dest}`, `AGENT_TARBALL=${join(work, 'kata-static-agent.tar.zst')}`], { USE_DOCKER: '' });
+  assert.is.not(out.exitCode, 0);
+  const errors = errorLines(out.stderr);
+  assert.is(errors.length, 1, out.stderr);
+  assert.match(errors[0]!, /needs root .*run it as root \(sudo\), or set USE_DOCKER=1 \(or USE_PODMAN=1\)/);
+  assert.not.ok(existsSync(dest), 'nothing written');
+});
 
-  s('without an engine: one ERROR naming both ways out, nothing written', async () => {
-    const dest = join(build, 'no-engine');
-    const out = await makeAsUser(['rootfs', 'DISTRO=debian', `ROOTFS_BUILD_DEST=${dest}`, `AGENT_TARBALL=${join(work, 'kata-static-agent.tar.zst')}`], { USE_DOCKER: '' });
-    assert.is.not(out.exitCode, 0);
-    const errors = errorLines(out.stderr);
-    assert.is(errors.length, 1, out.stderr);
-    assert.match(errors[0]!, /needs root .*run it as root \(sudo\), or set USE_DOCKER=1 \(or USE_PODMAN=1\)/);
-    assert.not.ok(existsSync(dest), 'nothing written');
-  });
+s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the user, where build_image.sh takes them, booting to the agent', async () => {
+  const dest = join(build, 'rootfs-image');
+  const start = Date.now();
+  const image = await makeAsUser(['image', ...common(), 'BUILD_VARIANT=base', `ROOTFS_BUILD_DEST=${dest}`], runEnv());
+  assert.is(image.exitCode, 0, `${image.stdout.slice(-3000)}\n${image.stderr.slice(-3000)}`);
+  assert.not.match(image.stderr, /Permission denied|WARNING: could not keep the distro tree/);
+  assert.match(image.stdout + image.stderr, /Distro-tree cache skipped/);
+  const imageSeconds = (Date.now() - start) / 1000;
+  for (const name of ['kata-containers.img', 'kata-containers.img.cdx.json', 'root_hash_base.txt']) {
+    assert.ok(ownedBy(join(osbuilder, name), user.uid), `${name} in the osbuilder dir, the user's`);
+  }
+  assert.match(readFileSync(join(osbuilder, 'root_hash_base.txt'), 'utf8'), /^root_hash=[0-9a-f]{64},salt=[0-9a-f]{64},data_blocks=\d+,/);
+  const tree = join(dest, 'debian_rootfs');
+  assert.is(lstatSync(join(tree, 'usr/bin/kata-agent')).uid, 0, 'the guest tree keeps root as owner');
+  assert.ok(ownedBy(join(dest, '.debian_rootfs.manifest.json'), user.uid) && ownedBy(join(dest, '.debian_rootfs.done'), user.uid), 'manifest and marker are the user\'s');
+  assert.equal(readdirSync(dest).filter((n) => n.includes('.partial-') || n.includes('.old-')), [], 'no staging left');
+  const bootImage = await bootGuest({ image: join(osbuilder, 'kata-containers.img') });
+  assert.ok(bootImage.markerSeen, `${AGENT_MARKER} from the measured image; last lines:\n${bootImage.console.split('\n').slice(-15).join('\n')}`);
+  assert.ok(bootImage.rootHashFile, 'booted through dm-verity with root_hash_base.txt');
 
-  s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the user, where build_image.sh takes them, booting to the agent', async () => {
-    const dest = join(build, 'rootfs-image');
-    const start = Date.now();
-    const image = await makeAsUser(['image', ...common(), 'BUILD_VARIANT=base', `ROOTFS_BUILD_DEST=${dest}`], runEnv());
-    assert.is(image.exitCode, 0, `${image.stdout.slice(-3000)}\n${image.stderr.slice(-3000)}`);
-    assert.not.match(image.stderr, /Permission denied|WARNING: could not keep the distro tree/);
-    assert.match(image.stdout + image.stderr, /Distro-tree cache skipped/);
-    const imageSeconds = (Date.now() - start) / 1000;
-    for (const name of ['kata-containers.img', 'kata-containers.img.cdx.json', 'root_hash_base.txt']) {
-      assert.ok(ownedBy(join(osbuilder, name), user.uid), `${name} in the osbuilder dir, the user's`);
-    }
-    assert.match(readFileSync(join(osbuilder, 'root_hash_base.txt'), 'utf8'), /^root_hash=[0-9a-f]{64},salt=[0-9a-f]{64},data_blocks=\d+,/);
-    const tree = join(dest, 'debian_rootfs');
-    assert.is(lstatSync(join(tree, 'usr/bin/kata-agent')).uid, 0, 'the guest tree keeps root as owner');
-    assert.ok(ownedBy(join(dest, '.debian_rootfs.manifest.json'), user.uid) && ownedBy(join(dest, '.debian_rootfs.done'), user.uid), 'manifest and marker are the user\'s');
-    assert.equal(readdirSync(dest).filter((n) => n.includes('.partial-') || n.includes('.old-')), [], 'no staging left');
-    const bootImage = await bootGuest({ image: join(osbuilder, 'kata-containers.img') });
-    assert.ok(bootImage.markerSeen, `${AGENT_MARKER} from the measured image; last lines:\n${bootImage.console.split('\n').slice(-15).join('\n')}`);
-    assert.ok(bootImage.rootHashFile, 'booted through dm-verity with root_hash_base.txt');
+  // A killed build's root-owned staging dir (its process gone): the next build sweeps it through a container.
+  const stale = join(dest, '.debian_rootfs.partial-4194301');
+  mkdirSync(join(stale, 'root'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(stale, 'root/secret'), '', { mode: 0o600 });
+  // The initrd from the same ROOTFS_BUILD_DEST: AGENT_INIT changed, so the old root-owned tree is replaced.
+  const t2 = Date.now();
+  const initrd = await makeAsUser(['initrd', ...common(), 'BUILD_VARIANT=', 'AGENT_INIT=yes', `ROOTFS_BUILD_DEST=${dest}`], { ...runEnv(), MEASURED_ROOTFS: 'no' });
+  assert.is(initrd.exitCode, 0, `${initrd.stdout.slice(-3000)}\n${initrd.stderr.slice(-3000)}`);
+  const initrdSeconds = (Date.now() - t2) / 1000;
+  for (const name of ['kata-containers-initrd.img', 'kata-containers-initrd.img.cdx.json']) {
+    assert.ok(ownedBy(join(osbuilder, name), user.uid), `${name} in the osbuilder dir, the user's`);
+  }
+  assert.ok(lstatSync(join(tree, 'sbin/init')).isFile(), 'the rebuilt tree has the agent as init');
+  assert.equal(readdirSync(dest).filter((n) => n.includes('.partial-') || n.includes('.old-')), [], 'the old tree and the stale staging dir removed');
+  const bootInitrd = await bootGuest({ initrd: join(osbuilder, 'kata-containers-initrd.img') });
+  assert.ok(bootInitrd.markerSeen, `${AGENT_MARKER} from the initrd; last lines:\n${bootInitrd.console.split('\n').slice(-15).join('\n')}`);
 
-    // A killed build's root-owned staging dir (its process gone): the next build sweeps it through a container.
-    const stale = join(dest, '.debian_rootfs.partial-4194301');
-    mkdirSync(join(stale, 'root'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(stale, 'root/secret'), '', { mode: 0o600 });
-    // The initrd from the same ROOTFS_BUILD_DEST: AGENT_INIT changed, so the old root-owned tree is replaced.
-    const t2 = Date.now();
-    const initrd = await makeAsUser(['initrd', ...common(), 'BUILD_VARIANT=', 'AGENT_INIT=yes', `ROOTFS_BUILD_DEST=${dest}`], { ...runEnv(), MEASURED_ROOTFS: 'no' });
-    assert.is(initrd.exitCode, 0, `${initrd.stdout.slice(-3000)}\n${initrd.stderr.slice(-3000)}`);
-    const initrdSeconds = (Date.now() - t2) / 1000;
-    for (const name of ['kata-containers-initrd.img', 'kata-containers-initrd.img.cdx.json']) {
-      assert.ok(ownedBy(join(osbuilder, name), user.uid), `${name} in the osbuilder dir, the user's`);
-    }
-    assert.ok(lstatSync(join(tree, 'sbin/init')).isFile(), 'the rebuilt tree has the agent as init');
-    assert.equal(readdirSync(dest).filter((n) => n.includes('.partial-') || n.includes('.old-')), [], 'the old tree and the stale staging dir removed');
-    const bootInitrd = await bootGuest({ initrd: join(osbuilder, 'kata-containers-initrd.img') });
-    assert.ok(bootInitrd.markerSeen, `${AGENT_MARKER} from the initrd; last lines:\n${bootInitrd.console.split('\n').slice(-15).join('\n')}`);
-
-    // make clean as the user: the root-owned tree goes through a container.
-    const clean = await makeAsUser(['clean', 'DISTRO=debian', 'USE_DOCKER=1', `ROOTFS_BUILD_DEST=${dest}`]);
-    assert.is(clean.exitCode, 0, clean.stderr);
-    assert.not.ok(existsSync(tree), 'make clean removed the tree');
-    assert.not.ok(existsSync(join(osbuilder, 'kata-containers.img')));
-    console.log(`non-root make image: ${imageSeconds.toFixed(0)} s, make initrd (rootfs rebuilt): ${initrdSeconds.toFixed(0)} s`);
-  });
-}
+  // make clean as the user: the root-owned tree goes through a container.
+  const clean = await makeAsUser(['clean', 'DISTRO=debian', 'USE_DOCKER=1', `ROOTFS_BUILD_DEST=${dest}`]);
+  assert.is(clean.exitCode, 0, clean.stderr);
+  assert.not.ok(existsSync(tree), 'make clean removed the tree');
+  assert.not.ok(existsSync(join(osbuilder, 'kata-containers.img')));
+  console.log(`non-root make image: ${imageSeconds.toFixed(0)} s, make initrd (rootfs rebuilt): ${initrdSeconds.toFixed(0)} s`);
+});
 
 s.run();
