@@ -5,6 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ProcessOutput, failureSummary, interruptCommands, undoing } from './exec.ts';
 import { BuildError, die, error, printTotals } from './log.ts';
+import { isOn } from './yes-no.ts';
 import { showText } from './show-path.ts';
 
 /** True when the module with this `import.meta.url` is the script being run. */
@@ -128,7 +129,7 @@ export const yesNo: Parser<'yes' | 'no'> = (raw, name) =>
   raw === 'yes' || raw === 'no' ? raw : die(`${name}=${raw} is not valid: use yes or no`);
 
 /** Shell-style boolean: any non-empty value other than "no"/"false"/"0" is true. */
-export const truthy: Parser<boolean> = (raw) => !['', 'no', 'false', '0'].includes(raw.toLowerCase());
+export const truthy: Parser<boolean> = isOn;
 
 /**
  * A value that becomes part of paths and file names (OS_VERSION, AGENT_BIN,

@@ -3,7 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess, spawn } from 'node:child_process';
 import { $, ProcessOutput } from 'zx/core';
-import { debugEnabled } from './log.ts';
+import { debugEnabled } from './yes-no.ts';
 import { planning, planSpawn, startPlan, stopPlan, type PlanPrinter } from './plan.ts';
 
 $.shell = '/bin/bash';

@@ -31,9 +31,6 @@ export function die(msg: string): never {
   throw new BuildError(msg);
 }
 
-export function debugEnabled(): boolean {
-  return !!process.env.DEBUG && process.env.DEBUG !== '0' && process.env.DEBUG !== 'false';
-}
 
 export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;

@@ -4,6 +4,7 @@
 // build is alive. No escape codes unless stdout is a terminal (NO_COLOR and
 // TERM=dumb too give plain lines). Hand-written: spinner libraries draw on
 // stderr and go silent when it is not a terminal, the opposite of what a log needs.
+import { debugEnabled } from './yes-no.ts';
 
 export const PLAIN_EVERY_MS = 10_000;
 const LIVE_EVERY_MS = 1000;
@@ -31,7 +32,7 @@ export function setProgressOutput(o: ProgressOutput, e: NodeJS.ProcessEnv = proc
 }
 
 function liveMode(): boolean {
-  const debug = !!env.DEBUG && env.DEBUG !== '0' && env.DEBUG !== 'false';
+  const debug = debugEnabled(env);
   // DEBUG echoes commands between redraws: plain lines read better there.
   return !!out.isTTY && !env.NO_COLOR && env.TERM !== 'dumb' && !debug;
 }

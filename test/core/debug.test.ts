@@ -1,0 +1,31 @@
+// tier: unit
+// DEBUG reads as every yes/no variable does: DEBUG=no (or 0, false, empty)
+// keeps commands quiet; DEBUG=1 echoes them.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { $ } from '../../lib/core/exec.ts';
+import { isOn } from '../../lib/core/yes-no.ts';
+import { repoRoot } from '../helpers/rootfs-fixture.ts';
+
+const script = "import('./lib/core/exec.ts').then(({ $ }) => $`echo osb-debug-probe`);";
+const run = async (debug: string) => {
+  const out = await $({ cwd: repoRoot, env: { ...process.env, DEBUG: debug, NO_COLOR: '1', FORCE_COLOR: '0' } })`node --import tsx/esm -e ${script}`;
+  return (out.stdout + out.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+};
+
+test('yes/no values', () => {
+  for (const off of ['', 'no', 'No', 'false', 'FALSE', '0']) assert.is(isOn(off), false, off);
+  for (const on of ['1', 'yes', 'true', 'y']) assert.is(isOn(on), true, on);
+  assert.is(isOn(undefined), false);
+});
+
+test('DEBUG=no and DEBUG=0 echo no command; DEBUG=1 does', async () => {
+  for (const off of ['no', '0', 'false']) {
+    const out = await run(off);
+    assert.not.match(out, /\$ echo osb-debug-probe/, `DEBUG=${off}`);
+  }
+  const on = await run('1');
+  assert.match(on, /\$ echo osb-debug-probe/);
+});
+
+test.run();
