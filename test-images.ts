@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { isMain, onCleanup, runMain } from './lib/core/cli.ts';
+import { type SettingSpec, type Settings, describeSettings, integer, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, text, truthy } from './lib/core/cli.ts';
 import { bootGuest } from './lib/boot/boot.ts';
 import { type BuiltGuest, statsTable } from './lib/boot/stats.ts';
 import { $ } from './lib/core/exec.ts';
@@ -20,7 +20,22 @@ import { BOOT_ARCHES } from './lib/boot/arch.ts';
 
 const projectDir = new URL('./', import.meta.url).pathname;
 const tsx = join(projectDir, 'node_modules/.bin/tsx');
-const BOOT_TIMEOUT_SECONDS = Number(process.env.BOOT_TIMEOUT || 300);
+
+/** Options and environment of test-images.ts: help and validation come from here. */
+export const testImagesSettings = {
+  help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
+  list: { flag: 'list', default: false, parse: truthy, help: 'list the distros that would be tested' } as SettingSpec<boolean>,
+  imagesOnly: { flag: 'test-images-only', default: false, parse: truthy, help: 'only build and boot disk images' } as SettingSpec<boolean>,
+  initrdsOnly: { flag: 'test-initrds-only', default: false, parse: truthy, help: 'only build and boot initrds' } as SettingSpec<boolean>,
+  arch: {
+    env: 'ARCH', default: '', parse: text,
+    help: "guest architecture (default: the host's; a foreign one is built through qemu-user with a cross-compiled test agent and booted in that architecture's QEMU)",
+  } as SettingSpec<string>,
+  bootTimeout: { env: 'BOOT_TIMEOUT', default: 300, parse: integer(1, 86_400), help: 'seconds per boot' } as SettingSpec<number>,
+  keepTestDir: { env: 'KEEP_TEST_DIR', default: false, parse: truthy, help: 'keep the build directory' } as SettingSpec<boolean>,
+  agentSourceBin: { env: 'AGENT_SOURCE_BIN', default: '', parse: text, help: 'the agent binary to install (default: the test agent, built once)' } as SettingSpec<string>,
+};
+type TestImagesSettings = Settings<typeof testImagesSettings>;
 
 const usage = (defaultDistros: string) => `
 Usage: test-images.ts [options] [DISTRO...]
@@ -31,16 +46,8 @@ each in QEMU (TCG) and pass when the agent comes up. Without DISTRO, the
 distros buildable on this machine are tested: those bootstrapped from the
 host's own package repositories (here: ${defaultDistros}).
 
-Options:
-  -h, --help            show this help
-  --list                list the distros that would be tested
-  --test-images-only    only build and boot disk images
-  --test-initrds-only   only build and boot initrds
-
-Environment: ARCH (guest architecture, default the host's: a foreign one is
-built through qemu-user with a cross-compiled test agent and booted in that
-architecture's QEMU), BOOT_TIMEOUT (seconds per boot, default 300),
-KEEP_TEST_DIR=1 (keep the build directory), DEBUG.
+Options and environment (DEBUG too):
+${describeSettings(testImagesSettings)}
 `;
 
 type AgentInit = 'yes' | 'no';
@@ -49,6 +56,7 @@ interface Plan {
   distros: string[];
   images: boolean;
   initrds: boolean;
+  bootTimeout: number;
 }
 
 async function knownDistros(): Promise<string[]> {
@@ -102,7 +110,7 @@ async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, work
   const imagesDest = join(workDir, `images-agent-init-${agentInit}`);
   mkdirSync(rootfsDest, { recursive: true });
   mkdirSync(imagesDest, { recursive: true });
-  const env = { ...process.env, ARCH: arch, AGENT_INIT: agentInit, AGENT_SOURCE_BIN: process.env.AGENT_SOURCE_BIN || agent };
+  const env = { ...process.env, ARCH: arch, AGENT_INIT: agentInit, AGENT_SOURCE_BIN: agent };
   // Images on NVDIMM as Kata attaches them, where the machine offers it.
   const media = BOOT_ARCHES[arch].nvdimmMachine ? 'nvdimm' : 'virtio';
   const vars = { ROOTFS_BUILD_DEST: rootfsDest, IMAGES_BUILD_DEST: imagesDest, AGENT_INIT: agentInit };
@@ -120,7 +128,7 @@ async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, work
     const path = join(imagesDest, `kata-containers-${type}-${distro}.img`);
     await step(`Making ${type} for ${label}`, () => make(`${type}-${distro}`, vars, env));
     const result = await step(`Booting ${type} of ${label}`, () =>
-      bootGuest(type === 'image' ? { image: path, media, arch, timeoutSeconds: BOOT_TIMEOUT_SECONDS } : { initrd: path, arch, timeoutSeconds: BOOT_TIMEOUT_SECONDS }));
+      bootGuest(type === 'image' ? { image: path, media, arch, timeoutSeconds: plan.bootTimeout } : { initrd: path, arch, timeoutSeconds: plan.bootTimeout }));
     if (result.markerSeen) ok(`${type} of ${label}: agent up after ${result.seconds.toFixed(1)} s`);
     else {
       error(`${type} of ${label}: the agent did not come up; console tail:`);
@@ -135,24 +143,29 @@ async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, work
   return guests;
 }
 
+export function parseTestImagesArgs(argv: string[], env: NodeJS.ProcessEnv): { s: TestImagesSettings; distros: string[] } {
+  const flags = Object.values(testImagesSettings).flatMap((spec) => (spec.flag ? [spec.flag] : []));
+  const opts = minimist(argv, { boolean: flags, alias: { h: 'help' } });
+  rejectUnknownOptions(opts, [...flags, 'help']);
+  return { s: resolveSettings(testImagesSettings, env, opts), distros: opts._.map(String) };
+}
+
 async function main(): Promise<void> {
-  const opts = minimist(process.argv.slice(2), {
-    boolean: ['h', 'help', 'list', 'test-images-only', 'test-initrds-only'],
-    unknown: (a) => (a.startsWith('-') ? die(`unknown option ${a}: see --help`) : true),
-  });
-  if (opts.h || opts.help || opts._[0] === 'help') {
+  const { s, distros } = parseTestImagesArgs(process.argv.slice(2), process.env);
+  if (s.help || distros[0] === 'help') {
     const defaults = hostDistros(await knownDistros()).join(' ') || 'none';
     process.stdout.write(usage(defaults));
     return;
   }
-  if (opts['test-images-only'] && opts['test-initrds-only']) die('--test-images-only and --test-initrds-only exclude each other');
-  const arch = checkArch(process.env.ARCH || hostArch());
+  if (s.imagesOnly && s.initrdsOnly) die('--test-images-only and --test-initrds-only exclude each other');
+  const arch = checkArch(s.arch || hostArch());
   const plan: Plan = {
-    distros: await distrosToTest(opts._.map(String), arch),
-    images: !opts['test-initrds-only'],
-    initrds: !opts['test-images-only'],
+    distros: await distrosToTest(distros, arch),
+    images: !s.initrdsOnly,
+    initrds: !s.imagesOnly,
+    bootTimeout: s.bootTimeout,
   };
-  if (opts.list) {
+  if (s.list) {
     process.stdout.write(plan.distros.map((d) => `${d}\n`).join(''));
     return;
   }
@@ -160,13 +173,13 @@ async function main(): Promise<void> {
   info(`Running tests for: ${plan.distros.join(' ')} (${arch})`);
 
   const workDir = mkdtempSync('/var/tmp/osbuilder-test-');
-  if (!process.env.KEEP_TEST_DIR) {
+  if (!s.keepTestDir) {
     onCleanup(async () => {
       for (const sub of ['rootfs-agent-init-yes', 'rootfs-agent-init-no']) await removeTree(join(workDir, sub));
       rmSync(workDir, { recursive: true, force: true });
     });
   }
-  const agent = await testAgentBinary(arch);
+  const agent = s.agentSourceBin || (await testAgentBinary(arch));
   const guests: BuiltGuest[] = [];
   for (const distro of plan.distros) {
     for (const agentInit of ['yes', 'no'] as const) guests.push(...(await testDistro(distro, agentInit, plan, workDir, agent, arch)));
