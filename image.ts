@@ -6,13 +6,13 @@ import { dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
-  text, truthy, valueFlags, yesNo,
+  sourceDateEpoch, text, truthy, valueFlags, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';
-import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart, MAX_SOURCE_DATE_EPOCH } from './lib/core/input-checks.ts';
+import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart } from './lib/core/input-checks.ts';
 import { die, info, step } from './lib/core/log.ts';
 
 const scriptDir = dirname(new URL(import.meta.url).pathname);
@@ -43,7 +43,7 @@ export const imageSettings = {
   buildVariant: { env: 'BUILD_VARIANT', default: '', parse: fileNamePart, help: 'variant name in root_hash_<variant>.txt (letters, digits, . _ + -)' } as SettingSpec<string>,
   skipRootfsCheck: { env: 'SKIP_ROOTFS_CHECK', default: 'no', parse: yesNo, help: 'yes: skip the init/agent checks' } as SettingSpec<'yes' | 'no'>,
   sourceDateEpoch: {
-    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0, MAX_SOURCE_DATE_EPOCH),
+    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: sourceDateEpoch,
     help: 'reproducible build: fixed ids, timestamps clamped to this time',
   } as SettingSpec<number | undefined>,
   useDocker: { env: 'USE_DOCKER', default: '', parse: text, help: 'build inside a Docker container' } as SettingSpec<string>,

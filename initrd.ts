@@ -4,14 +4,14 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import minimist from 'minimist';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
-  text, valueFlags, yesNo, truthy,
+  type SettingSpec, describeSettings, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
+  sourceDateEpoch, text, truthy, valueFlags, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
 import { isSymlink } from './lib/core/fs-checks.ts';
 import { describeInRoot, executableInRoot } from './lib/core/in-root.ts';
-import { checkOutputFile, checkOutputName, checkRootfsToPack, MAX_SOURCE_DATE_EPOCH } from './lib/core/input-checks.ts';
+import { checkOutputFile, checkOutputName, checkRootfsToPack } from './lib/core/input-checks.ts';
 import { COMPRESSIONS, hostCompressor } from './lib/initrd/compress.ts';
 import { checkNewcLimits, warnDroppedXattrs } from './lib/initrd/fidelity.ts';
 import { planArchive, scanTree } from './lib/initrd/tree.ts';
@@ -34,7 +34,7 @@ export const initrdSettings = {
     help: `compression: ${COMPRESSIONS.join(', ')} (gzip uses pigz on all cores when installed)`,
   } as SettingSpec<'gzip' | 'zstd' | 'none'>,
   sourceDateEpoch: {
-    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: integer(0, MAX_SOURCE_DATE_EPOCH),
+    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: sourceDateEpoch,
     help: 'clamp archived mtimes to this time: same tree, same bytes',
   } as SettingSpec<number | undefined>,
 };

@@ -155,6 +155,14 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Parser<numb
   };
 }
 
+/**
+ * SOURCE_DATE_EPOCH, read the same by every script: the latest time every
+ * output can hold is newc cpio's unsigned 32-bit mtime (2106-02-07), so a
+ * rootfs built with a later one could not be packed.
+ */
+const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
+export const sourceDateEpoch: Parser<number> = integer(0, MAX_SOURCE_DATE_EPOCH);
+
 export function oneOf<T extends string>(...choices: T[]): Parser<T> {
   return (raw, name) =>
     (choices as string[]).includes(raw) ? (raw as T) : die(`${name}=${raw} is not valid: use one of ${choices.join(', ')}`);

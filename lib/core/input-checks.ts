@@ -66,12 +66,6 @@ export function checkExistingFile(path: string, name: string, fix: string): void
   if (!statSync(path).isFile()) die(`${name}=${path} is not a regular file: ${fix}`);
 }
 
-/**
- * The latest SOURCE_DATE_EPOCH every output can hold: newc cpio stores an
- * unsigned 32-bit mtime (2106-02-07); a larger value would wrap.
- */
-export const MAX_SOURCE_DATE_EPOCH = 0xffffffff;
-
 /** A setting that becomes one component of an output file name (e.g. root_hash_<BUILD_VARIANT>.txt). */
 export function fileNamePart(raw: string, name: string): string {
   if (raw === '') return raw;

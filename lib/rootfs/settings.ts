@@ -1,7 +1,7 @@
 // The settings table of rootfs.ts: every option and environment variable,
 // declared once. Usage text, validation and (later) the container `--env`
 // list are generated from it.
-import { integer, oneOf, plainName, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from '../core/cli.ts';
+import { integer, oneOf, sourceDateEpoch, plainName, text, truthy, yesNo, type Parser, type SettingSpec, type Settings } from '../core/cli.ts';
 import { checkArch } from '../core/arch.ts';
 import { die } from '../core/log.ts';
 import type { BuildInRam } from './ram-staging.ts';
@@ -55,7 +55,7 @@ export const rootfsSettings = {
   rootfsOnly: { env: 'ROOTFS_ONLY', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: build the distro tree alone (no agent, no Kata setup, no summary), e.g. for a guest extension image' },
   insideContainer: { env: 'INSIDE_CONTAINER', default: false, parse: truthy, help: 'set by the container stage: running inside the build container' },
   stagePrepareRootfs: { env: 'STAGE_PREPARE_ROOTFS', default: false, parse: truthy, help: 'run only the distro stage (no agent setup)' },
-  sourceDateEpoch: { env: 'SOURCE_DATE_EPOCH', default: undefined as number | undefined, parse: integer(0), help: 'fixed creation time (seconds since 1970) for a reproducible summary file' },
+  sourceDateEpoch: { env: 'SOURCE_DATE_EPOCH', default: undefined as number | undefined, parse: sourceDateEpoch, help: 'fixed creation time (seconds since 1970) for a reproducible summary file' },
   httpProxy: { env: 'http_proxy', default: '', parse: text, help: 'HTTP proxy passed to the build' },
   httpsProxy: { env: 'https_proxy', default: '', parse: text, help: 'HTTPS proxy passed to the build' },
   noProxy: { env: 'no_proxy', default: '', parse: text, help: 'hosts reached without the proxy, passed to the build' },

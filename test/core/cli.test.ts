@@ -3,6 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBuildError } from '../helpers/errors.ts';
 import { integer, resolveSettings, text, yesNo, truthy } from '../../lib/core/cli.ts';
+import { rootfsSettings } from '../../lib/rootfs/settings.ts';
+import { imageSettings } from '../../image.ts';
+import { initrdSettings } from '../../initrd.ts';
 
 const specs = {
   rootfsDir: { env: 'ROOTFS_DIR', flag: 'r', default: '/default', parse: text, help: 'rootfs dir' },
@@ -31,6 +34,14 @@ test('yes/no and integer parsers reject bad values with a fix', () => {
   assert.throws(() => resolveSettings(specs, { ROOT_FREE_SPACE: '-3' }), /not a whole number/);
   assert.throws(() => resolveSettings(specs, { ROOT_FREE_SPACE: '2000' }), /out of range/);
   assert.is(resolveSettings(specs, { ROOT_FREE_SPACE: '12' }).freeSpace, 12);
+});
+
+test('SOURCE_DATE_EPOCH has one range in rootfs.ts, image.ts and initrd.ts (a rootfs must stay packable)', () => {
+  for (const table of [rootfsSettings, imageSettings, initrdSettings]) {
+    const spec = { sourceDateEpoch: table.sourceDateEpoch };
+    assert.is(resolveSettings(spec, { SOURCE_DATE_EPOCH: '4294967295' }).sourceDateEpoch, 4294967295);
+    assert.throws(() => resolveSettings(spec, { SOURCE_DATE_EPOCH: '4294967296' }), isBuildError(/^SOURCE_DATE_EPOCH=4294967296 is out of range: give a number from 0 to 4294967295$/));
+  }
 });
 
 test.run();
