@@ -3,10 +3,10 @@
 // Usage: tsx image.ts [options] <rootfs-dir | DISTRO>   (see -h)
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import minimist from 'minimist';
+import { parseCommandLine } from './lib/core/args.ts';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
-  sourceDateEpoch, text, truthy, valueFlags, yesNo,
+  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, resolveSettings, runMain,
+  sourceDateEpoch, text, truthy, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
@@ -111,14 +111,13 @@ export function imageOptions(s: ImageSettings, rootfs: string, image: string): I
 }
 
 export async function main(): Promise<void> {
-  const opts = minimist(process.argv.slice(2), { string: valueFlags(imageSettings), boolean: ['h'] });
-  rejectUnknownOptions(opts, ['h', 'o', 'r', 'f']);
+  const opts = parseCommandLine(imageSettings, process.argv.slice(2), { min: 0, max: 1, what: 'one rootfs directory or distro name' });
   const s = resolveSettings(imageSettings, process.env, opts);
   if (s.help) {
     process.stdout.write(USAGE);
     return;
   }
-  if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
+  if (opts._.length !== 1) die('give one rootfs directory or distro name: see -h');
   checkOutputName(s.image, opts.o === undefined ? 'IMAGE' : '-o');
   const { rootfs, distroImage } = await resolveRootfsArg(String(opts._[0]));
   const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);

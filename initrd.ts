@@ -2,10 +2,10 @@
 // Usage: tsx initrd.ts [options] <rootfs-dir | DISTRO>   (see -h)
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import minimist from 'minimist';
+import { parseCommandLine } from './lib/core/args.ts';
 import {
-  type SettingSpec, describeSettings, isMain, oneOf, plainName, rejectUnknownOptions, resolveSettings, runMain,
-  sourceDateEpoch, text, truthy, valueFlags, yesNo,
+  type SettingSpec, describeSettings, isMain, oneOf, plainName, resolveSettings, runMain,
+  sourceDateEpoch, text, truthy, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
 import { $ } from './lib/core/exec.ts';
@@ -123,14 +123,13 @@ export async function buildInitrd(rootfsArg: string, image: string, s: InitrdSet
 }
 
 export async function main(): Promise<void> {
-  const opts = minimist(process.argv.slice(2), { string: valueFlags(initrdSettings), boolean: ['h'] });
-  rejectUnknownOptions(opts, ['h', 'o']);
+  const opts = parseCommandLine(initrdSettings, process.argv.slice(2), { min: 0, max: 1, what: 'one rootfs directory or distro name' });
   const s = resolveSettings(initrdSettings, process.env, opts);
   if (s.help) {
     process.stdout.write(USAGE);
     return;
   }
-  if (opts._.length !== 1) die(`give one rootfs directory or distro name (got ${opts._.length}): see -h`);
+  if (opts._.length !== 1) die('give one rootfs directory or distro name: see -h');
   checkOutputName(s.image, opts.o === undefined ? 'INITRD_IMAGE' : '-o');
   const { rootfs, defaultImage } = await rootfsFor(String(opts._[0]), process.env);
   const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;

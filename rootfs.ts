@@ -2,8 +2,9 @@
 // Usage: tsx rootfs.ts [options] [DISTRO]   (see -h)
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import minimist from 'minimist';
-import { describeSettings, errorMessage, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, valueFlags } from './lib/core/cli.ts';
+import type minimist from 'minimist';
+import { parseCommandLine } from './lib/core/args.ts';
+import { describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
 import { imageName, runContainerStage } from './lib/container/rootfs-stage.ts';
 import { useContainerRemoval } from './lib/container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
@@ -54,21 +55,7 @@ ${describeSettings(distroSettings, rootfsSettings)}
 }
 
 export function parseArgs(argv: string[]): minimist.ParsedArgs {
-  const flags = Object.values(rootfsSettings).flatMap((s) => ('flag' in s && s.flag ? [s.flag] : []));
-  const strings = valueFlags(rootfsSettings);
-  // minimist drops an empty value (`-r ''`) into the positionals; keep it on its option.
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (/^-[A-Za-z]$/.test(a) && strings.includes(a.slice(1)) && argv[i + 1] === '') {
-      args.push(`--${a.slice(1)}=`);
-      i++;
-    } else args.push(a);
-  }
-  const opts = minimist(args, { string: strings, boolean: flags.filter((f) => !strings.includes(f)) });
-  rejectUnknownOptions(opts, flags);
-  if (opts._.length > 1) die(`too many arguments: ${opts._.join(' ')}; give at most one DISTRO`);
-  return opts;
+  return parseCommandLine(rootfsSettings, argv, { min: 0, max: 1, what: 'at most one DISTRO' });
 }
 
 /** Checks of SPEC §2 step 1, before anything touches the disk. */

@@ -1,9 +1,9 @@
 // sbom.ts — what is inside a guest: the package table of a built rootfs,
 // image or initrd from its CycloneDX SBOM, or what changed between two builds.
 // Usage: tsx sbom.ts [--json] [--diff OTHER] <rootfs-dir | IMAGE | INITRD | FILE.cdx.json>
-import minimist from 'minimist';
+import { parseCommandLine } from './lib/core/args.ts';
 import {
-  type SettingSpec, describeSettings, isMain, rejectUnknownOptions, resolveSettings, runMain, text, truthy, valueFlags,
+  type SettingSpec, describeSettings, isMain, resolveSettings, runMain, text, truthy,
 } from './lib/core/cli.ts';
 import { die } from './lib/core/log.ts';
 import { describeSbom, diffSboms, formatDiff, loadSbom } from './lib/sbom/load.ts';
@@ -27,14 +27,12 @@ ${describeSettings(sbomSettings)}
 `;
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  const opts = minimist(argv, { string: valueFlags(sbomSettings), boolean: ['h', 'json'] });
-  rejectUnknownOptions(opts, ['h', 'diff', 'json']);
+  const opts = parseCommandLine(sbomSettings, argv, { min: 0, max: 1, what: 'one rootfs directory, image or SBOM file' });
   const s = resolveSettings(sbomSettings, {}, opts);
   if (s.help || opts._.length === 0) {
     process.stdout.write(USAGE);
     return;
   }
-  if (opts._.length !== 1) die(`give one rootfs directory, image or SBOM file (got ${opts._.length}): see -h`);
   if (opts.diff === '') die('--diff needs the other build: --diff OTHER');
   const target = await loadSbom(String(opts._[0]));
   if (s.diff) {

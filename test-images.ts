@@ -7,8 +7,8 @@
 // Usage: tsx test-images.ts [--list | --test-images-only | --test-initrds-only] [DISTRO...]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import minimist from 'minimist';
-import { type SettingSpec, type Settings, describeSettings, integer, isMain, onCleanup, rejectUnknownOptions, resolveSettings, runMain, text, truthy } from './lib/core/cli.ts';
+import { parseCommandLine } from './lib/core/args.ts';
+import { type SettingSpec, type Settings, describeSettings, integer, isMain, onCleanup, resolveSettings, runMain, text, truthy } from './lib/core/cli.ts';
 import { bootGuest } from './lib/boot/boot.ts';
 import { type BuiltGuest, statsTable } from './lib/boot/stats.ts';
 import { $ } from './lib/core/exec.ts';
@@ -144,9 +144,7 @@ async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, work
 }
 
 export function parseTestImagesArgs(argv: string[], env: NodeJS.ProcessEnv): { s: TestImagesSettings; distros: string[] } {
-  const flags = Object.values(testImagesSettings).flatMap((spec) => (spec.flag ? [spec.flag] : []));
-  const opts = minimist(argv, { boolean: flags, alias: { h: 'help' } });
-  rejectUnknownOptions(opts, [...flags, 'help']);
+  const opts = parseCommandLine(testImagesSettings, argv, { min: 0, max: Infinity, what: 'DISTRO names' });
   return { s: resolveSettings(testImagesSettings, env, opts), distros: opts._.map(String) };
 }
 

@@ -79,5 +79,6 @@ export function fileNamePart(raw: string, name: string): string {
 /** The raw -o value: a trailing '/' names a directory, never the file to write. */
 export function checkOutputName(raw: string, option = '-o'): void {
   const given = option.startsWith('-') ? `${option} ${raw}` : `${option}=${raw}`;
+  if (raw === '') die(`${option} was given an empty file name: give the output file's name`);
   if (raw.endsWith('/')) die(`${given} names a directory: give a file name, e.g. ${raw}kata.img`);
 }
