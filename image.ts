@@ -1,21 +1,19 @@
 // image.ts — pack a Kata rootfs as a bootable disk image (upstream
 // image-builder/image_builder.sh), without root, loop devices or mounts.
 // Usage: tsx image.ts [options] <rootfs-dir | DISTRO>   (see -h)
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
+import { rootfsForArg } from './lib/rootfs/distro-arg.ts';
 import {
   type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, resolveSettings, runMain,
   sourceDateEpoch, text, truthy, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
-import { $ } from './lib/core/exec.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart } from './lib/core/input-checks.ts';
-import { die, info, step } from './lib/core/log.ts';
+import { die, info } from './lib/core/log.ts';
 
-const scriptDir = dirname(new URL(import.meta.url).pathname);
 
 const MAX_FREE_SPACE_MB = 1 << 20; // 1 TiB
 
@@ -71,21 +69,6 @@ header (whole MiB) and the dm-verity hash partition takes the rest.
 Kernels with NVDIMM/DAX read MBR #2 (through the PFN block), others MBR #1.
 `;
 
-function isDistroName(name: string): boolean {
-  return /^[a-z][a-z0-9-]*$/.test(name) && existsSync(join(scriptDir, 'rootfs', name, 'config.ts'));
-}
-
-/** The rootfs directory for the argument, and the image name a DISTRO implies. */
-async function resolveRootfsArg(arg: string): Promise<{ rootfs: string; distroImage?: string }> {
-  if (existsSync(arg) || !isDistroName(arg)) return { rootfs: resolve(arg) };
-  const rootfs = resolve(`${arg}_rootfs`);
-  if (!existsSync(rootfs)) {
-    await step(`Building the ${arg} rootfs in ${rootfs}`, () =>
-      $({ quiet: false })`${join(scriptDir, 'node_modules/.bin/tsx')} ${join(scriptDir, 'rootfs.ts')} -r ${rootfs} ${arg}`);
-  }
-  return { rootfs, distroImage: `kata-containers-image-${arg}.img` };
-}
-
 /** Checks on the paths, before anything is written (and before an engine would create a missing bind-mount source). */
 export function checkPaths(rootfs: string, image: string): void {
   checkRootfsToPack(rootfs);
@@ -119,7 +102,7 @@ export async function main(): Promise<void> {
   }
   if (opts._.length !== 1) die('give one rootfs directory or distro name: see -h');
   checkOutputName(s.image, opts.o === undefined ? 'IMAGE' : '-o');
-  const { rootfs, distroImage } = await resolveRootfsArg(String(opts._[0]));
+  const { rootfs, distroOutput: distroImage } = await rootfsForArg(String(opts._[0]), 'image');
   const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);
   checkPaths(rootfs, image);
   const engine = packEngine(process.env);

@@ -1,14 +1,14 @@
 // initrd.ts — pack a Kata rootfs as an initrd (upstream initrd-builder/initrd_builder.sh).
 // Usage: tsx initrd.ts [options] <rootfs-dir | DISTRO>   (see -h)
 import { existsSync, realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
+import { rootfsForArg } from './lib/rootfs/distro-arg.ts';
 import {
   type SettingSpec, describeSettings, isMain, oneOf, plainName, resolveSettings, runMain,
   sourceDateEpoch, text, truthy, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
-import { $ } from './lib/core/exec.ts';
 import { isSymlink } from './lib/core/fs-checks.ts';
 import { describeInRoot, executableInRoot } from './lib/core/in-root.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack } from './lib/core/input-checks.ts';
@@ -19,7 +19,6 @@ import { writeInitrd } from './lib/initrd/write.ts';
 import { stageOutputSbom } from './lib/sbom/output.ts';
 import { die, info, ok, step, warn } from './lib/core/log.ts';
 
-const scriptDir = dirname(new URL(import.meta.url).pathname);
 
 export const initrdSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
@@ -54,10 +53,6 @@ Options and environment variables:
 ${describeSettings(initrdSettings)}
 `;
 
-/** Is `name` a distro of rootfs/ rather than a directory? */
-function isDistroName(name: string): boolean {
-  return /^[a-z][a-z0-9-]*$/.test(name) && existsSync(join(scriptDir, 'rootfs', name, 'config.ts'));
-}
 
 /** The rootfs checks of upstream initrd_builder.sh (the paths are checked by main), before anything is written. */
 export function checkRootfs(rootfs: string, s: Pick<InitrdSettings, 'agentBin' | 'agentInit'>): void {
@@ -72,18 +67,6 @@ export function checkRootfs(rootfs: string, s: Pick<InitrdSettings, 'agentBin' |
   ok('Agent is installed');
 }
 
-/** Resolve the positional argument: a directory, or a distro name (built when missing). */
-async function rootfsFor(arg: string, env: NodeJS.ProcessEnv): Promise<{ rootfs: string; defaultImage?: string }> {
-  if (existsSync(arg) || !isDistroName(arg)) return { rootfs: resolve(arg) };
-  const rootfs = resolve(`${arg}_rootfs`);
-  if (!existsSync(rootfs)) {
-    await step(`Building rootfs for ${arg} in ${rootfs}`, async () => {
-      const osbuilderVersion = env.OSBUILDER_VERSION || 'osbuilder-ts';
-      await $({ verbose: true })`${join(scriptDir, 'node_modules/.bin/tsx')} ${join(scriptDir, 'rootfs.ts')} -o ${osbuilderVersion} -r ${rootfs} ${arg}`;
-    });
-  }
-  return { rootfs, defaultImage: `kata-containers-initrd-${arg}.img` };
-}
 
 /**
  * Where /init points, as upstream main chooses: sbin/init when the agent is
@@ -131,7 +114,7 @@ export async function main(): Promise<void> {
   }
   if (opts._.length !== 1) die('give one rootfs directory or distro name: see -h');
   checkOutputName(s.image, opts.o === undefined ? 'INITRD_IMAGE' : '-o');
-  const { rootfs, defaultImage } = await rootfsFor(String(opts._[0]), process.env);
+  const { rootfs, distroOutput: defaultImage } = await rootfsForArg(String(opts._[0]), 'initrd');
   const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
   // Before either path: an engine would create a missing bind-mount source.
   checkRootfsToPack(rootfs);
