@@ -3,9 +3,9 @@
 // path (including SIGINT/SIGTERM), and a declarative settings table.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ProcessOutput, failureSummary, interruptCommands, undoing } from './exec.ts';
+import { ProcessOutput, commandOf, failureSummary, interruptCommands, undoing } from './exec.ts';
 import { BuildError, die, error, printTotals } from './log.ts';
-import { isOn } from './yes-no.ts';
+import { debugEnabled, isOn } from './yes-no.ts';
 import { showText } from './show-path.ts';
 
 /** True when the module with this `import.meta.url` is the script being run. */
@@ -54,10 +54,25 @@ export function errorMessage(e: unknown): string {
   if (e instanceof BuildError) return e.message;
   if (e instanceof ProcessOutput) {
     const summary = failureSummary(e);
-    return `command failed (exit ${e.exitCode})${summary ? `: ${summary}` : ''}`;
+    const cmd = commandOf(e);
+    return `command failed (exit ${e.exitCode})${cmd ? `: ${firstWords(cmd)}` : ''}${summary ? `: ${summary}` : ''}`;
   }
   if (e instanceof Error) return e.message;
   return String(e);
+}
+
+/** An error that is neither a refusal nor a failed command is a bug of ours: say so; DEBUG=1 shows its stack. */
+function reportBug(e: unknown): void {
+  const what = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  error(`unexpected error (a bug in osbuilder-ts; ${debugEnabled() ? 'its stack follows' : 'rerun with DEBUG=1 for its stack'}): ${what}`);
+  if (debugEnabled() && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+}
+
+/** The start of a command line, enough to know which command it was. */
+function firstWords(cmd: string): string {
+  const words = cmd.trim().split(/\s+/);
+  const head = words.slice(0, 3).join(' ');
+  return head.length > 60 ? `${head.slice(0, 57)}...` : words.length > 3 ? `${head} ...` : head;
 }
 
 /** How long an interrupted build may take to reach its next command and undo its own steps before the cleanups run anyway. */
@@ -94,7 +109,8 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     // An interrupted command fails too; the signal line already said why.
     if (interrupted) exitInterrupted();
     // Our own messages show a value's newline escaped (it may be the cause); a tool's output, its first line.
-    error(e instanceof BuildError ? showText(e.message) : errorMessage(e).split('\n')[0]!);
+    if (e instanceof BuildError || e instanceof ProcessOutput) error(e instanceof BuildError ? showText(e.message) : errorMessage(e).split('\n')[0]!);
+    else reportBug(e);
     process.exitCode = 1;
   }
 }

@@ -44,6 +44,43 @@ function interruptible(realSpawn: typeof spawn): typeof spawn {
 const commandSpawn = interruptible($.spawn);
 $.spawn = commandSpawn;
 
+// A failed command's output does not say which command it was: remember the
+// command line of each failure (zx reports start and end through $.log), so
+// the ERROR can name it.
+interface Failure { cmd: string; exitCode: number | null; stderrTail: string }
+const started = new Map<number | string, { cmd: string; stderrTail: string }>();
+const failures: Failure[] = [];
+const TAIL = 4096;
+const zxLog = $.log;
+$.log = (entry) => {
+  const id = (entry as { id?: number | string }).id;
+  if (id !== undefined) {
+    if (entry.kind === 'cmd') started.set(id, { cmd: entry.cmd, stderrTail: '' });
+    else if (entry.kind === 'stderr') {
+      const run = started.get(id);
+      if (run) run.stderrTail = (run.stderrTail + String(entry.data)).slice(-TAIL);
+    } else if (entry.kind === 'end') {
+      const run = started.get(id);
+      started.delete(id);
+      if (run && entry.exitCode !== 0) {
+        failures.push({ cmd: run.cmd, exitCode: entry.exitCode, stderrTail: run.stderrTail });
+        if (failures.length > 16) failures.shift();
+      }
+    }
+  }
+  zxLog(entry);
+};
+
+/** The command line of a failed command's output, when it is one of the recent failures. */
+export function commandOf(out: ProcessOutput): string | undefined {
+  const stderr = out.stderr;
+  for (let i = failures.length - 1; i >= 0; i--) {
+    const f = failures[i]!;
+    if (f.exitCode === out.exitCode && stderr.endsWith(f.stderrTail)) return f.cmd;
+  }
+  return undefined;
+}
+
 /** Plan mode (lib/core/plan.ts): every command is printed instead of run, and so is every disk write. */
 export function startPlanMode(print?: PlanPrinter): void {
   startPlan(print);
