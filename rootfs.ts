@@ -1,9 +1,10 @@
 // rootfs.ts — build a Kata guest root filesystem (upstream rootfs-builder/rootfs.sh).
 // Usage: tsx rootfs.ts [options] [DISTRO]   (see -h)
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type minimist from 'minimist';
 import { parseCommandLine } from './lib/core/args.ts';
+import { hostOsId } from './lib/core/os-release.ts';
 import { describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
 import { imageName, runContainerStage } from './lib/container/rootfs-stage.ts';
 import { useContainerRemoval } from './lib/container/remove.ts';
@@ -83,8 +84,7 @@ export async function checkGuestInputs(s: RootfsSettings, existingTree?: string)
 
 /** The host distro ID from /etc/os-release (used without a DISTRO). */
 export function hostDistroId(osRelease = '/etc/os-release'): string {
-  const text = existsSync(osRelease) ? readFileSync(osRelease, 'utf8') : '';
-  const id = text.match(/^ID="?([^"\n]*)"?$/m)?.[1] ?? 'unknown';
+  const id = hostOsId(osRelease) || 'unknown';
   return id.includes('suse') ? 'suse' : id;
 }
 

@@ -5,9 +5,10 @@
 // until the agent's marker appears. Prints upstream's size table plus the
 // boot time.
 // Usage: tsx test-images.ts [--list | --test-images-only | --test-initrds-only] [DISTRO...]
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
+import { hostOsId } from './lib/core/os-release.ts';
 import { type SettingSpec, type Settings, describeSettings, integer, isMain, onCleanup, resolveSettings, runMain, text, truthy } from './lib/core/cli.ts';
 import { bootGuest } from './lib/boot/boot.ts';
 import { type BuiltGuest, statsTable } from './lib/boot/stats.ts';
@@ -72,8 +73,7 @@ export function parseTestConfig(text: string): { initProcess: string; archExclud
 
 /** The host's distro family, whose repositories the builders can reach. */
 function hostDistros(known: string[]): string[] {
-  const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
-  const id = osRelease.match(/^ID="?([^"\n]*)"?$/m)?.[1] ?? '';
+  const id = hostOsId();
   return known.filter((d) => d === id);
 }
 

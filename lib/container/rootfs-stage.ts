@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { callerOwner } from '../core/engine-choice.ts';
+import { osReleaseField } from '../core/os-release.ts';
 import type { AgentSource } from '../rootfs/agent.ts';
 import { guestTarballPaths } from '../rootfs/guest-tarballs.ts';
 import { policyFileOf } from '../rootfs/policy.ts';
@@ -62,8 +63,7 @@ export function imageName(distroName: string): string {
 }
 
 export function isRedHatFamily(osRelease: string): boolean {
-  const id = /^ID="?([^"\n]*)"?$/m.exec(osRelease)?.[1] ?? '';
-  return ['fedora', 'centos', 'rhel'].includes(id);
+  return ['fedora', 'centos', 'rhel'].includes(osReleaseField(osRelease, 'ID') ?? '');
 }
 
 /** A setting's value as the shell original would see it in its variable. */

@@ -1,6 +1,7 @@
 // The distro a tree says it is (os-release), for the purl namespace and the distro qualifier.
 import { lstatSync, readFileSync } from 'node:fs';
 import { resolveInRoot } from '../core/in-root.ts';
+import { osReleaseField } from '../core/os-release.ts';
 
 export interface OsId {
   /** os-release ID, e.g. debian, fedora, alpine. */
@@ -20,12 +21,8 @@ export function readOsRelease(root: string): Partial<OsId> {
     } catch {
       continue;
     }
-    const value = (key: string) => {
-      const m = new RegExp(`^${key}=(.*)$`, 'm').exec(text);
-      return m ? m[1]!.trim().replace(/^(["'])(.*)\1$/, '$2') : undefined;
-    };
-    const id = value('ID');
-    const versionId = value('VERSION_ID');
+    const id = osReleaseField(text, 'ID');
+    const versionId = osReleaseField(text, 'VERSION_ID');
     return { ...(id ? { id } : {}), ...(versionId ? { versionId } : {}) };
   }
   return {};
