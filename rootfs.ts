@@ -59,7 +59,7 @@ export function parseArgs(argv: string[]): minimist.ParsedArgs {
   return parseCommandLine(rootfsSettings, argv, { min: 0, max: 1, what: 'at most one DISTRO' });
 }
 
-/** Checks of SPEC §2 step 1, before anything touches the disk. */
+/** The checks of docs/rootfs.md §1, before anything touches the disk. */
 export function checkEnvironment(s: RootfsSettings): void {
   checkBuildVariant(s.buildVariant);
   if (s.kernelModulesDir && !(existsSync(s.kernelModulesDir) && statSync(s.kernelModulesDir).isDirectory())) {

@@ -1,4 +1,4 @@
-// The container stage (USE_DOCKER / USE_PODMAN, SPEC §2): build the distro's
+// The container stage (USE_DOCKER / USE_PODMAN, docs/rootfs.md §2): build the distro's
 // image from its Dockerfile.in, run the distro stage of rootfs.ts in it
 // (STAGE_PREPARE_ROOTFS=1: populate /rootfs and nothing else), and return so
 // that setupRootfs runs on the host. For a non-root caller the setup runs in
@@ -95,7 +95,7 @@ export function setupInputs(ctx: RootfsContext, agent: AgentSource): { env: [str
   return { env, mounts };
 }
 
-/** The container's environment (SPEC §2), generated from the settings tables; `agent`: the stage runs the setup too. */
+/** The container's environment (docs/rootfs.md §2), generated from the settings tables; `agent`: the stage runs the setup too. */
 export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, string][] {
   const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
   // As upstream's container path: a guest-components tarball means a confidential guest.
@@ -185,7 +185,7 @@ async function hostFacts(containerName: string, stageDir: string): Promise<HostF
   };
 }
 
-/** The rootfs container stage of rootfs.ts (SPEC §2); with `agent`, the setup runs in it too. */
+/** The rootfs container stage of rootfs.ts (docs/rootfs.md §2); with `agent`, the setup runs in it too. */
 export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource): Promise<void> {
   const engine = engineFor(ctx.settings)!;
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);

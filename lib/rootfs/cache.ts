@@ -1,7 +1,7 @@
 // The rootfs build cache: gather the current inputs (settings, file and tree
 // hashes, the agent's identity), compare them with the manifest stored by the
 // last build, and swap a rebuilt tree in place of the old one. The manifest
-// logic itself is pure, in rootfs-manifest.ts.
+// logic itself is pure, in manifest.ts.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';

@@ -26,7 +26,7 @@ export interface DnfConfigInput {
   repoName?: string;
 }
 
-/** The dnf.conf text of SPEC §3. */
+/** The dnf.conf text of docs/rootfs.md §5. */
 export function dnfConfigText(c: DnfConfigInput): string {
   const lines = [
     '[main]',

@@ -35,7 +35,7 @@ Type=tmpfs
 Options=mode=1777,strictatime,nosuid,nodev
 `;
 
-/** Step 1: private temporary directories for systemd: var/tmp -> ../tmp. */
+/** Step 1 (docs/rootfs.md §3): private temporary directories for systemd: var/tmp -> ../tmp. */
 async function linkVarTmp(tree: GuestTree): Promise<void> {
   info('Create symlink to /tmp in /var to create private temporal directories with systemd');
   if (realPathOf(tree.root) === '/') die('refusing to clean var/ of the host root directory');
@@ -59,13 +59,13 @@ async function copyKernelModules(tree: GuestTree, modulesDir: string): Promise<v
   ok('Kernel modules copied');
 }
 
-/** Step 8: an empty regular resolv.conf the agent can bind-mount over (a link there is replaced). */
+/** Step 11: an empty regular resolv.conf the agent can bind-mount over (a link there is replaced). */
 function emptyResolvConf(tree: GuestTree): void {
   info('Create /etc/resolv.conf file in rootfs if not exist');
   tree.write('etc/resolv.conf', '', { mode: 0o644 });
 }
 
-/** Step 9 (`-d`): the systemd units and files of SPEC §4, wherever they are (same filesystem only, no link followed). */
+/** Step 12 (`-d`): the systemd units and files of lib/core/systemd-prune.ts, wherever they are (same filesystem only, no link followed). */
 export function deleteUnneededFiles(tree: GuestTree): void {
   info('Removing unneeded systemd services, sockets and files');
   const names = new Set([...PRUNED_SYSTEMD_UNITS.flatMap((u) => [`${u}.service`, `${u}.socket`]), ...PRUNED_SYSTEMD_FILES]);

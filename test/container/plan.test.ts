@@ -100,7 +100,7 @@ test('DNF_CONF: mounted read-only at its absolute path and passed as that path',
 
 for (const distroName of listDistros()) {
   for (const engine of ['docker', 'podman'] as Engine[]) {
-    test(`${distroName}, ${engine}: caps, SPEC §2 environment, volumes, AppArmor from the distro config`, async () => {
+    test(`${distroName}, ${engine}: caps, the container environment, volumes, AppArmor from the distro config`, async () => {
       const ctx = await ctxFor(distroName);
       const run = stageRunSpec(ctx, engine, facts());
       assert.is(run.image, `${distroName}-rootfs-osbuilder`);

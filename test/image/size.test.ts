@@ -69,7 +69,7 @@ test('sizing from allocated blocks: a sparse file counts what the host allocated
 test('upstream loop: first du+10*i whose free space beats du; 20 tries', async () => {
   assert.is(await requiredDiskMb(100, (b) => b / MiB - 25), 130);
   assert.is(await requiredDiskMb(100, () => 0), undefined);
-  // A 255 MB rootfs lands in the 384 MiB image of the SPEC.
+  // A 255 MB rootfs lands in a 384 MiB image, as upstream sizes it.
   const disk = await requiredDiskMb(255, (b) => ext4AvailableMb(b, 4096));
   assert.ok(disk !== undefined && disk > 255);
   assert.is(imageMbFor(disk!, { rootFreeSpaceMb: 0, alignmentMb: 128, daxHeader: true }), 384);

@@ -35,7 +35,7 @@ async function rejects(fn: () => Promise<unknown>, check: (e: Error) => boolean)
   assert.unreachable('expected a rejection');
 }
 
-test('options beat variables; every option letter of SPEC §2', () => {
+test('options beat variables; every option letter of rootfs.ts', () => {
   const s = settingsOf(['-a', 'v9', '-d', '-o', '1.2-abc', '-r', '/x/r', 'debian'], { AGENT_VERSION: 'v1', ROOTFS_DIR: '/y' });
   assert.is(s.agentVersion, 'v9');
   assert.is(s.deleteUnits, true);
