@@ -77,7 +77,7 @@ test('fedora: AGENT_INIT=yes drops systemd, SECCOMP=yes adds libseccomp, EXTRA_P
   const p = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', AGENT_INIT: 'yes', SECCOMP: 'yes', EXTRA_PKGS: 'vim-minimal', ARCH: 'x86_64' }));
   assert.is(p.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=42${forceArch('x86_64')} install vim-minimal iptables chrony libseccomp`);
   assert.ok(p.fileLines.includes(`# rename ${R}/usr/bin/kata-agent ${R}/sbin/init`), 'agent becomes init');
-  for (const arch of ['aarch64']) {
+  for (const arch of ['aarch64', 'ppc64le', 's390x']) {
     const q = ok(await plan('fedora', { REPO_URL: 'file:///srv/repo/fedora', ARCH: arch, OS_VERSION: '41' }));
     assert.is(q.distroCommands[0], `dnf -y --installroot=${R} --noplugins --config=${CONF('fedora')} --releasever=41${forceArch(arch)} install iptables chrony systemd libseccomp`);
   }
