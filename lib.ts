@@ -6,6 +6,6 @@ export { $, haveCommand } from './lib/core/exec.ts';
 export { buildDnfRootfs, dnfConfigText, dnfInstallArgs } from './lib/rootfs/dnf.ts';
 export { buildDebianRootfs } from './lib/rootfs/debootstrap.ts';
 export { createSummaryFile, summaryYaml } from './lib/rootfs/summary.ts';
-export { packageVersion, rustVersion, muslVersion } from './lib/rootfs/versions.ts';
+export { packageVersion, rustVersion } from './lib/rootfs/versions.ts';
 export { listDistros, loadDistro } from './lib/rootfs/distro.ts';
 export type { DistroConfig, RootfsContext } from './lib/rootfs/types.ts';

@@ -37,14 +37,9 @@ export function packageVersion(file: string, dottedPath: string): string {
 }
 
 export const RUST_VERSION_KEY = 'languages.rust.meta.newest-version';
-export const MUSL_VERSION_KEY = 'externals.musl.version';
 
 export function rustVersion(ctx: RootfsContext): string {
   return packageVersion(versionsFileOf(ctx.settings, ctx.scriptDir), RUST_VERSION_KEY);
-}
-
-export function muslVersion(ctx: RootfsContext): string {
-  return packageVersion(versionsFileOf(ctx.settings, ctx.scriptDir), MUSL_VERSION_KEY);
 }
 
 /** Kata's versions.yaml, when it exists (or is named explicitly): valid YAML holding a mapping. */
