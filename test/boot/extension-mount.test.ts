@@ -90,6 +90,14 @@ test('two extensions at once, one measured and one unmeasured: both mounted', as
   assertMounted(r, 'dbg', 'unmeasured');
 });
 
+test('the base on NVDIMM: the extension is still virtio-blk (vda now), found by its serial', async () => {
+  const r = await bootGuest({ image: base.image, media: 'nvdimm', extensions: [{ name: 'coco', image: coco.image }], timeoutSeconds: TIMEOUT });
+  assert.ok(r.markerSeen, tail(r));
+  assert.match(r.console, /pmem0: p1 p2/);
+  assert.match(r.console, /vda: vda1 vda2/);
+  assertMounted(r, 'coco', 'verified by dm-verity');
+});
+
 test('refused: a bare key for a measured extension (verity stripped)', async () => {
   const r = await bootGuest({ image: base.image, extensions: [{ name: 'coco', image: coco.image, verityParams: '' }], timeoutSeconds: TIMEOUT });
   assertRefused(r, /kata-extension-mount: ERROR: extension coco: \/dev\/vdb has a dm-verity hash partition but the kernel command line gives no verity_params/);
