@@ -170,6 +170,24 @@ $(TEST_AGENT_BIN): $(MK_DIR)/test/agent/test-agent.c
 	@mkdir -p $(@D)
 	gcc -static -Os -s -o $@.tmp $< && mv $@.tmp $@
 
+# The test agent as an AGENT_TARBALL laid out as the agent's `make install`
+# (INIT=no): usr/bin/kata-agent plus our kata-extension-mount generator, unit
+# and scripts (test/agent/extension-mount), for composable-guest bases.
+TEST_AGENT_TARBALL := $(MK_DIR)/out/test-agent/kata-static-agent.tar.zst
+EXTENSION_MOUNT := $(MK_DIR)/test/agent/extension-mount
+.PHONY: test-agent-tarball
+test-agent-tarball: $(TEST_AGENT_TARBALL)
+	@echo 'Test agent tarball: $(TEST_AGENT_TARBALL)'
+	@echo 'Use it with: make AGENT_TARBALL=$(TEST_AGENT_TARBALL) AGENT_INIT=no image-debian'
+
+$(TEST_AGENT_TARBALL): $(TEST_AGENT_BIN) $(wildcard $(EXTENSION_MOUNT)/*)
+	rm -rf $@.stage
+	install -D -m 0755 $(TEST_AGENT_BIN) $@.stage/usr/bin/kata-agent
+	install -D -m 0644 $(EXTENSION_MOUNT)/kata-extension-mount@.service $@.stage/usr/lib/systemd/system/kata-extension-mount@.service
+	install -D -m 0755 $(EXTENSION_MOUNT)/kata-extension-mount-generator $@.stage/usr/lib/systemd/system-generators/kata-extension-mount-generator
+	install -D -m 0755 -t $@.stage/usr/libexec $(EXTENSION_MOUNT)/kata-extension-mount.sh $(EXTENSION_MOUNT)/kata-extension-umount.sh
+	tar --zstd --owner=0 --group=0 --sort=name -cf $@.tmp -C $@.stage usr && mv $@.tmp $@ && rm -rf $@.stage
+
 # End to end: a Debian guest with the test agent, built and booted in QEMU.
 .PHONY: demo
 demo: setup

@@ -13,6 +13,7 @@ import { die, info, ok } from './lib/core/log.ts';
 import { startProgress } from './lib/core/progress.ts';
 import { EscapeStripper, colourAllowed } from './lib/boot/console.ts';
 import { bootVerdict, noiseNotes } from './lib/boot/verdict.ts';
+import { parseExtensionOption, resolveExtensions } from './lib/boot/extensions.ts';
 import { type Arch, SUPPORTED_ARCHES, checkArch } from './lib/core/arch.ts';
 
 export const bootSettings = {
@@ -41,6 +42,11 @@ export const bootSettings = {
     flag: 'a', arg: 'ARCH', env: 'BOOT_ARCH', default: '', parse: (raw: string, name: string) => (raw ? checkArch(raw, name) : ''),
     help: `guest architecture: ${SUPPORTED_ARCHES.join(', ')} (default: the one in the image's summary file, else the host's)`,
   } as SettingSpec<Arch | ''>,
+  extension: {
+    flag: 'e', arg: 'NAME=IMAGE[,ROOT_HASH_FILE]', default: '', parse: text,
+    help: 'attach a guest extension image as the runtime does (repeatable): read-only virtio-blk, serial extension-NAME, ' +
+      'kata.extension.NAME.verity_params from the root_hash_<variant>.txt beside IMAGE (a bare key without a hash partition)',
+  } as SettingSpec<string>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
 };
 
@@ -53,7 +59,10 @@ exit code says so too). With the default Debian kernel, a disk image boots
 through a small shim initramfs that loads the virtio/NVDIMM/xfs/erofs modules.
 A MEASURED_ROOTFS image (with a hash partition) boots through dm-verity as the
 Kata runtime boots it: dm-mod.create="dm-verity,..." root=/dev/dm-0, from
-root_hash_<variant>.txt.
+root_hash_<variant>.txt. Extension images (-e, built with BUILD_VARIANT=
+<name>-extension) are attached after the disk the way the runtime attaches
+guest_extension_images; a guest with the kata-extension-mount units mounts
+them at /run/kata-extensions/<name> before the agent starts.
 
 Options and environment variables:
 ${describeSettings(bootSettings)}
@@ -70,8 +79,10 @@ function consoleWriter(): (text: string) => void {
 
 async function main(): Promise<void> {
   const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
-  rejectUnknownOptions(opts, ['h', 'a', 'k', 'm', 't', 'M', 'v', 'q']);
-  const s = resolveSettings(bootSettings, process.env, opts);
+  rejectUnknownOptions(opts, ['h', 'a', 'k', 'm', 't', 'M', 'v', 'e', 'q']);
+  // -e repeats: each one an extension, in order.
+  const extensions = [opts.e ?? []].flat().map((raw) => parseExtensionOption(String(raw)));
+  const s = resolveSettings(bootSettings, process.env, { ...opts, e: undefined });
   if (s.help) {
     process.stdout.write(USAGE);
     return;
@@ -83,8 +94,10 @@ async function main(): Promise<void> {
   if (s.rootHash) checkExistingFile(s.rootHash, opts.v !== undefined ? '-v' : 'BOOT_ROOT_HASH', 'give the root_hash_<variant>.txt image.ts wrote with the image, or leave it unset');
   if (s.kernel) checkExistingFile(s.kernel, opts.k !== undefined ? '-k' : 'BOOT_KERNEL', 'give the path of a guest kernel (vmlinuz) or leave it unset');
   const kind = bootKindOfFile(target) ?? die(`${target} is neither a disk image (MBR) nor an initrd (gzip, zstd or cpio)`);
+  if (kind === 'initrd' && extensions.length) die(`${target} is an initrd: extension images (-e) are attached to a disk image boot`);
   if (kind === 'initrd' && s.rootHash) die(`${target} is an initrd: a root hash file (-v) belongs to a MEASURED_ROOTFS disk image`);
-  const what = `${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}`;
+  resolveExtensions(extensions); // every extension checked before anything starts
+  const what = `${kind} ${target}${kind === 'image' ? ` (${s.media})` : ''}${extensions.map((e) => ` + extension ${e.name}`).join('')}`;
   // The console streams on a terminal; in a log (or with -q) QEMU's silent
   // first seconds get progress lines like any long step.
   info(`booting ${what}, waiting up to ${s.timeout} s for "${s.marker}"`);
@@ -94,6 +107,7 @@ async function main(): Promise<void> {
     media: s.media,
     kernel: s.kernel || undefined,
     rootHashFile: s.rootHash || undefined,
+    extensions,
     arch: s.arch || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,

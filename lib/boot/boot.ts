@@ -2,7 +2,7 @@
 // the agent's marker. Without an explicit kernel, the Debian cloud kernel is
 // used; a disk boot then goes through the shim initramfs that loads its
 // virtio/NVDIMM/xfs/erofs modules.
-import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
+import { statSync, existsSync } from 'node:fs';
 import { shimInitramfs } from './shim.ts';
 import { debianKernel, hostBootArch } from './kernel.ts';
 import { type Arch } from '../core/arch.ts';
@@ -13,6 +13,8 @@ import { erofsUnreadableReason } from './erofs-pages.ts';
 import { imageArch, initrdArch, kernelArch } from './guest-arch.ts';
 import { die, info } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
+import { SECTOR, mbrPartition, readAt } from './partitions.ts';
+import { type ExtensionSpec, EXTENSION_REFUSAL, extensionKernelParams, extensionQemuArgs, resolveExtensions } from './extensions.ts';
 import { DM_CREATE_ERROR, VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
 
 /** What the test agent (test/agent/test-agent.c) prints when it is up. */
@@ -20,8 +22,9 @@ export const DEFAULT_MARKER = 'KATA-TEST-AGENT-READY';
 
 export const DEFAULT_TIMEOUT_SECONDS = 180;
 
-const SECTOR = 512;
 const MBR_PARTITION_TABLE = 446;
+
+export { mbrPartition };
 
 /** What a file to boot is, from its first sector: a disk image or an initrd. */
 export function bootKindOf(head: Buffer): 'image' | 'initrd' | undefined {
@@ -55,6 +58,8 @@ export interface BootOptions {
    * default: the one beside the image that fits its root partition.
    */
   rootHashFile?: string;
+  /** Guest extension images, attached after the disk in this order (lib/boot/extensions.ts). */
+  extensions?: ExtensionSpec[];
   /** Called with each piece of console output as it arrives. */
   onConsole?: (chunk: string) => void;
 }
@@ -79,13 +84,6 @@ export function firstPartitionOffset(mbr: Buffer): number {
   return lba * SECTOR;
 }
 
-/** Partition `n` (1-4) of an MBR, in bytes; undefined when the slot is empty. */
-export function mbrPartition(mbr: Buffer, n: number): { offset: number; bytes: number } | undefined {
-  const entry = MBR_PARTITION_TABLE + 16 * (n - 1);
-  const lba = mbr.readUInt32LE(entry + 8);
-  const sectors = mbr.readUInt32LE(entry + 12);
-  return lba && sectors ? { offset: lba * SECTOR, bytes: sectors * SECTOR } : undefined;
-}
 
 /** Filesystem type from the first 4 KiB of a partition. */
 export function rootFsTypeOf(head: Buffer): RootFsType | undefined {
@@ -93,17 +91,6 @@ export function rootFsTypeOf(head: Buffer): RootFsType | undefined {
   if (head.length >= 1028 && head.readUInt32LE(1024) === 0xe0f5e1e2) return 'erofs';
   if (head.length >= 1082 && head.readUInt16LE(1024 + 56) === 0xef53) return 'ext4';
   return undefined;
-}
-
-function readAt(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const n = readSync(fd, buf, 0, length, offset);
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Partition 1 of an image, or undefined when MBR #1 is blank or there is no MBR (the PFN-only images). */
@@ -143,7 +130,7 @@ export const BASE_PARAMS = baseParams('x86_64');
  * Console output after which the agent cannot come up (the guest hangs or
  * stops), or must not be trusted (a block failed dm-verity verification).
  */
-export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, EXTENSION_REFUSAL, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
 /** The console line that says why the guest failed (a verity error before what it caused). */
 export function fatalConsoleLine(console: string): string | undefined {
@@ -203,6 +190,8 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     const kernelIs = kernelArch(opts.kernel);
     if (kernelIs && kernelIs !== arch) die(`kernel ${opts.kernel} is built for ${kernelIs}, but ${target} is a guest for ${arch}: give a kernel for ${arch} with -k, or leave -k out for Debian's`);
   }
+  if (opts.extensions?.length && !opts.image) die('boot: extension images are attached to a disk image boot (the runtime attaches them next to its image)');
+  const extensions = resolveExtensions(opts.extensions ?? []);
   const debian = opts.kernel ? undefined : await debianKernel(arch);
   const kernel = opts.kernel ?? debian!.vmlinuz;
 
@@ -218,9 +207,11 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     append += ` ${root.params}`;
     rootHashFile = root.rootHashFile;
     image = { path: opts.image, bytes: statSync(opts.image).size, media };
+    // As the runtimes do: after the kernel_params, one key per extension.
+    for (const p of extensionKernelParams(extensions)) append += ` ${p}`;
     if (debian) initrd = await shimInitramfs(debian, { modules: BOOT_ARCHES[arch].shimModules, busybox: await busyboxFor(arch), arch });
   }
-  const run = await runQemu(qemuArgs({ kernel, append, initrd, image, arch }), {
+  const run = await runQemu([...qemuArgs({ kernel, append, initrd, image, arch }), ...extensionQemuArgs(extensions, arch)], {
     qemu: BOOT_ARCHES[arch].qemu,
     marker: opts.marker ?? DEFAULT_MARKER,
     timeoutSeconds: opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,

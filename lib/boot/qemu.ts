@@ -36,7 +36,10 @@ export function qemuArgs(plan: QemuPlan): string[] {
   } else {
     args.push(...arch.machine, '-m', `${mem}M`);
     if (plan.image) {
-      args.push('-drive', `file=${plan.image.path},if=virtio,format=raw,readonly=on`);
+      // An explicit device, not if=virtio: QEMU creates if=virtio disks after
+      // every -device, and the runtime's extension disks come after the base.
+      const device = plan.arch === 's390x' ? 'virtio-blk-ccw' : 'virtio-blk-pci';
+      args.push('-drive', `id=rootfs,file=${plan.image.path},if=none,format=raw,readonly=on`, '-device', `${device},drive=rootfs`);
     }
   }
   args.push('-kernel', plan.kernel, '-append', plan.append);

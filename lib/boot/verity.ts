@@ -69,11 +69,11 @@ export function verityRootParams(p: VerityParams, media: BootMedia, fsType: stri
  * root_hash_*.txt whose data covers exactly the root partition
  * (`rootBytes`). Several candidates that fit: the caller must name one.
  */
-export function findRootHashFile(image: string, rootBytes: number): string {
+export function findRootHashFile(image: string, rootBytes: number, hint = 'give one with -v FILE'): string {
   const dir = dirname(image);
   const candidates = readdirSync(dir).filter((f) => /^root_hash_.*\.txt$/.test(f)).sort();
   if (!candidates.length) {
-    die(`${image} is a measured image (a dm-verity hash partition) but no root_hash_<variant>.txt is beside it: give one with -v FILE`);
+    die(`${image} is a measured image (a dm-verity hash partition) but no root_hash_<variant>.txt is beside it: ${hint}`);
   }
   const fits = candidates.filter((f) => {
     try {
@@ -85,7 +85,7 @@ export function findRootHashFile(image: string, rootBytes: number): string {
   });
   if (fits.length !== 1) {
     const why = fits.length ? `${fits.join(', ')} all fit` : `none of ${candidates.join(', ')} fits its ${rootBytes}-byte root partition`;
-    die(`${basename(image)}: ${why}: name its root hash file with -v FILE`);
+    die(`${basename(image)}: ${why}: ${hint === 'give one with -v FILE' ? 'name its root hash file with -v FILE' : hint}`);
   }
   return join(dir, fits[0]!);
 }

@@ -52,8 +52,11 @@ export function reproducibleIds(tree: RootfsTree, opts: Pick<ImageOptions, 'fsTy
   const h = createHash('sha256');
   h.update(JSON.stringify([opts.fsType, opts.blockSize, opts.epoch, opts.daxHeader, opts.measured, tree.addMachineId]));
   for (const e of tree.entries) {
+    // The mtime as the image stores it: clamped to the epoch, so a tree
+    // touched after it still gives the same ids.
+    const mtime = opts.epoch !== undefined ? Math.min(e.mtimeSec, opts.epoch) : e.mtimeSec;
     h.update(e.path);
-    h.update(`\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${e.mtimeSec}\0`);
+    h.update(`\0${e.type}\0${e.perm}\0${e.uid}\0${e.gid}\0${e.size}\0${mtime}\0`);
     h.update(e.targetBytes ?? '');
     h.update(`\0${e.rdev}\n`);
   }

@@ -32,7 +32,8 @@ test('QEMU command line: always TCG, NVDIMM backed by the image file', () => {
   assert.ok(nv.includes('memory-backend-file,id=mem0,share=off,mem-path=/x.img,size=402653184'));
   assert.ok(nv.some((a) => /^\d+M,slots=2,maxmem=\d+M$/.test(a)));
   const vd = qemuArgs({ kernel: 'k', append: 'a', image: { path: '/x.img', bytes: 1, media: 'virtio' } });
-  assert.ok(vd.includes('file=/x.img,if=virtio,format=raw,readonly=on'));
+  assert.ok(vd.includes('id=rootfs,file=/x.img,if=none,format=raw,readonly=on'));
+  assert.ok(vd.includes('virtio-blk-pci,drive=rootfs'));
   assert.not.ok(vd.includes('-initrd'));
   assert.ok(vd.includes('-no-reboot'));
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { $ } from '../../lib/core/exec.ts';
 import { sourceClosure } from '../../lib/rootfs/cache.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
-import { testAgentBinary } from './agent.ts';
+import { extensionMountSources, testAgentBinary, testAgentTarball } from './agent.ts';
 import { type Arch, hostArch } from '../../lib/core/arch.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from './cache.ts';
 
@@ -37,6 +37,8 @@ export interface DebianRootfsOptions {
   components?: string;
   /** ARCH of the build (default: the host's); a foreign one runs through qemu-user. */
   arch?: Arch;
+  /** The agent as AGENT_TARBALL from testAgentTarball(), with the extension mount units and scripts. */
+  agentTarball?: boolean;
 }
 
 /** Runs `tsx rootfs.ts` as a subprocess; downloaded packages are kept in the test cache, not the user's. */
@@ -65,10 +67,14 @@ export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
   const extraPkgs = opts.extraPkgs ?? '';
   const components = opts.components ?? '';
   // -d as the Makefile passes it: since upstream a49d0fb343 the units are pruned in the rootfs, not by image.ts.
-  const key = hashOf(hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs, components, '-d', ...(foreign ? [foreign] : []));
-  const name = `debian-rootfs-${foreign ? `${foreign}-` : ''}${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}${components ? '-components' : ''}`;
+  const tarball = opts.agentTarball ? await testAgentTarball(foreign) : undefined;
+  const key = hashOf(
+    hashFiles(...rootfsBuilderInputs('debian')), readFileSync(agent), opts.agentInit, bootstrap, extraPkgs, components, '-d', ...(foreign ? [foreign] : []),
+    ...(tarball ? ['tarball', hashFiles(...extensionMountSources())] : []),
+  );
+  const name = `debian-rootfs-${foreign ? `${foreign}-` : ''}${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}${components ? '-components' : ''}${tarball ? '-tarball' : ''}`;
   const dir = await cached(name, key, async (tmp) => {
-    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, REPO_COMPONENTS: components, ...(foreign ? { ARCH: foreign } : {}) });
+    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { ...(tarball ? { AGENT_TARBALL: tarball } : { AGENT_SOURCE_BIN: agent }), AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, REPO_COMPONENTS: components, ...(foreign ? { ARCH: foreign } : {}) });
     if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
     statSync(join(tmp, 'rootfs/sbin/init'));
   });
