@@ -2,10 +2,10 @@
 // (TCG) and report whether the agent came up.
 // Usage: tsx boot.ts [options] <kata-containers.img | initrd>   (see -h)
 import { existsSync, statSync } from 'node:fs';
-import minimist from 'minimist';
+import { parseCommandLine } from './lib/core/args.ts';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, rejectUnknownOptions, resolveSettings, runMain,
-  text, truthy, valueFlags,
+  type SettingSpec, describeSettings, integer, isMain, oneOf, resolveSettings, runMain,
+  text, truthy,
 } from './lib/core/cli.ts';
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
 import { checkExistingFile } from './lib/core/input-checks.ts';
@@ -78,8 +78,7 @@ function consoleWriter(): (text: string) => void {
 }
 
 async function main(): Promise<void> {
-  const opts = minimist(process.argv.slice(2), { string: valueFlags(bootSettings), boolean: ['h', 'q'] });
-  rejectUnknownOptions(opts, ['h', 'a', 'k', 'm', 't', 'M', 'v', 'e', 'q']);
+  const opts = parseCommandLine(bootSettings, process.argv.slice(2), { min: 0, max: 1, what: 'one disk image or initrd to boot' });
   // -e repeats: each one an extension, in order.
   const extensions = [opts.e ?? []].flat().map((raw) => parseExtensionOption(String(raw)));
   const s = resolveSettings(bootSettings, process.env, { ...opts, e: undefined });
@@ -87,7 +86,7 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (opts._.length !== 1) die(`give one disk image or initrd to boot (got ${opts._.length}): see -h`);
+  if (opts._.length !== 1) die('give one disk image or initrd to boot: see -h');
   const target = String(opts._[0]);
   if (!existsSync(target)) die(`${target} does not exist: give the path of a built image or initrd`);
   if (!statSync(target).isFile()) die(`${target} is not a regular file: give the path of a built image or initrd`);
