@@ -1,7 +1,7 @@
 // Temporary names carry the writer's PID (`.<name>.partial-<pid>`,
 // `.<name>.tmp-<pid>`): two builds never share one, and those of a process
 // that died without cleaning up (SIGKILL, power loss) are swept by the next run.
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { info } from './log.ts';
 import { removeTree } from './safe-paths.ts';
@@ -41,7 +41,7 @@ export async function removeStaleTemps(dir: string, prefix: string): Promise<str
     const pid = tempOwner(name, prefix);
     if (pid === undefined || pid === process.pid || processAlive(pid)) continue;
     const path = join(dir, name);
-    const st = statSync(path, { throwIfNoEntry: false });
+    const st = lstatSync(path, { throwIfNoEntry: false }); // a link of that name goes, never what it points to
     if (!st) continue; // another run swept it first
     if (st.isDirectory()) await removeTree(path);
     else rmSync(path, { force: true });

@@ -5,7 +5,8 @@
 // and the reproducibility hash all read it.
 // Names are read and kept as bytes (`path`): a name that is not UTF-8 is
 // still found by lstat and written exactly; `rel` is its text for messages.
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { fileType, type FileType } from '../core/file-type.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { die } from '../core/log.ts';
 import { showPath } from '../core/show-path.ts';
@@ -13,7 +14,7 @@ import { showPath } from '../core/show-path.ts';
 /** Linux PATH_MAX: the mkfs tools read the tree by path, so no deeper path can be packed. */
 export const PATH_MAX = 4096;
 
-export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+export type EntryType = FileType;
 
 export interface TreeEntry {
   /** Path relative to the rootfs ('' for the root itself), as text (not-UTF-8 bytes show as U+FFFD). */
@@ -45,16 +46,6 @@ export interface RootfsTree {
   addMachineId: boolean;
 }
 
-function entryType(st: Stats): EntryType {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isCharacterDevice()) return 'char';
-  if (st.isBlockDevice()) return 'block';
-  if (st.isFIFO()) return 'fifo';
-  return 'socket';
-}
-
 const SLASH = Buffer.from('/');
 const abs = (root: Buffer, rel: Buffer) => (rel.length ? Buffer.concat([root, SLASH, rel]) : root);
 
@@ -64,7 +55,7 @@ function toEntry(root: Buffer, rel: Buffer): TreeEntry {
     die(`/${showPath(rel)} is ${path.length} bytes long with the rootfs path: paths of ${PATH_MAX} bytes (PATH_MAX) or more cannot be packed; shorten the tree or move the rootfs to a shorter path`);
   }
   const st = lstatSync(path, { bigint: false });
-  const type = entryType(st);
+  const type = fileType(st);
   const targetBytes = type === 'symlink' ? readlinkSync(path, { encoding: 'buffer' }) : undefined;
   return {
     rel: rel.toString(),

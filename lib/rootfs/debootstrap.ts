@@ -57,16 +57,19 @@ export interface BootstrapArgs {
 }
 
 /**
- * mmdebstrap's documented package-cache recipe: the cache is copied into the
- * chroot's apt archives before the download, and the new downloads are
- * copied back after the install (an unchanged cache is not copied back).
+ * mmdebstrap's documented package-cache recipe, narrowed to packages: the
+ * cache's .deb files (regular files, no links) are copied into the chroot's
+ * apt archives before the download, and the new downloads are copied back
+ * after the install. Not `sync-in` of the whole dir: anything else a user
+ * keeps there would stay in the distro-stage tree (apt-get clean removes
+ * only .debs).
  */
 export function mmdebstrapCacheArgs(cache: string): string[] {
   const archives = '"$1"/var/cache/apt/archives';
   return [
     '--skip=download/empty', '--skip=essential/unlink',
     `--setup-hook=mkdir -p ${archives}`,
-    `--setup-hook=sync-in ${cache} /var/cache/apt/archives/`,
+    `--setup-hook=find ${cache} -maxdepth 1 -type f -name '*.deb' -exec cp -t ${archives}/ {} +`,
     `--customize-hook=find ${archives} -maxdepth 1 -name '*.deb' -exec cp -n -t ${cache} {} +`,
   ];
 }

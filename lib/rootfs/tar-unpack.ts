@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { BuildError, die, step } from '../core/log.ts';
 import { planLine, planning } from '../core/plan.ts';
+import { removeStaleTemps } from '../core/stale-temps.ts';
 import { diskView, ModelView, nameParts, placeEntry, PlaceRefusal, type Placement } from './tar-place.ts';
 import { readTar, tarBytes, tarCompression, TarRefusal, type TarCompression, type TarEntry } from './tar-read.ts';
 
@@ -206,11 +207,16 @@ export async function unpackTarball(root: string, tarball: Tarball): Promise<voi
   });
 }
 
+/** The spool's name in the tree's root, before the PID of the run that owns it. */
+const SPOOL_PREFIX = '.osbuilder-unpack-';
+
 /** unpackTarball without the step's log lines. */
 export async function unpackArchive(root: string, tarball: Tarball): Promise<void> {
+  // An existing tree (overlay mode, a mount point) may hold the spool of a run that was killed.
+  await removeStaleTemps(root, SPOOL_PREFIX);
   let spoolDir: string;
   try {
-    spoolDir = mkdtempSync(join(root, '.osbuilder-unpack-'));
+    spoolDir = mkdtempSync(join(root, `${SPOOL_PREFIX}${process.pid}-`));
   } catch (e) {
     return die(`${tarball.variable}=${tarball.path} cannot be unpacked into ${root} (${(e as NodeJS.ErrnoException).code}); nothing was unpacked: check that directory`);
   }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { sha256OfFd } from '../core/file-read.ts';
+import { fileType, TYPE_LETTER } from '../core/file-type.ts';
 
 
 /** sha256 of a regular file, read without following a link put in its place. */
@@ -20,23 +21,13 @@ function fileSha256(path: string, expected: Stats): string {
   }
 }
 
-function typeOf(st: Stats): string {
-  if (st.isFile()) return 'f';
-  if (st.isDirectory()) return 'd';
-  if (st.isSymbolicLink()) return 'l';
-  if (st.isCharacterDevice()) return 'c';
-  if (st.isBlockDevice()) return 'b';
-  if (st.isFIFO()) return 'p';
-  return 's';
-}
-
 /** The listing of the tree at `root`: a line a path, `"PATH"<tab>TYPE MODE UID:GID SIZE<tab>DATA` (JSON quoting keeps any name on its line). */
 export function treeListing(root: string): string {
   const lines: string[] = [];
   const walk = (rel: string) => {
     const path = rel ? join(root, rel) : root;
     const st = lstatSync(path);
-    const type = typeOf(st);
+    const type = TYPE_LETTER[fileType(st)];
     const data = type === 'f' ? fileSha256(path, st)
       : type === 'l' ? JSON.stringify(readlinkSync(path))
       : type === 'c' || type === 'b' ? String(st.rdev)

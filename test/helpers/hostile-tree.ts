@@ -170,6 +170,8 @@ export async function makeHostileTree(root: string, opts: HostileOptions = {}): 
   mkdirSync(p('times/post2038-dir'));
   await setTime(p('times/post2038-dir'), TIMES.post2038 + 1);
   await setTime(p('times'), TIMES.year2100 + 1);
+  // Paths with ACLs get an mtime far from the build's: a writer that sets the ACL after the time (or stamps the time of the copy) shows.
+  for (const rel of ['etc/acl-file', 'etc/acl-dir']) await setTime(p(rel), 1000000000);
   return { root, xattrPaths, pre1970Paths, post2106Paths, nonUtf8Paths };
 }
 

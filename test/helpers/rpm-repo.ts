@@ -32,6 +32,13 @@ export const FEDORA_STAND_INS: StandInRpm[] = [
   },
 ];
 
+/** Stand-ins for what the fedora config asks for with AGENT_INIT=yes (no systemd): libseccomp, iptables and chrony. */
+export const FEDORA_AGENT_INIT_STAND_INS: StandInRpm[] = [
+  LIBSECCOMP_STAND_IN,
+  { name: 'iptables', files: { 'usr/sbin/iptables': 'stand-in\n' } },
+  { name: 'chrony', files: { 'etc/chrony.conf': 'pool time.example iburst\n' } },
+];
+
 /** The spec of a stand-in: noarch, or for `arch` (built with rpmbuild --target). */
 export function specText(p: StandInRpm, arch?: string): string {
   const install = Object.entries(p.files).flatMap(([path, content]) => {

@@ -15,7 +15,7 @@ import { testAgentBinary } from '../helpers/agent.ts';
 import { isBuildError } from '../helpers/errors.ts';
 import { plan } from '../helpers/plan-run.ts';
 import { repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
-import { LIBSECCOMP_STAND_IN, buildRpmRepo } from '../helpers/rpm-repo.ts';
+import { buildRpmRepo, FEDORA_AGENT_INIT_STAND_INS } from '../helpers/rpm-repo.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-cache-ownership-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -24,11 +24,8 @@ let env: Record<string, string> = {};
 const THEIRS = ['etc/passwd', 'home/x/notes', 'var/lib/db/data'];
 
 test.before(async () => {
-  // AGENT_INIT=yes: fedora then asks for iptables and chrony only.
   const repo = await buildRpmRepo(join(scratch, 'rpms'), [
-    LIBSECCOMP_STAND_IN,
-    { name: 'iptables', files: { 'usr/sbin/iptables': 'stand-in\n' } },
-    { name: 'chrony', files: { 'etc/chrony.conf': 'pool time.example iburst\n' } },
+    ...FEDORA_AGENT_INIT_STAND_INS,
     { name: 'extra-one', files: { 'usr/share/extra-one': '1\n' } },
     { name: 'extra-two', files: { 'usr/share/extra-two': '2\n' } },
   ]);

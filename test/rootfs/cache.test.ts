@@ -10,7 +10,7 @@ import { agentTreeIdentity } from '../../lib/rootfs/cache.ts';
 import { manifestPath, parseManifest } from '../../lib/rootfs/manifest.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
 import { cleanEnv, repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
-import { LIBSECCOMP_STAND_IN, buildRpmRepo } from '../helpers/rpm-repo.ts';
+import { buildRpmRepo, FEDORA_AGENT_INIT_STAND_INS } from '../helpers/rpm-repo.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-cache-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -20,11 +20,8 @@ const manifest = manifestPath(root);
 let env: Record<string, string> = {};
 
 test.before(async () => {
-  // AGENT_INIT=yes: fedora then asks for iptables and chrony only.
   const repo = await buildRpmRepo(join(scratch, 'rpms'), [
-    LIBSECCOMP_STAND_IN,
-    { name: 'iptables', files: { 'usr/sbin/iptables': 'stand-in\n' } },
-    { name: 'chrony', files: { 'etc/chrony.conf': 'pool time.example iburst\n' } },
+    ...FEDORA_AGENT_INIT_STAND_INS,
     { name: 'cache-extra', files: { 'usr/share/cache-extra': 'extra\n' } },
   ]);
   const agent = join(scratch, 'kata-agent');

@@ -16,7 +16,7 @@ import { treeListing as contentListing } from '../../lib/rootfs/tree-listing.ts'
 import { rebuiltTestAgentBinary, testAgentBinary } from '../helpers/agent.ts';
 import { cacheRoot } from '../helpers/cache.ts';
 import { cleanEnv, repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
-import { LIBSECCOMP_STAND_IN, buildRpmRepo } from '../helpers/rpm-repo.ts';
+import { buildRpmRepo, FEDORA_AGENT_INIT_STAND_INS } from '../helpers/rpm-repo.ts';
 import { treeListing } from '../helpers/tree-listing.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-incremental-test-');
@@ -28,11 +28,8 @@ const agent = join(scratch, 'kata-agent');
 let env: Record<string, string> = {};
 
 test.before(async () => {
-  // AGENT_INIT=yes: fedora then asks for iptables and chrony only.
   const repo = await buildRpmRepo(join(scratch, 'rpms'), [
-    LIBSECCOMP_STAND_IN,
-    { name: 'iptables', files: { 'usr/sbin/iptables': 'stand-in\n' } },
-    { name: 'chrony', files: { 'etc/chrony.conf': 'pool time.example iburst\n' } },
+    ...FEDORA_AGENT_INIT_STAND_INS,
     { name: 'incremental-extra', files: { 'usr/share/incremental-extra': 'extra\n' } },
   ]);
   copyFileSync(await testAgentBinary(), agent);

@@ -1,9 +1,11 @@
 // PACKAGE_CACHE_DIR for real: a Debian build with the cache filled downloads
-// no package again, and the cache loses the versions the build superseded.
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// no package again, and the cache loses the versions the build superseded;
+// only its .deb files go into the distro-stage tree.
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { $ } from '../../lib/core/exec.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
 import { cacheRoot } from '../helpers/cache.ts';
 import { debianRootfs, runRootfs } from '../helpers/rootfs-fixture.ts';
@@ -34,10 +36,17 @@ test('a build with the cache filled downloads no package and drops an older vers
   copyFileSync(join(cache, key, before[0]!), superseded);
   copyFileSync(join(cache, key, before[0]!), unrelated);
   writeFileSync(join(cache, key, 'not-a-package.txt'), 'left alone\n');
+  // Not packages either: none of these may go into the distro-stage tree.
+  writeFileSync(join(cache, key, `.${key}.debs`), 'a list\n');
+  mkdirSync(join(cache, key, 'sub.deb'));
+  writeFileSync(join(cache, key, 'sub.deb/inner'), 'in a directory\n');
+  symlinkSync('/etc/hostname', join(cache, key, 'link.deb'));
+  const foreign = ['not-a-package.txt', `.${key}.debs`, 'sub.deb', 'link.deb'];
 
   const debBytes = before.reduce((sum, f) => sum + statSync(join(cache, key, f)).size, 0);
   const received = receivedBytes();
-  const out = await runRootfs(['-r', join(scratch, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, PACKAGE_CACHE_DIR: cache });
+  const trees = join(scratch, 'trees');
+  const out = await runRootfs(['-r', join(scratch, 'rootfs'), 'debian'], { AGENT_SOURCE_BIN: agent, PACKAGE_CACHE_DIR: cache, DISTRO_CACHE_DIR: trees });
   assert.is(out.exitCode, 0, out.stderr);
   // apt still fetches the index (~10 MB for bookworm); the packages (~40 MB) come from the cache.
   const downloaded = receivedBytes() - received;
@@ -51,6 +60,11 @@ test('a build with the cache filled downloads no package and drops an older vers
   assert.equal(names, [...new Set(names)]);
   assert.ok(names.includes('systemd') && names.includes('libc6'));
   assert.ok(existsSync(join(scratch, 'rootfs/usr/bin/kata-agent')));
+  // The distro-stage tree (kept in DISTRO_CACHE_DIR) got the cache's packages only.
+  const archives = (await $`find ${trees} -path '*/var/cache/apt/archives'`).stdout.trim().split('\n').filter(Boolean);
+  assert.is(archives.length, 1, `one distro-stage tree in ${trees}`);
+  assert.equal(readdirSync(archives[0]!).filter((f) => foreign.includes(f)), [], 'no non-package file of the cache in the tree');
+  for (const f of foreign) assert.ok(existsSync(join(cache, key, f)), `${f} left alone in the cache`);
 });
 
 test.run();

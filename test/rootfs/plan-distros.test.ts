@@ -130,7 +130,7 @@ test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap
   assert.is(
     p.distroCommands[0],
     `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST},kmod' --dpkgopt=force-unsafe-io ` +
-      `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=sync-in ${cache} /var/cache/apt/archives/' ` +
+      `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=find ${cache} -maxdepth 1 -type f -name \\'*.deb\\' -exec cp -t "$1"/var/cache/apt/archives/ {} +' ` +
       `$'--customize-hook=find "$1"/var/cache/apt/archives -maxdepth 1 -name \\'*.deb\\' -exec cp -n -t ${cache} {} +' ${mergedUsrHook} bookworm ${R}`,
   );
   assert.ok(p.fileLines.includes(`# mkdir ${cache}`), p.fileLines.join('\n'));

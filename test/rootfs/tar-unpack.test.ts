@@ -4,13 +4,16 @@
 // group comes out as `tar -x` makes it. A failed write is one clean ERROR;
 // plan mode writes nothing.
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $, startPlanMode, stopPlanMode } from '../../lib/core/exec.ts';
 import { tarCompression } from '../../lib/rootfs/tar-read.ts';
 import { BuildError } from '../../lib/core/log.ts';
+import { processAlive } from '../../lib/core/stale-temps.ts';
 import { checkTarball, unpackArchive, unpackTarball } from '../../lib/rootfs/tar-unpack.ts';
+import { repoRoot } from '../helpers/rootfs-fixture.ts';
 import { makeTar } from '../helpers/tar-writer.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-tar-unpack-');
@@ -141,6 +144,48 @@ test('before a DISTRO build (no tree yet) a hard link to a tree file waits for t
   await unpackArchive(root, { variable: 'GUEST_HOOKS_TARBALL', path, compression: 'none' });
   assert.is((await $`stat -c %h ${join(root, 'etc/passwd')}`).stdout.trim(), '2');
 });
+
+test('the spool of a killed unpack (overlay tree) is swept by the next unpack; a live run\'s spool and what a link of that name points to are kept', async () => {
+  const root = join(scratch, 'killed');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  const big = join(scratch, 'killed.tar');
+  await $`head -c 64M /dev/zero > ${join(scratch, 'zeros')}`;
+  await $`tar -c -f ${big} -C ${scratch} zeros`;
+  const script = join(scratch, 'unpack.mts');
+  writeFileSync(script, `import { unpackArchive } from ${JSON.stringify(join(repoRoot, 'lib/rootfs/tar-unpack.ts'))};\n` +
+    `await unpackArchive(${JSON.stringify(root)}, { variable: 'GUEST_HOOKS_TARBALL', path: ${JSON.stringify(big)}, compression: 'none' });\n`);
+  // Its own process group: tsx runs the script in a child node, and the whole group is killed, as an OOM kill would.
+  const child = spawn(join(repoRoot, 'node_modules/.bin/tsx'), [script], { stdio: 'ignore', detached: true });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  // Killed while it spools: its spool holds data.
+  const spools = () => readdirSync(root).filter((n) => n.startsWith('.osbuilder-unpack-'));
+  const deadline = Date.now() + 60_000;
+  while (!spools().some((s) => readdirSync(join(root, s)).length) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  process.kill(-child.pid!, 'SIGKILL');
+  await exited;
+  const left = spools();
+  assert.is(left.length, 1, 'the killed run left its spool');
+  const owner = Number(/^\.osbuilder-unpack-(\d+)-/.exec(left[0]!)?.[1]);
+  while (processAlive(owner)) await new Promise((r) => setTimeout(r, 20));
+  const other = join(scratch, 'not-a-spool');
+  mkdirSync(other);
+  writeFileSync(join(other, 'keep'), 'kept');
+  symlinkSync(other, join(root, `.osbuilder-unpack-${deadPid()}-link`));
+  const live = `.osbuilder-unpack-${process.ppid}-live`;
+  mkdirSync(join(root, live));
+
+  const path = join(scratch, 'after-kill.tar');
+  writeFileSync(path, makeTar([{ name: 'etc/after', data: 'x' }]));
+  await unpackTarball(root, { variable: 'GUEST_HOOKS_TARBALL', path, compression: 'none' });
+  assert.equal(spools(), [live], 'the dead runs\' spool and link swept, the live one kept');
+  assert.equal(readdirSync(other), ['keep'], 'a link is removed, not followed');
+  assert.ok(readdirSync(join(root, 'etc')).includes('after'));
+});
+
+/** The PID of a process that has exited. */
+function deadPid(): number {
+  return spawnSync('true').pid!;
+}
 
 test('plan mode: one # unpack line, nothing read or written', async () => {
   const root = join(scratch, 'plan-root');
