@@ -43,6 +43,7 @@ async function run(what: string, cmd: Promise<{ exitCode: number | null; stdout:
 function makeTarget(target: 'image' | 'initrd', vars: Record<string, string>): Artifact['build'] {
   return (dir, env) => {
     const dest = join(dir, `${target === 'image' ? 'rootfs' : 'initrd'}-image`);
+    mkdirSync(dest); // build_image.sh makes its build dir
     return run(`make ${target}`, $({ cwd: repoRoot, env: { ...env, ...vars }, nothrow: true })`make -s ${target} DISTRO=debian ROOTFS_BUILD_DEST=${dest} IMAGES_BUILD_DEST=${dir}`);
   };
 }

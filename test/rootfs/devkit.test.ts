@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
+import { manifestPath } from '../../lib/rootfs/manifest.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from '../helpers/cache.ts';
 import { cleanEnv, importClosure, repoRoot, rootfsBuilderInputs } from '../helpers/rootfs-fixture.ts';
 import { devkitArchive } from '../helpers/devkit-archive.ts';
@@ -33,6 +34,7 @@ async function buildExtension(out: string): Promise<void> {
   mkdirSync(join(out, 'facts'));
   await $`printf %s ${rootMode} > ${join(out, 'facts/root-mode')}`;
   rmSync(rootfs, { recursive: true, force: true });
+  rmSync(manifestPath(rootfs), { force: true });
 }
 
 const extension = () =>
