@@ -133,7 +133,7 @@ export async function bootstrapDebianTree(ctx: RootfsContext, opts: BootstrapOpt
   const arch = debianArch(ctx.arch);
   // One cache a tool: debootstrap reads the release alone, mmdebstrap without a mirror
   // (Debian) its updates too, so sharing would make each drop the other's versions.
-  const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
+  const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distro?.packageCacheOf ?? ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
   if (packageCache) mkdirSync(packageCache, { recursive: true });
   const args = bootstrapArgs({
     tool,

@@ -93,6 +93,8 @@ export interface DistroConfig {
   containerAppArmorUnconfined?: boolean;
   /** Per-architecture overrides of the fields above. */
   archOverrides?: Record<string, Partial<Omit<DistroConfig, 'archOverrides'>>>;
+  /** The distro whose package cache this one shares: it reads the same archive the same way (devkit: ubuntu). */
+  packageCacheOf?: string;
   /** A guest extension, never a guest root (no init, no agent): built with ROOTFS_ONLY=yes only. */
   extensionOnly?: boolean;
   /** Inputs of the distro stage besides the settings and sources (e.g. a pin read from versions.yaml), for the build cache. */

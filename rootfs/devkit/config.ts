@@ -37,6 +37,8 @@ const devkit: DistroConfig = {
   ...ubuntu,
   name: 'devkit',
   releaseOf: 'ubuntu',
+  // The same archive, release suite only, as the guest image's build: its downloads serve both.
+  packageCacheOf: 'ubuntu',
   extensionOnly: true,
   packages: () => DEVKIT_PACKAGES,
   // busybox-static and ltrace are in Ubuntu's universe.

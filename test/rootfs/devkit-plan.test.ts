@@ -50,6 +50,14 @@ test("mirrors as ubuntu's: ports elsewhere, REPO_URL_X86_64 first on x86_64; REP
   assert.match(own.commands[0]!, new RegExp(` --components=main \\$'--include=${LIST},gdb' .* resolute \\S+ file:///srv/ubuntu$`));
 });
 
+test("PACKAGE_CACHE_DIR: the devkit shares ubuntu's package cache (the same archive, release suite alone)", async () => {
+  const p = await plan('devkit', { ...KATA_DEPLOY, ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' });
+  assert.is(p.exitCode, 0, p.stderr);
+  assert.ok(p.commands[0]!.includes(`$'--setup-hook=sync-in /var/cache/pkgs/ubuntu-resolute-amd64-mmdebstrap /var/cache/apt/archives/'`), p.commands[0]);
+  const ubuntu = await plan('ubuntu', { OS_VERSION: 'resolute', ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' });
+  assert.ok(ubuntu.commands[0]!.includes('/var/cache/pkgs/ubuntu-resolute-amd64-mmdebstrap '), ubuntu.commands[0]);
+});
+
 test('refusals before any work: OS_VERSION unset, no ROOTFS_ONLY, a bad CUDA pin; each one ERROR line', async () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ ...KATA_DEPLOY, OS_VERSION: '' }, /^ERROR: OS_VERSION is not set and devkit has no default release: set OS_VERSION to the ubuntu release to build, e.g. OS_VERSION=resolute as kata-deploy builds it$/],
