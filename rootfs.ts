@@ -102,7 +102,13 @@ function warnIgnoredSettings(settings: RootfsSettings, distro: DistroConfig | un
 export function requireOsVersion(settings: RootfsSettings, distro: DistroConfig): void {
   if (settings.osVersion || distro.osVersion) return;
   const example = distro.osVersionExample ? `, e.g. OS_VERSION=${distro.osVersionExample} as kata-deploy builds it` : '';
-  die(`OS_VERSION is not set and ${distro.name} has no default release: set OS_VERSION to the ${distro.name} release to build${example}`);
+  const of = distro.releaseOf ?? distro.name;
+  die(`OS_VERSION is not set and ${distro.name} has no default release: set OS_VERSION to the ${of} release to build${example}`);
+}
+
+/** A guest extension's tree (devkit) has no init and no agent: only its distro stage makes sense. */
+function refuseExtensionAsRoot(distro: DistroConfig): void {
+  if (distro.extensionOnly) die(`${distro.name} is a guest extension, not a guest root (no init, no agent): build it with ROOTFS_ONLY=yes, as kata-deploy does`);
 }
 
 /** REPO_URL, or REPO_URL_X86_64 on x86_64 for the distros with a separate x86_64 mirror, else the distro's default. */
@@ -272,6 +278,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const distroOnly = settings.stagePrepareRootfs || settings.rootfsOnly === 'yes';
   // An existing tree (no DISTRO) is checked with its own symlinks, before the overlay touches it.
   const existingTree = opts._[0] ? undefined : settings.rootfsDir && existsSync(settings.rootfsDir) ? settings.rootfsDir : undefined;
+  if (opts._[0] && !distroOnly) refuseExtensionAsRoot(await loadDistro(String(opts._[0]), arch));
   if (!distroOnly) await checkGuestInputs(settings, existingTree);
   if (settings.plan) startPlanMode();
   if (libcFor(arch, settings.libc) !== (settings.libc || 'musl')) warn(`Forcing LIBC=gnu because ${arch} has no musl Rust target`);

@@ -22,6 +22,7 @@ import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInConta
 import { isConfidentialGuest } from '../rootfs/confidential.ts';
 import { packageCacheBase } from '../rootfs/package-cache.ts';
 import { rootfsSettings, type RootfsSettings } from '../rootfs/settings.ts';
+import { versionsFileOf } from '../rootfs/versions.ts';
 
 export const CONTAINER_ROOTFS_DIR = '/rootfs';
 /** Where the host's PACKAGE_CACHE_DIR is mounted, so container builds reuse its downloads too. */
@@ -90,9 +91,19 @@ export function setupInputs(ctx: RootfsContext, agent: AgentSource): { env: [str
   if (agent.kind === 'tarball') file('AGENT_TARBALL', agent.path);
   if (s.agentPolicy === 'yes') file('AGENT_POLICY_FILE', policyFileOf(s, ctx.scriptDir));
   for (const [variable, path] of guestTarballPaths(s)) file(variable, resolve(path));
-  if (s.versionsFile) file('KATA_VERSIONS_FILE', resolve(s.versionsFile));
   if (s.sourceDateEpoch !== undefined) env.push([rootfsSettings.sourceDateEpoch.env, String(s.sourceDateEpoch)]);
   return { env, mounts };
+}
+
+/**
+ * versions.yaml, for the distro stage too (devkit bakes its CUDA pin from it):
+ * KATA_VERSIONS_FILE, else the Kata tree's when it exists, mounted read-only
+ * at its host path, since the container's project mount has no Kata tree around it.
+ */
+export function versionsInput(ctx: RootfsContext): { env: [string, string][]; mounts: { source: string; target: string; readOnly: boolean }[] } {
+  const file = resolve(versionsFileOf(ctx.settings, ctx.scriptDir));
+  if (!ctx.settings.versionsFile && !existsSync(file)) return { env: [], mounts: [] };
+  return { env: [['KATA_VERSIONS_FILE', file]], mounts: [{ source: file, target: file, readOnly: true }] };
 }
 
 /** The container's environment (docs/rootfs.md §2), generated from the settings tables; `agent`: the stage runs the setup too. */
@@ -108,6 +119,7 @@ export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, stri
   }
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir) ? CONTAINER_PACKAGE_CACHE_DIR : 'no';
   env.push(['PACKAGE_CACHE_DIR', packageCache], ['ROOTFS_DIR', CONTAINER_ROOTFS_DIR], ['INSIDE_CONTAINER', '1']);
+  env.push(...versionsInput(ctx).env);
   if (agent) env.push(...setupInputs(ctx, agent).env);
   else env.push(['STAGE_PREPARE_ROOTFS', '1']);
   const owner = callerOwner(engineFor(ctx.settings) ?? 'docker');
@@ -150,6 +162,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
       ...(modules ? [{ source: modules, target: modules, readOnly: true }] : []),
       ...(dnfConf ? [{ source: dnfConf, target: dnfConf, readOnly: true }] : []),
       ...(packageCache ? [{ source: packageCache, target: CONTAINER_PACKAGE_CACHE_DIR }] : []),
+      ...versionsInput(ctx).mounts,
       ...(agent ? setupInputs(ctx, agent).mounts : []),
     ],
     relabel: facts.selinux,

@@ -111,9 +111,10 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
   const engine = engineFor(s);
   const distroFiles = distroStageFiles(ctx, !!engine);
   const setupFiles = sourceClosure(ctx.scriptDir, 'rootfs.ts').filter((f) => !distroFiles.includes(f));
-  const distroSettings = Object.fromEntries(
-    Object.entries(ctx.distroSettings).map(([key, value]) => [ctx.distro?.settings?.[key]?.env ?? key, String(value)]),
-  );
+  const distroSettings = {
+    ...Object.fromEntries(Object.entries(ctx.distroSettings).map(([key, value]) => [ctx.distro?.settings?.[key]?.env ?? key, String(value)])),
+    ...ctx.distro?.stageInputs?.(ctx),
+  };
   return manifestFor({
     distro: ctx.distroName,
     osVersion: ctx.osVersion,

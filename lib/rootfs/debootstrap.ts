@@ -54,6 +54,8 @@ export interface BootstrapArgs {
   mergedUsrHookDir?: string;
   /** Directory of .debs kept between builds (PACKAGE_CACHE_DIR). */
   packageCache?: string;
+  /** mmdebstrap customize hooks (shell commands, "$1" the target) run after the install. */
+  customizeHooks?: string[];
 }
 
 /**
@@ -90,6 +92,7 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
     args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
     args.push('--dpkgopt=force-unsafe-io');
     if (a.packageCache) args.push(...mmdebstrapCacheArgs(a.packageCache));
+    for (const hook of a.customizeHooks ?? []) args.push(`--customize-hook=${hook}`);
     if (a.mergedUsrHookDir) args.push(`--hook-dir=${a.mergedUsrHookDir}`);
   } else {
     args.push(`--include=${a.packages.join(',')}`);
@@ -110,16 +113,30 @@ export async function chooseBootstrapTool(requested: BootstrapTool): Promise<'mm
   return die('neither mmdebstrap nor debootstrap is installed: apt-get install mmdebstrap');
 }
 
+export interface BootstrapOptions {
+  /** The tool, whatever DEBIAN_BOOTSTRAP says (a distro built with one tool only). */
+  tool?: 'mmdebstrap' | 'debootstrap';
+  /** mmdebstrap customize hooks. */
+  customizeHooks?: string[];
+}
+
 /** `DistroConfig.buildRootfs` of Debian-family distros. */
 export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
+  await bootstrapDebianTree(ctx);
+  await finishDebianTree(ctx.workDir);
+}
+
+/** The bootstrap of ctx.workDir with the distro's packages and EXTRA_PKGS, through the package cache. */
+export async function bootstrapDebianTree(ctx: RootfsContext, opts: BootstrapOptions = {}): Promise<void> {
   const dir = ctx.workDir;
-  const tool = await chooseBootstrapTool((ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
+  const tool = await chooseBootstrapTool(opts.tool ?? (ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
+  if (opts.customizeHooks?.length && tool !== 'mmdebstrap') die(`${ctx.distroName} is built with mmdebstrap only: install mmdebstrap`);
   mkdirSync(dir, { recursive: true });
   if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
   const arch = debianArch(ctx.arch);
   // One cache a tool: debootstrap reads the release alone, mmdebstrap without a mirror
   // (Debian) its updates too, so sharing would make each drop the other's versions.
-  const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
+  const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distro?.packageCacheOf ?? ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
   if (packageCache) mkdirSync(packageCache, { recursive: true });
   const args = bootstrapArgs({
     tool,
@@ -132,6 +149,7 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
     components: ctx.distroSettings.components as string | undefined,
     mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
     packageCache,
+    customizeHooks: opts.customizeHooks,
   });
   // A retry starts from an empty target: mmdebstrap needs one, and debootstrap would trust a half-done tree.
   await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () =>
@@ -142,5 +160,4 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
         withDownloadRetries('apt-get install of EXTRA_PKGS', () => $`chroot ${dir} apt-get install -y --no-install-recommends ${ctx.extraPackages}`)));
   }
   if (packageCache) dropSupersededPackages(packageCache, join(dir, 'var/lib/dpkg/status'));
-  await finishDebianTree(dir);
 }

@@ -65,6 +65,8 @@ export interface DistroConfig {
   name: string;
   /** Default OS_VERSION; unset: OS_VERSION is required (upstream's Ubuntu). */
   osVersion?: string;
+  /** The distro whose release OS_VERSION names, when it is another's (devkit: ubuntu). */
+  releaseOf?: string;
   /** The release named in the ERROR when OS_VERSION is required and unset (the one kata-deploy builds). */
   osVersionExample?: string;
   /** PACKAGES, as a function of the settings. */
@@ -91,6 +93,12 @@ export interface DistroConfig {
   containerAppArmorUnconfined?: boolean;
   /** Per-architecture overrides of the fields above. */
   archOverrides?: Record<string, Partial<Omit<DistroConfig, 'archOverrides'>>>;
+  /** The distro whose package cache this one shares: it reads the same archive the same way (devkit: ubuntu). */
+  packageCacheOf?: string;
+  /** A guest extension, never a guest root (no init, no agent): built with ROOTFS_ONLY=yes only. */
+  extensionOnly?: boolean;
+  /** Inputs of the distro stage besides the settings and sources (e.g. a pin read from versions.yaml), for the build cache. */
+  stageInputs?: (ctx: RootfsContext) => Record<string, string>;
   /** Populate ctx.workDir with the distro; default: lib's dnf-based builder. */
   buildRootfs?: (ctx: RootfsContext) => Promise<void>;
 }

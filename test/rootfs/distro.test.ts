@@ -1,4 +1,4 @@
-// The six distro configs as data: names, -t output, package lists as a
+// The seven distro configs as data: names, -t output, package lists as a
 // function of AGENT_INIT/SECCOMP/arch (as upstream's config.sh files), the
 // builders' pure pieces (apk, dnf, Debian arch names) and the Dockerfiles.
 import { readFileSync } from 'node:fs';
@@ -13,18 +13,18 @@ import { generateDockerfileText, needsImageRegistry } from '../../lib/container/
 import { $ } from '../../lib/core/exec.ts';
 import { repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
 
-const SIX = ['alpine', 'cbl-mariner', 'centos', 'debian', 'fedora', 'ubuntu'];
+const SEVEN = ['alpine', 'cbl-mariner', 'centos', 'debian', 'devkit', 'fedora', 'ubuntu'];
 
-test('six distros, sorted: -l and make list-distros', async () => {
-  assert.equal(listDistros(), SIX);
+test('seven distros (devkit the guest extension among them), sorted: -l and make list-distros', async () => {
+  assert.equal(listDistros(), SEVEN);
   const make = await $({ cwd: repoRoot, nothrow: true })`make -s list-distros`;
   assert.is(make.exitCode, 0, make.stderr);
-  assert.equal(make.stdout.trim().split('\n'), SIX);
+  assert.equal(make.stdout.trim().split('\n'), SEVEN);
 });
 
 test('-t DISTRO: init process and excluded architectures', async () => {
-  const init: Record<string, string> = { alpine: 'kata-agent', 'cbl-mariner': 'systemd', centos: 'systemd', debian: 'systemd', fedora: 'systemd', ubuntu: 'systemd' };
-  for (const d of SIX) {
+  const init: Record<string, string> = { alpine: 'kata-agent', 'cbl-mariner': 'systemd', centos: 'systemd', debian: 'systemd', devkit: 'systemd', fedora: 'systemd', ubuntu: 'systemd' };
+  for (const d of SEVEN) {
     assert.is(testConfigText(await loadDistro(d, 'x86_64')), `INIT_PROCESS:\t\t${init[d]}\nARCH_EXCLUDE_LIST:\t\t\n`, d);
   }
   const out = await runRootfs(['-t', 'alpine']);
@@ -36,7 +36,7 @@ test('default versions and names', async () => {
     alpine: ['alpine', '3.22'], 'cbl-mariner': ['cbl-mariner', '3.0'], centos: ['centos', 'stream9'],
     debian: ['debian', 'bookworm'], fedora: ['fedora', '42'],
   };
-  for (const d of SIX.filter((x) => x !== 'ubuntu')) {
+  for (const d of SEVEN.filter((x) => x !== 'ubuntu' && x !== 'devkit')) {
     const c = await loadDistro(d, 'x86_64');
     assert.equal([c.name, c.osVersion], want[d], d);
   }
@@ -89,9 +89,9 @@ test("alpine mirror: REPO_URL/v<version>/main, or the base of the host's reposit
 test("Dockerfile.in of every distro: base image of the distro's version, nodejs for the stage, no placeholder left", async () => {
   const base: Record<string, string> = {
     alpine: '${IMAGE_REGISTRY}/alpine:3.22', 'cbl-mariner': '${IMAGE_REGISTRY}/azurelinux/base/core:3.0', centos: '${IMAGE_REGISTRY}/centos/centos:stream9',
-    debian: '${IMAGE_REGISTRY}/debian:bookworm', fedora: '${IMAGE_REGISTRY}/fedora:42', ubuntu: '${IMAGE_REGISTRY}/ubuntu:resolute',
+    debian: '${IMAGE_REGISTRY}/debian:bookworm', devkit: '${IMAGE_REGISTRY}/ubuntu:resolute', fedora: '${IMAGE_REGISTRY}/fedora:42', ubuntu: '${IMAGE_REGISTRY}/ubuntu:resolute',
   };
-  for (const d of SIX) {
+  for (const d of SEVEN) {
     const template = readFileSync(join(distrosDir, d, 'Dockerfile.in'), 'utf8');
     const config = await loadDistro(d, 'x86_64');
     const text = generateDockerfileText(template, { osVersion: config.osVersion ?? config.osVersionExample!, httpProxy: '' });

@@ -81,7 +81,7 @@ test('distro configs: listed, loaded, packages as a function of the settings', a
   // The default settings give a guest with libseccomp2 (SECCOMP=yes, as upstream).
   assert.ok(contextFor(settingsOf([]), 'debian', debian, '/r', {}).packages.includes('libseccomp2'));
   assert.not.ok(contextFor(settingsOf([], { SECCOMP: 'no' }), 'debian', debian, '/r', {}).packages.includes('libseccomp2'));
-  await rejects(() => loadDistro('nosuch', 'x86_64'), isBuildError(/unknown distro "nosuch": use one of .*debian, fedora/));
+  await rejects(() => loadDistro('nosuch', 'x86_64'), isBuildError(/unknown distro "nosuch": use one of .*debian, devkit, fedora/));
   await rejects(() => loadDistro('../debian', 'x86_64'), isBuildError(/unknown distro/));
 });
 
