@@ -20,6 +20,11 @@ export function isSymlink(path: string): boolean {
   }
 }
 
+/** Something is at the path itself (a dangling link counts; existsSync would follow it). */
+export function entryExists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
 export interface MountEntry {
   point: string;
   options: string[];

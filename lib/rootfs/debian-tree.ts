@@ -2,11 +2,10 @@
 // upstream's Ubuntu builder (which its Debian builder re-uses) does:
 // var/run -> /run, the build host's CA bundle, documentation and locale data
 // removed, the device nodes an agent that is init needs before devtmpfs.
-import { copyFileSync, existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { $ } from '../core/exec.ts';
+import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { info, warn } from '../core/log.ts';
-import { pathInRoot } from '../core/safe-paths.ts';
 
 /** usr/share directories removed from the tree: upstream's list (time zones stay). */
 export const UNNEEDED_SHARE_DIRS = [
@@ -39,56 +38,39 @@ export const FD_LINKS: [name: string, target: string][] = [
   ['stderr', 'fd/2'],
 ];
 
-function present(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `ln -sf target path`, without following an existing link at path. */
-function replaceWithLink(target: string, path: string): void {
-  if (present(path)) rmSync(path, { recursive: true, force: true });
-  symlinkSync(target, path);
-}
 
 /** var/run -> /run: one run directory, the tmpfs systemd mounts. */
-function linkVarRun(root: string): void {
-  mkdirSync(pathInRoot(root, 'var'), { recursive: true });
-  replaceWithLink('/run', join(root, 'var/run'));
+async function linkVarRun(tree: GuestTree): Promise<void> {
+  if (tree.has('var/run')) await tree.remove('var/run');
+  tree.symlink('/run', 'var/run');
 }
 
 /** The build host's CA bundle, so that TLS in the guest (and in a chroot of the tree) can verify servers. */
-function copyHostCaBundle(root: string, candidates: string[]): void {
+async function copyHostCaBundle(tree: GuestTree, candidates: string[]): Promise<void> {
   const bundle = candidates.find((f) => existsSync(f));
   if (!bundle) {
     warn(`no CA bundle on the build host (looked for ${candidates.join(', ')}): the tree gets no ${TREE_CA_BUNDLE}, so TLS in the guest cannot verify servers; install ca-certificates where the build runs`);
     return;
   }
-  mkdirSync(pathInRoot(root, 'etc/ssl/certs'), { recursive: true });
-  const dest = join(root, TREE_CA_BUNDLE);
-  if (present(dest) && lstatSync(dest).isSymbolicLink()) unlinkSync(dest);
-  copyFileSync(bundle, pathInRoot(root, TREE_CA_BUNDLE));
-  mkdirSync(pathInRoot(root, 'usr/lib/ssl'), { recursive: true });
-  replaceWithLink('../../../etc/ssl/certs/ca-certificates.crt', join(root, OPENSSL_CERT_LINK));
+  tree.copy(bundle, TREE_CA_BUNDLE, { mode: 0o644 });
+  if (tree.has(OPENSSL_CERT_LINK)) await tree.remove(OPENSSL_CERT_LINK);
+  tree.symlink('../../../etc/ssl/certs/ca-certificates.crt', OPENSSL_CERT_LINK);
 }
 
-async function makeDeviceNodes(root: string): Promise<void> {
-  const dev = pathInRoot(root, 'dev');
-  mkdirSync(dev, { recursive: true });
+async function makeDeviceNodes(tree: GuestTree): Promise<void> {
+  tree.mkdir('dev');
   for (const [name, major, minor, mode] of DEVICE_NODES) {
-    if (!present(join(dev, name))) await $`mknod -m ${mode} ${join(dev, name)} c ${major} ${minor}`;
+    if (!tree.has(`dev/${name}`)) await $`mknod -m ${mode} ${tree.entry(`dev/${name}`)} c ${major} ${minor}`;
   }
-  for (const [name, target] of FD_LINKS) if (!present(join(dev, name))) symlinkSync(target, join(dev, name));
+  for (const [name, target] of FD_LINKS) if (!tree.has(`dev/${name}`)) tree.symlink(target, `dev/${name}`);
 }
 
 /** Everything upstream's builder does to the tree after the bootstrap; `caBundles`: for tests. */
 export async function finishDebianTree(root: string, caBundles = HOST_CA_BUNDLES): Promise<void> {
-  linkVarRun(root);
-  copyHostCaBundle(root, caBundles);
+  const tree = guestTree(root);
+  await linkVarRun(tree);
+  await copyHostCaBundle(tree, caBundles);
   info('Removing documentation and locale data');
-  await $`rm -rf ${UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
-  await makeDeviceNodes(root);
+  await tree.remove(...UNNEEDED_SHARE_DIRS.map((d) => `usr/share/${d}`));
+  await makeDeviceNodes(tree);
 }

@@ -1,6 +1,6 @@
 // The finishing steps of the Debian-family builder (upstream's Ubuntu
 // rootfs_lib.sh) on a small stand-in tree: real mknod, real copies.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,7 +8,12 @@ import { finishDebianTree, OPENSSL_CERT_LINK, TREE_CA_BUNDLE, UNNEEDED_SHARE_DIR
 import { stderrOf } from '../helpers/stderr.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-debian-tree-test-');
-test.after(() => rmSync(scratch, { recursive: true, force: true }));
+// Host paths a tree's links name: outside the scratch dir, which is under /var (the tree's own /var link would loop back into it).
+const hostSide = mkdtempSync('/tmp/osbuilder-host-sentinel-');
+test.after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(hostSide, { recursive: true, force: true });
+});
 
 /** A bootstrapped tree as mmdebstrap leaves it: var/run a directory, docs and time zones in usr/share. */
 function standInTree(name: string): string {
@@ -64,6 +69,32 @@ test('no CA bundle where the build runs: one WARNING naming the paths looked at,
   assert.not.ok(existsSync(join(root, TREE_CA_BUNDLE)));
   assert.not.ok(existsSync(join(root, OPENSSL_CERT_LINK)));
   assert.is(readlinkSync(join(root, 'var/run')), '/run');
+});
+
+test('absolute links in the tree lead inside it: var, usr/lib/ssl and dev as links to host paths change nothing outside', async () => {
+  const root = standInTree('links');
+  const host = hostSide;
+  for (const d of ['var/run', 'ssl', 'share/doc', 'dev']) mkdirSync(join(host, d), { recursive: true });
+  // The same paths inside the tree, where the guest's links lead.
+  for (const d of ['var', 'ssl', 'dev']) mkdirSync(join(root, host.slice(1), d), { recursive: true });
+  writeFileSync(join(host, 'var/run/keep'), 'host');
+  writeFileSync(join(host, 'share/doc/keep'), 'host');
+  rmSync(join(root, 'var'), { recursive: true });
+  symlinkSync(join(host, 'var'), join(root, 'var'));
+  mkdirSync(join(root, 'usr/lib'), { recursive: true });
+  symlinkSync(join(host, 'ssl'), join(root, 'usr/lib/ssl'));
+  rmSync(join(root, 'dev'), { recursive: true });
+  symlinkSync(join(host, 'dev'), join(root, 'dev'));
+  const bundle = join(scratch, 'bundle-links.crt');
+  writeFileSync(bundle, 'stand-in');
+  await finishDebianTree(root, [bundle]);
+  assert.equal(readFileSync(join(host, 'var/run/keep'), 'utf8'), 'host');
+  assert.equal(readFileSync(join(host, 'share/doc/keep'), 'utf8'), 'host');
+  for (const d of ['ssl', 'dev']) assert.equal(readdirSync(join(host, d)), [], `nothing written into the host's ${d}`);
+  // The guest sees them where its own links lead: under the tree.
+  assert.is(readlinkSync(join(root, host.slice(1), 'var/run')), '/run');
+  assert.ok(lstatSync(join(root, host.slice(1), 'dev/null')).isCharacterDevice());
+  assert.ok(lstatSync(join(root, host.slice(1), 'ssl/cert.pem')).isSymbolicLink());
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
+import { entryExists } from '../../lib/core/fs-checks.ts';
 import { manifestPath } from '../../lib/rootfs/manifest.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from '../helpers/cache.ts';
 import { cleanEnv, importClosure, repoRoot, rootfsBuilderInputs } from '../helpers/rootfs-fixture.ts';
@@ -40,14 +41,6 @@ async function buildExtension(out: string): Promise<void> {
 const extension = () =>
   cached('devkit-extension', hashOf(hashFiles(...new Set([...rootfsBuilderInputs('devkit'), ...importClosure('image.ts'), 'rootfs-builder/rootfs.sh', 'image-builder/image_builder.sh'])), JSON.stringify(archive)), buildExtension);
 
-function present(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Part {
   start: number;
@@ -97,12 +90,12 @@ test('inside: static busybox.static, the helper scripts 0755 root, devkit-sh, ap
   assert.is(mode('.'), 0o755);
   assert.is(mode('tmp'), 0o1777);
   assert.is(readFileSync(join(x, 'etc/apt/apt.conf.d/99-devkit.conf'), 'utf8'), 'APT::Sandbox::User "root";\n');
-  for (const rel of ['etc/resolv.conf', 'etc/hostname']) assert.not.ok(present(join(x, rel)), rel);
+  for (const rel of ['etc/resolv.conf', 'etc/hostname']) assert.not.ok(entryExists(join(x, rel)), rel);
   for (const rel of ['usr/share/doc', 'usr/share/man', 'var/lib/apt/lists', 'var/cache/apt']) assert.equal(readdirSync(join(x, rel)), [], rel);
   // The prebaked tools are there (a few of the list), and apt with them.
   for (const tool of ['bash', 'strace', 'ltrace', 'lsof', 'tcpdump', 'ip', 'curl', 'apt-get', 'unshare', 'dig', 'nc.openbsd']) {
     // lstat: a link is there as an entry (an absolute one would lead out of the extracted tree).
-    assert.ok(['usr/bin', 'usr/sbin'].some((d) => present(join(x, d, tool))), tool);
+    assert.ok(['usr/bin', 'usr/sbin'].some((d) => entryExists(join(x, d, tool))), tool);
   }
   // Without a CUDA pin the nvidia helper refuses, saying how to configure it.
   const nv = await $({ nothrow: true })`chroot ${x} /usr/bin/devkit-add-nvidia-repos`;
