@@ -40,14 +40,18 @@ export async function standinArchive(): Promise<StandinArchive> {
   return { root, keyring: join(root, KEYRING_NAME), key };
 }
 
-/** Serve the archive on STANDIN_PORT; a server already there that serves this archive is used as it is. */
-export async function serveStandin(archive: StandinArchive): Promise<RunningStandin> {
+/**
+ * Serve the archive on `port`: STANDIN_PORT (the default) is the one the base
+ * image's sources name, and a server already there that serves this archive is
+ * used as it is; 0 takes a free port (a host build needs no fixed one).
+ */
+export async function serveStandin(archive: StandinArchive, port = STANDIN_PORT): Promise<RunningStandin> {
   const inRelease = `${ARCHIVE_SUBDIR}/dists/${STANDIN_SUITE}/InRelease`;
   try {
-    const served = await serveDirectory(archive.root, STANDIN_PORT);
+    const served = await serveDirectory(archive.root, port);
     return { ...archive, repoUrl: `${served.url}/${ARCHIVE_SUBDIR}`, stop: served.close };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port !== STANDIN_PORT) throw e;
     const url = `http://${await hostAddress()}:${STANDIN_PORT}`;
     const theirs = await fetch(`${url}/${inRelease}`).then((r) => r.text()).catch(() => '');
     if (theirs !== readFileSync(join(archive.root, inRelease), 'utf8')) {

@@ -69,7 +69,7 @@ s.before(async () => {
   user = await nonRootUser((env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, ''));
   const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');
   await ensureBaseImage('docker', env, tar);
-  ubuntu = await startUbuntuArchive();
+  ubuntu = await startUbuntuArchive({ forContainers: true });
   await ensureUbuntuBaseImage('docker', env);
   // A CoCo guest-components tarball (what kata-deploy passes to the confidential targets).
   writeFileSync(join(work, 'coco.tar'), makeTar([

@@ -3,7 +3,7 @@
 // base image trusting it.
 import type { Engine } from '../../lib/container/engine.ts';
 import { ensureStandinImage } from '../../scripts/standin/base-image.ts';
-import { serveStandin, standinArchive, standinBaseTar, type RunningStandin } from '../../scripts/standin/standin.ts';
+import { serveStandin, standinArchive, standinBaseTar, STANDIN_PORT, type RunningStandin } from '../../scripts/standin/standin.ts';
 
 export interface UbuntuArchive {
   /** REPO_URL for DISTRO=ubuntu OS_VERSION=resolute. */
@@ -15,16 +15,21 @@ export interface UbuntuArchive {
 
 let running: RunningStandin | undefined;
 
-/** Start (or reuse) the server of the stand-in archive, making the archive first when the cache lacks it. */
-export async function startUbuntuArchive(): Promise<UbuntuArchive> {
-  running = await serveStandin(await standinArchive());
+/**
+ * Serve the stand-in archive, making it first when the cache lacks it.
+ * `forContainers`: on STANDIN_PORT, the port localhost/ubuntu:resolute's
+ * sources name (a server of the same archive already there is reused);
+ * otherwise on a free port of this process's own.
+ */
+export async function startUbuntuArchive(opts: { forContainers?: boolean } = {}): Promise<UbuntuArchive> {
+  running = await serveStandin(await standinArchive(), opts.forContainers ? STANDIN_PORT : 0);
   const mine = running;
   return { repoUrl: mine.repoUrl, keyring: mine.keyring, stop: () => mine.stop() };
 }
 
 /** localhost/ubuntu:resolute in `engine`, made from the served archive (start it first). */
 export async function ensureUbuntuBaseImage(engine: Engine, env: Record<string, string>): Promise<void> {
-  if (!running) throw new Error('startUbuntuArchive() first: the base image is made from the served archive');
+  if (!running?.repoUrl.endsWith(`:${STANDIN_PORT}/ubuntu`)) throw new Error('startUbuntuArchive({ forContainers: true }) first: the base image is made from the archive served on STANDIN_PORT');
   const { tar, key } = await standinBaseTar(running);
   await ensureStandinImage(engine, env, tar, key);
 }
