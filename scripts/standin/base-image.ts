@@ -15,7 +15,8 @@ const LABEL = 'org.osbuilder-ts.standin';
 export async function makeStandinBaseTar(repoUrl: string, keyring: string, tar: string): Promise<void> {
   const trusted = `/etc/apt/trusted.gpg.d/${KEYRING_NAME}`;
   const args = [
-    '--mode=root', '--variant=minbase', `--keyring=${keyring}`, '--components=main,universe',
+    // apt named: minbase from an archive mmdebstrap does not know as Debian's leaves it out.
+    '--mode=root', '--variant=minbase', '--include=apt', `--keyring=${keyring}`, '--components=main,universe',
     `--customize-hook=mkdir -p "$1"${dirname(trusted)}`, `--customize-hook=upload ${keyring} ${trusted}`, `--customize-hook=chmod 0644 "$1"${trusted}`, STANDIN_SUITE, tar, repoUrl,
   ];
   await step(`mmdebstrap --variant=minbase ${STANDIN_SUITE} from ${repoUrl}`, () =>

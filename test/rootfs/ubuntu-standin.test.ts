@@ -2,7 +2,7 @@
 // packages published as resolute, test/helpers/ubuntu-archive.ts): a host
 // build as root with mmdebstrap, REPO_URL the stand-in, APT_KEYRING its key,
 // made into an image that boots to the test agent.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +15,7 @@ import { startUbuntuArchive, type UbuntuArchive } from '../helpers/ubuntu-archiv
 const s = suite('ubuntu resolute from the stand-in archive, host build');
 const work = mkdtempSync('/var/tmp/osb-ubuntu-standin-');
 let archive: UbuntuArchive;
+const lexists = (path: string) => { try { lstatSync(path); return true; } catch { return false; } };
 
 s.before(async () => {
   archive = await startUbuntuArchive();
@@ -47,9 +48,9 @@ s('mmdebstrap as root: resolute from REPO_URL alone, trusted through APT_KEYRING
     .filter((f) => existsSync(join(rootfs, f))).map((f) => readFileSync(join(rootfs, f), 'utf8')).join('\n');
   assert.match(sources, new RegExp(`${archive.repoUrl.replace(/[.:/]/g, '\\$&')}\\s+resolute\\s+main`));
   assert.not.match(sources, /resolute-(updates|security)/);
-  const status = readFileSync(join(rootfs, 'var/lib/dpkg/status'), 'utf8');
-  for (const pkg of ['chrony', 'iptables', 'dbus', 'init', 'cryptsetup-bin', 'e2fsprogs', 'libseccomp2']) {
-    assert.match(status, new RegExp(`^Package: ${pkg}\\n(?:.+\\n)*?Status: install ok installed`, 'm'), `${pkg} installed`);
+  // The package list's files (the setup drops dpkg's database); lstat: links are the guest's, not the host's.
+  for (const file of ['usr/sbin/chronyd', 'usr/sbin/iptables', 'usr/bin/dbus-daemon', 'usr/sbin/veritysetup', 'usr/sbin/mkfs.ext4', 'usr/lib/x86_64-linux-gnu/libseccomp.so.2', 'usr/sbin/init']) {
+    assert.ok(lexists(join(rootfs, file)), `${file} in the tree`);
   }
   const image = join(work, 'ubuntu.img');
   const built = await runImageTs(['-o', image, rootfs]);
