@@ -157,8 +157,8 @@ s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the use
 });
 
 // build_image.sh's four guests of kata-deploy (rootfs-image, -confidential, rootfs-initrd, -confidential),
-// each a make line of its own; the two images share ROOTFS_BUILD_DEST, and so do the two initrds,
-// so the distro stage of the second is the first's (only the setup differs).
+// each a make line of its own (the two images share ROOTFS_BUILD_DEST, as do the two initrds; the
+// non-root path still redoes the distro stage: its distro-tree cache is skipped).
 const KATA_DEPLOY_ARTIFACTS = [
   { name: 'measured base', target: 'image', dest: 'rootfs-image', vars: { BUILD_VARIANT: 'base' }, exported: { MEASURED_ROOTFS: 'yes' }, rootHash: 'root_hash_base.txt' },
   { name: 'confidential image', target: 'image', dest: 'rootfs-image', vars: { BUILD_VARIANT: 'confidential', COCO: true }, exported: { CONFIDENTIAL_GUEST: 'yes', MEASURED_ROOTFS: 'yes' }, rootHash: 'root_hash_confidential.txt' },
