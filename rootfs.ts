@@ -11,6 +11,7 @@ import { useContainerRemoval } from './lib/container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
 import type { RootfsContext } from './lib/rootfs/types.ts';
 import { buildDnfRootfs } from './lib/rootfs/dnf.ts';
+import { DEBIAN_FAMILY } from './lib/rootfs/distro-packages.ts';
 import { engineFor, nonRootCaller, requireRootOrEngine } from './lib/core/engine-choice.ts';
 import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
 import type { DistroConfig } from './lib/rootfs/types.ts';
@@ -68,6 +69,9 @@ export function checkEnvironment(s: RootfsSettings): void {
   if (s.dnfConf && !(existsSync(s.dnfConf) && statSync(s.dnfConf).isFile())) {
     die(`DNF_CONF=${s.dnfConf} is not an existing file: give a dnf config file or unset it`);
   }
+  if (s.aptKeyring && !(existsSync(s.aptKeyring) && statSync(s.aptKeyring).isFile())) {
+    die(`APT_KEYRING=${s.aptKeyring} is not an existing file: give the mirror's keyring file (.gpg) or unset it`);
+  }
   if (!s.osbuilderVersion) die('need osbuilder version: give -o VERSION');
   checkVersionsFile(versionsFileOf(s, scriptDir), !!s.versionsFile);
 }
@@ -93,6 +97,7 @@ function warnIgnoredSettings(settings: RootfsSettings, distro: DistroConfig | un
   if (!distro || settings.insideContainer) return;
   if (settings.repoUrlX86_64 && !distro.separateX86_64Mirror) warn(`REPO_URL_X86_64 is ignored: ${distro.name} has one mirror for every architecture, set REPO_URL`);
   if (settings.dnfConf && distro.buildRootfs) warn(`DNF_CONF is ignored: ${distro.name} is not built with dnf`);
+  if (settings.aptKeyring && distro.buildRootfs !== DEBIAN_FAMILY.buildRootfs) warn(`APT_KEYRING is ignored: ${distro.name} is not built with mmdebstrap/debootstrap`);
   if (settings.dnfConf && !distro.buildRootfs && (settings.repoUrl || settings.distroRepo)) {
     warn(`REPO_URL and DISTRO_REPO are ignored: DNF_CONF=${settings.dnfConf} names the repositories`);
   }

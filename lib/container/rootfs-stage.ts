@@ -114,6 +114,8 @@ export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, stri
   for (const key of FORWARDED_WHEN_SET) if (ctx.settings[key]) env.push([rootfsSettings[key].env, ctx.settings[key]]);
   const dnfConf = dnfConfOf(ctx);
   if (dnfConf) env.push(['DNF_CONF', dnfConf]);
+  const aptKeyring = aptKeyringOf(ctx);
+  if (aptKeyring) env.push(['APT_KEYRING', aptKeyring]);
   for (const [key, spec] of Object.entries(ctx.distro?.settings ?? {})) {
     if (spec.env) env.push([spec.env, asVariable(ctx.distroSettings[key])]);
   }
@@ -140,10 +142,13 @@ export function stageBuildSpec(ctx: RootfsContext, engine: Engine): Omit<BuildSp
 
 /** DNF_CONF as an absolute path: mounted at the same path in the container. */
 const dnfConfOf = (ctx: RootfsContext) => (ctx.settings.dnfConf ? resolve(ctx.settings.dnfConf) : '');
+/** APT_KEYRING likewise, read-only. */
+const aptKeyringOf = (ctx: RootfsContext) => (ctx.settings.aptKeyring ? resolve(ctx.settings.aptKeyring) : '');
 
 export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts, agent?: AgentSource): RunSpec {
   const modules = ctx.settings.kernelModulesDir;
   const dnfConf = dnfConfOf(ctx);
+  const aptKeyring = aptKeyringOf(ctx);
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
   const nofile = Math.min(WANTED_NOFILE, facts.nofileHardLimit);
   return {
@@ -161,6 +166,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
       { source: ctx.workDir, target: CONTAINER_ROOTFS_DIR },
       ...(modules ? [{ source: modules, target: modules, readOnly: true }] : []),
       ...(dnfConf ? [{ source: dnfConf, target: dnfConf, readOnly: true }] : []),
+      ...(aptKeyring ? [{ source: aptKeyring, target: aptKeyring, readOnly: true }] : []),
       ...(packageCache ? [{ source: packageCache, target: CONTAINER_PACKAGE_CACHE_DIR }] : []),
       ...versionsInput(ctx).mounts,
       ...(agent ? setupInputs(ctx, agent).mounts : []),

@@ -132,6 +132,7 @@ export async function currentManifest(ctx: RootfsContext, agent: AgentSource | u
     distroRepo: s.distroRepo,
     pkgManager: s.pkgManager,
     dnfConf: s.dnfConf ? sha256OfFile(s.dnfConf) : '',
+    aptKeyring: s.aptKeyring ? sha256OfFile(s.aptKeyring) : '',
     buildIn: engine ? `${engine} ${s.imageRegistry}`.trim() : 'host',
     distroSettings,
     kernelModules: s.kernelModulesDir ? treeHash(s.kernelModulesDir) : '',

@@ -2,7 +2,7 @@
 // default when installed) or debootstrap, both with the required/minbase
 // set and the distro's package list, then debian-tree.ts's finishing steps.
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { oneOf, type Parser, type SettingSpec } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import { debianArch } from './distro.ts';
@@ -50,6 +50,8 @@ export interface BootstrapArgs {
   extraPackages: string[];
   mirror: string;
   components?: string;
+  /** APT_KEYRING: the only keyring trusted (both tools' --keyring). */
+  keyring?: string;
   /** mmdebstrap hook directory setting up merged /usr with symlinks, as debootstrap does. */
   mergedUsrHookDir?: string;
   /** Directory of .debs kept between builds (PACKAGE_CACHE_DIR). */
@@ -84,6 +86,7 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
   // The same set under each tool's name: Essential, Priority: required and apt (upstream names mmdebstrap's).
   const variant = a.tool === 'mmdebstrap' ? 'required' : 'minbase';
   const args = [`--variant=${variant}`, `--arch=${a.arch}`, `--components=${a.components ?? 'main'}`];
+  if (a.keyring) args.push(`--keyring=${a.keyring}`);
   if (a.tool === 'mmdebstrap') {
     // mmdebstrap installs EXTRA_PKGS in the same pass. Like debootstrap,
     // Depends only: no Recommends. Documentation is removed afterwards
@@ -147,6 +150,7 @@ export async function bootstrapDebianTree(ctx: RootfsContext, opts: BootstrapOpt
     extraPackages: ctx.extraPackages,
     mirror: ctx.repoUrl,
     components: ctx.distroSettings.components as string | undefined,
+    keyring: ctx.settings.aptKeyring ? resolve(ctx.settings.aptKeyring) : undefined,
     mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
     packageCache,
     customizeHooks: opts.customizeHooks,

@@ -41,6 +41,8 @@ export interface RootfsInputs {
   pkgManager: string;
   /** sha256 of DNF_CONF's content, '' without one. */
   dnfConf: string;
+  /** sha256 of APT_KEYRING's content, '' without one. */
+  aptKeyring: string;
   /** host, docker or podman, with the build container's registry. */
   buildIn: string;
   /** The distro's own settings by environment variable name (e.g. DEBIAN_BOOTSTRAP). */
@@ -59,7 +61,7 @@ export interface RootfsInputs {
 
 /** Settings that decide what the package manager installs (AGENT_INIT and LIBC act through `packages`). */
 const DISTRO_STAGE_SETTINGS = [
-  'distro', 'OS_VERSION', 'REPO_URL', 'packages', 'EXTRA_PKGS', 'SECCOMP', 'ARCH', 'DISTRO_REPO', 'PKG_MANAGER', 'DNF_CONF',
+  'distro', 'OS_VERSION', 'REPO_URL', 'packages', 'EXTRA_PKGS', 'SECCOMP', 'ARCH', 'DISTRO_REPO', 'PKG_MANAGER', 'DNF_CONF', 'APT_KEYRING',
   'USE_DOCKER/USE_PODMAN',
 ];
 
@@ -83,6 +85,7 @@ export function manifestFor(i: RootfsInputs): RootfsManifest {
     DISTRO_REPO: String(i.distroRepo),
     PKG_MANAGER: i.pkgManager,
     DNF_CONF: i.dnfConf,
+    APT_KEYRING: i.aptKeyring,
     'USE_DOCKER/USE_PODMAN': i.buildIn,
     KERNEL_MODULES_DIR: i.kernelModules,
     ...i.distroSettings,

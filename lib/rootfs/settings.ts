@@ -38,6 +38,7 @@ export const rootfsSettings = {
   repoUrlX86_64: { env: 'REPO_URL_X86_64', default: '', parse: text, help: 'REPO_URL of x86_64 builds of distros with a separate x86_64 mirror (ubuntu: archive vs ports)' },
   distroRepo: { env: 'DISTRO_REPO', default: false, parse: truthy, help: "use the host's package repositories (dnf --releasever)" },
   dnfConf: { env: 'DNF_CONF', default: '', parse: text, help: 'dnf config file for dnf-based distros, used as it is instead of the generated one (its repositories replace REPO_URL and DISTRO_REPO)' },
+  aptKeyring: { env: 'APT_KEYRING', default: '', parse: text, help: 'keyring file (binary .gpg) that signs the mirror of Debian-family distros, given to mmdebstrap/debootstrap --keyring instead of the default keyrings (e.g. a private mirror\'s key; the host\'s apt is never changed)' },
   pkgManager: { env: 'PKG_MANAGER', default: '', parse: text, help: 'package manager command for dnf-based distros (default: dnf, else yum)' },
   gracefulExit: { env: 'GRACEFUL_EXIT', default: false, parse: truthy, help: 'exit 0 and touch <parent of ROOTFS_DIR>/<distro>_fail when a distro with BUILD_CAN_FAIL fails' },
   buildInRam: { env: 'BUILD_IN_RAM', default: 'auto' as BuildInRam, parse: oneOf<BuildInRam>('auto', 'yes', 'no'), help: 'build in /dev/shm, then copy the finished tree to ROOTFS_DIR (auto: when it is a tmpfs without nodev/noexec and with 2 GiB free)' },

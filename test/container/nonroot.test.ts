@@ -15,6 +15,8 @@ import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine } from '../..
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { cached, cacheRoot, hashOf } from '../helpers/cache.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
+import { makeTar } from '../helpers/tar-writer.ts';
+import { ensureUbuntuBaseImage, startUbuntuArchive, type UbuntuArchive } from '../helpers/ubuntu-archive.ts';
 
 const USER = 'osb-nonroot';
 
@@ -53,6 +55,7 @@ const osbuilder = join(work, 'osbuilder');
 const build = join(work, 'build');
 const packages = join(cacheRoot, 'packages');
 let user: { uid: number; gid: number };
+let ubuntu: UbuntuArchive | undefined;
 
 /** `make ARGS` in the osbuilder dir, as the user, with only the environment build_image.sh's caller has. */
 const makeAsUser = (args: string[], extra: Record<string, string> = {}) => {
@@ -66,6 +69,14 @@ s.before(async () => {
   user = await nonRootUser((env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, ''));
   const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');
   await ensureBaseImage('docker', env, tar);
+  ubuntu = await startUbuntuArchive({ forContainers: true });
+  await ensureUbuntuBaseImage('docker', env);
+  // A CoCo guest-components tarball (what kata-deploy passes to the confidential targets).
+  writeFileSync(join(work, 'coco.tar'), makeTar([
+    { name: 'usr/local/bin/attestation-agent', data: '#!/bin/sh\n', mode: 0o755 },
+    { name: 'etc/ocicrypt_config.json', data: '{"key-providers":{}}\n', mode: 0o644 },
+  ]));
+  await $`zstd -q --rm ${join(work, 'coco.tar')}`;
   await projectCopy(osbuilder);
   // The test agent as an agent tarball (what kata-deploy passes).
   const stage = join(work, 'agent-stage');
@@ -78,6 +89,7 @@ s.before(async () => {
 });
 
 s.after(async () => {
+  await ubuntu?.stop();
   if (user) await $({ nothrow: true })`rm -rf ${work}`;
   await stopEngine('docker');
 });
@@ -143,5 +155,53 @@ s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the use
   assert.not.ok(existsSync(join(osbuilder, 'kata-containers.img')));
   console.log(`non-root make image: ${imageSeconds.toFixed(0)} s, make initrd (rootfs rebuilt): ${initrdSeconds.toFixed(0)} s`);
 });
+
+// build_image.sh's four guests of kata-deploy (rootfs-image, -confidential, rootfs-initrd, -confidential),
+// each a make line of its own (the two images share ROOTFS_BUILD_DEST, as do the two initrds; the
+// non-root path still redoes the distro stage: its distro-tree cache is skipped).
+const KATA_DEPLOY_ARTIFACTS = [
+  { name: 'measured base', target: 'image', dest: 'rootfs-image', vars: { BUILD_VARIANT: 'base' }, exported: { MEASURED_ROOTFS: 'yes' }, rootHash: 'root_hash_base.txt' },
+  { name: 'confidential image', target: 'image', dest: 'rootfs-image', vars: { BUILD_VARIANT: 'confidential', COCO: true }, exported: { CONFIDENTIAL_GUEST: 'yes', MEASURED_ROOTFS: 'yes' }, rootHash: 'root_hash_confidential.txt' },
+  { name: 'initrd', target: 'initrd', dest: 'initrd-image', vars: { BUILD_VARIANT: '', AGENT_INIT: 'yes' }, exported: { MEASURED_ROOTFS: 'no' } },
+  { name: 'confidential initrd', target: 'initrd', dest: 'initrd-image', vars: { BUILD_VARIANT: 'confidential', AGENT_INIT: 'yes', COCO: true }, exported: { CONFIDENTIAL_GUEST: 'yes', MEASURED_ROOTFS: 'no' } },
+] as const;
+
+for (const distro of ['ubuntu', 'debian'] as const) {
+  s(`kata-deploy's four guests, DISTRO=${distro}${distro === 'ubuntu' ? ' OS_VERSION=resolute (stand-in archive)' : ''}: the user's, where build_image.sh takes them, booting to the agent`, async () => {
+    const times: string[] = [];
+    for (const a of KATA_DEPLOY_ARTIFACTS) {
+      // debian's plain base and initrd are the test above.
+      if (distro === 'debian' && !('COCO' in a.vars)) continue;
+      const dest = join(build, `${distro}-${a.dest}`);
+      const vars = Object.entries(a.vars).filter(([k]) => k !== 'COCO').map(([k, v]) => `${k}=${v}`);
+      const coco = 'COCO' in a.vars ? join(work, 'coco.tar.zst') : '';
+      const line = [
+        a.target, ...common().map((v) => (v === 'DISTRO=debian' ? `DISTRO=${distro}` : v.startsWith('COCO_GUEST') ? `COCO_GUEST_COMPONENTS_TARBALL=${coco}` : v)),
+        ...(distro === 'ubuntu' ? ['OS_VERSION=resolute'] : []), ...vars, `ROOTFS_BUILD_DEST=${dest}`,
+      ];
+      const exported = { ...runEnv(), ...a.exported, ...(distro === 'ubuntu' ? { REPO_URL: ubuntu!.repoUrl } : {}) };
+      const start = Date.now();
+      const out = await makeAsUser(line, exported);
+      assert.is(out.exitCode, 0, `${a.name}: ${out.stdout.slice(-3000)}\n${out.stderr.slice(-3000)}`);
+      assert.not.match(out.stderr, /Permission denied/);
+      const seconds = (Date.now() - start) / 1000;
+      const file = a.target === 'image' ? 'kata-containers.img' : 'kata-containers-initrd.img';
+      assert.ok(ownedBy(join(osbuilder, file), user.uid), `${a.name}: ${file} in the osbuilder dir, the user's`);
+      if ('rootHash' in a) {
+        assert.ok(ownedBy(join(osbuilder, a.rootHash), user.uid), `${a.name}: ${a.rootHash} the user's`);
+        assert.match(readFileSync(join(osbuilder, a.rootHash), 'utf8'), /^root_hash=[0-9a-f]{64},salt=[0-9a-f]{64},/);
+      }
+      if (distro === 'ubuntu') {
+        const sources = readFileSync(join(dest, 'ubuntu_rootfs/etc/apt/sources.list'), 'utf8');
+        assert.match(sources, new RegExp(`${ubuntu!.repoUrl}\\s+resolute\\s+main`), `${a.name}: built from the stand-in's resolute`);
+      }
+      const boot = await bootGuest(a.target === 'image' ? { image: join(osbuilder, file), rootHashFile: join(osbuilder, a.rootHash) } : { initrd: join(osbuilder, file) });
+      assert.ok(boot.markerSeen, `${a.name}: ${AGENT_MARKER}; last lines:\n${boot.console.split('\n').slice(-15).join('\n')}`);
+      if ('rootHash' in a) assert.ok(boot.rootHashFile?.endsWith(a.rootHash), `${a.name}: booted through dm-verity with ${a.rootHash}`);
+      times.push(`${a.name} ${seconds.toFixed(0)} s`);
+    }
+    console.log(`non-root ${distro}: ${times.join(', ')}`);
+  });
+}
 
 s.run();

@@ -14,7 +14,7 @@ import { repoRoot } from '../helpers/rootfs-fixture.ts';
 const base: RootfsInputs = {
   distro: 'fedora', osVersion: '42', repoUrl: 'file:///repo', packages: ['iptables', 'chrony'], extraPackages: [],
   agentInit: 'no', seccomp: 'no', libc: 'musl', arch: 'x86_64', deleteUnits: true, agentBin: 'kata-agent',
-  osbuilderVersion: '1.0', sourceDateEpoch: undefined, distroRepo: false, pkgManager: '', dnfConf: '', buildIn: 'host',
+  osbuilderVersion: '1.0', sourceDateEpoch: undefined, distroRepo: false, pkgManager: '', dnfConf: '', aptKeyring: '', buildIn: 'host',
   distroSettings: { DEBIAN_BOOTSTRAP: 'mmdebstrap' }, kernelModules: '', agent: { AGENT_SOURCE_BIN: 'aa' },
   builderFiles: { 'rootfs.ts': '11' }, distroFiles: { 'rootfs/fedora/config.ts': '22' },
 };

@@ -1,0 +1,36 @@
+// localhost/ubuntu:resolute: a minbase tree bootstrapped from the stand-in
+// archive, its apt sources pointing at it and its keyring trusting it, so the
+// ubuntu Dockerfile.in builds with IMAGE_REGISTRY=localhost.
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Engine } from '../../lib/container/engine.ts';
+import { $ } from '../../lib/core/exec.ts';
+import { step } from '../../lib/core/log.ts';
+import { KEYRING_NAME, STANDIN_SUITE } from './archive.ts';
+
+export const STANDIN_IMAGE = `localhost/ubuntu:${STANDIN_SUITE}`;
+const LABEL = 'org.osbuilder-ts.standin';
+
+/** The base tarball (stdin closed: mmdebstrap reads more mirrors from a stdin that is not a terminal): mmdebstrap minbase of `repoUrl` (the archive's URL), trusting `keyring`. */
+export async function makeStandinBaseTar(repoUrl: string, keyring: string, tar: string): Promise<void> {
+  const trusted = `/etc/apt/trusted.gpg.d/${KEYRING_NAME}`;
+  const args = [
+    // apt named: minbase from an archive mmdebstrap does not know as Debian's leaves it out.
+    '--mode=root', '--variant=minbase', '--include=apt', `--keyring=${keyring}`, '--components=main,universe',
+    `--customize-hook=mkdir -p "$1"${dirname(trusted)}`, `--customize-hook=upload ${keyring} ${trusted}`, `--customize-hook=chmod 0644 "$1"${trusted}`, STANDIN_SUITE, tar, repoUrl,
+  ];
+  await step(`mmdebstrap --variant=minbase ${STANDIN_SUITE} from ${repoUrl}`, () =>
+    $`mmdebstrap ${args} </dev/null`.catch((e) => {
+      rmSync(tar, { force: true });
+      throw e;
+    }));
+}
+
+/** Import the tarball as STANDIN_IMAGE unless the engine has it from the same tarball (`key`). */
+export async function ensureStandinImage(engine: Engine, env: Record<string, string>, tar: string, key: string): Promise<void> {
+  const opts = { env: { ...process.env, ...env } };
+  const have = await $({ ...opts, nothrow: true })`${engine} image inspect --format ${`{{index .Config.Labels "${LABEL}"}}`} ${STANDIN_IMAGE}`;
+  if (have.exitCode === 0 && have.stdout.trim() === key) return;
+  await step(`Importing ${STANDIN_IMAGE} into ${engine}`, () =>
+    $(opts)`${engine} import --change ${`LABEL ${LABEL}=${key}`} - ${STANDIN_IMAGE} < ${tar}`);
+}
