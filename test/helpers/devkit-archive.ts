@@ -1,10 +1,12 @@
-// The archive the devkit tests build from. Until the stand-in Ubuntu archive
-// (suite resolute, main+universe, test/helpers/ubuntu-archive.ts) is in this
-// branch, this machine's own Debian mirror, read at test time from the
-// host's apt sources: the release the host runs, component main (Debian has
-// busybox-static and ltrace there). Switching is this one function.
+// The archives a devkit build can use here: the stand-in Ubuntu archive
+// (suite resolute, components main and universe, as kata-deploy's devkit
+// reads Ubuntu's; the tests), or this machine's own Debian mirror, read from
+// the host's apt sources: the release the host runs, component main (Debian
+// has busybox-static and ltrace there; bench:matrix, for real downloads).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { osReleaseField } from '../../lib/core/os-release.ts';
+import { startUbuntuArchive } from './ubuntu-archive.ts';
 
 export interface DevkitArchive {
   osVersion: string;
@@ -37,11 +39,23 @@ export function hostAptSources(dir = '/etc/apt'): { uri: string; suites: string[
 
 /** The host's own release's mirror (its main suite, not -updates or -security alone). */
 export function devkitArchive(): DevkitArchive {
-  const osRelease = readFileSync('/etc/os-release', 'utf8');
-  const osVersion = osRelease.match(/^VERSION_CODENAME=(\S+)$/m)?.[1];
+  const osVersion = osReleaseField(readFileSync('/etc/os-release', 'utf8'), 'VERSION_CODENAME');
   if (!osVersion) throw new Error('no VERSION_CODENAME in /etc/os-release: the devkit tests need a Debian host with an apt mirror');
   const source = hostAptSources().find((s) => s.suites.includes(osVersion) && s.components.includes('main'));
   if (!source) throw new Error(`no deb source for ${osVersion} main in the host's apt sources`);
   const repoUrl = source.uri.replace(/\/+$/, '');
   return { osVersion, repoUrl, components: 'main', env: { OS_VERSION: osVersion, REPO_URL: repoUrl, REPO_COMPONENTS: 'main' } };
+}
+
+/** What identifies the stand-in for a cache key (its content is keyed by the stand-in's own cache). */
+export const STAND_IN_DEVKIT = { osVersion: 'resolute', archive: 'stand-in Ubuntu archive', components: 'main universe (the devkit default)' };
+
+/** Run `fn` with the stand-in archive served: its variables for a host build of devkit (the default components). */
+export async function withStandInArchive<T>(fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  const archive = await startUbuntuArchive();
+  try {
+    return await fn({ OS_VERSION: STAND_IN_DEVKIT.osVersion, REPO_URL: archive.repoUrl, APT_KEYRING: archive.keyring });
+  } finally {
+    await archive.stop();
+  }
 }

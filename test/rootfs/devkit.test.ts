@@ -1,6 +1,6 @@
 // kata-deploy's two devkit commands, run as it runs them but on the host (no
 // USE_DOCKER) through upstream's script paths: rootfs-builder/rootfs.sh
-// devkit (ROOTFS_ONLY), then image-builder/image_builder.sh into a measured
+// devkit (ROOTFS_ONLY, OS_VERSION=resolute from the stand-in Ubuntu archive), then image-builder/image_builder.sh into a measured
 // erofs extension. The image and root hash are cached (test/helpers/cache.ts)
 // under a key of every builder input; the checks read the image itself:
 // partitions, `veritysetup verify`, then the erofs contents, and the helper
@@ -14,18 +14,21 @@ import { entryExists } from '../../lib/core/fs-checks.ts';
 import { manifestPath } from '../../lib/rootfs/manifest.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from '../helpers/cache.ts';
 import { cleanEnv, importClosure, repoRoot, rootfsBuilderInputs } from '../helpers/rootfs-fixture.ts';
-import { devkitArchive } from '../helpers/devkit-archive.ts';
+import { STAND_IN_DEVKIT, withStandInArchive } from '../helpers/devkit-archive.ts';
 
 const IMAGE = 'kata-containers-devkit-extension.img';
 const HASH = 'root_hash_devkit-extension.txt';
-const archive = devkitArchive();
 const work = mkdtempSync('/var/tmp/osbuilder-devkit-test-');
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
 /** The two commands of kata-deploy-binaries.sh's install_image_devkit_extension, USE_DOCKER left out. */
 async function buildExtension(out: string): Promise<void> {
+  await withStandInArchive((archive) => runCommands(out, archive));
+}
+
+async function runCommands(out: string, archive: Record<string, string>): Promise<void> {
   const rootfs = mkdtempSync(join(out, '.devkit-extension-rootfs.'));
-  const env = { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...archive.env };
+  const env = { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...archive };
   const r = await $({ env: { ...env, ROOTFS_ONLY: 'yes', ROOTFS_DIR: rootfs, AGENT_INIT: 'no', AGENT_POLICY: 'no', AGENT_TARBALL: '' }, nothrow: true })`${join(repoRoot, 'rootfs-builder/rootfs.sh')} devkit`;
   if (r.exitCode !== 0) throw new Error(`rootfs.sh devkit failed:\n${r.stdout}\n${r.stderr}`);
   const rootMode = (lstatSync(rootfs).mode & 0o7777).toString(8);
@@ -39,7 +42,7 @@ async function buildExtension(out: string): Promise<void> {
 }
 
 const extension = () =>
-  cached('devkit-extension', hashOf(hashFiles(...new Set([...rootfsBuilderInputs('devkit'), ...importClosure('image.ts'), 'rootfs-builder/rootfs.sh', 'image-builder/image_builder.sh'])), JSON.stringify(archive)), buildExtension);
+  cached('devkit-extension', hashOf(hashFiles(...new Set([...rootfsBuilderInputs('devkit'), ...importClosure('image.ts'), 'rootfs-builder/rootfs.sh', 'image-builder/image_builder.sh'])), JSON.stringify(STAND_IN_DEVKIT)), buildExtension);
 
 
 interface Part {
