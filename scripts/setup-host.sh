@@ -21,6 +21,8 @@ packages=(
 	libc6-dev-arm64-cross libc6-dev-s390x-cross libc6-dev-ppc64el-cross
 	# container engines
 	docker.io podman iptables
+	# the stand-in Ubuntu archive: its signing key, the address it is served on
+	gpg gpg-agent iproute2
 )
 
 # Run a long command with its output kept aside: a progress line every 10 s,
