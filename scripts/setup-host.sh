@@ -22,7 +22,7 @@ packages=(
 	# container engines
 	docker.io podman iptables
 	# the stand-in Ubuntu archive: its signing key, the address it is served on
-	gpg gpg-agent iproute2
+	gpg gpg-agent gpgconf iproute2
 )
 
 # Run a long command with its output kept aside: a progress line every 10 s,
