@@ -7,6 +7,7 @@ import { onCleanup } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
+import { guestTree } from '../core/guest-tree.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
@@ -136,5 +137,6 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
   });
   await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () =>
     explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => $`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));
-  await $`rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => join(root, 'usr/share', d))}`;
+  // Resolved inside the tree: a usr/share that is a link leads into the guest's /, never the host's.
+  await guestTree(root).remove(...DNF_UNNEEDED_SHARE_DIRS.map((d) => `usr/share/${d}`));
 }

@@ -14,7 +14,7 @@ import { PLAN_DNF_DIR, PLAN_ROOT, plan, writtenText, type Plan } from '../helper
 
 const R = PLAN_ROOT;
 const CONF = (distro: string) => `${PLAN_DNF_DIR}/kata-${distro}-dnf.conf`;
-const dnfCleanup = `rm -rf ${DNF_UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
+const dnfCleanup = `rm -rf --one-file-system ${DNF_UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
 const debCleanup = `rm -rf --one-file-system ${UNNEEDED_SHARE_DIRS.map((d) => `${R}/usr/share/${d}`).join(' ')}`;
 // merged /usr through mmdebstrap's own hook (no usrmerge package in the tree)
 const mergedUsrHook = '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr';
