@@ -41,7 +41,7 @@ async function tree(): Promise<string> {
 }
 
 test('image.ts with no argument is an error, not a silent exit 0', () =>
-  refused(runImageTs([]), /give one rootfs directory or distro name \(got 0\)/));
+  refused(runImageTs([]), /give one rootfs directory or distro name: see -h/));
 
 test('-o DIR/ with DIR absent: refused, no file named DIR', async () => {
   const root = await tree();
