@@ -1,9 +1,9 @@
 // Reading the MBR of a disk image built by image.ts: partition 1 holds the
 // filesystem, partition 2 (MEASURED_ROOTFS) the dm-verity hash tree.
 import { closeSync, openSync, readSync } from 'node:fs';
+import { readMbrPartitions, SECTOR } from '../image/mbr.ts';
 
-export const SECTOR = 512;
-const MBR_PARTITION_TABLE = 446;
+export { SECTOR };
 
 export function readAt(path: string, offset: number, length: number): Buffer {
   const fd = openSync(path, 'r');
@@ -20,10 +20,8 @@ export interface Partition { offset: number; bytes: number }
 
 /** Partition `n` (1-4) of an MBR, in bytes; undefined when the slot is empty. */
 export function mbrPartition(mbr: Buffer, n: number): Partition | undefined {
-  const entry = MBR_PARTITION_TABLE + 16 * (n - 1);
-  const lba = mbr.readUInt32LE(entry + 8);
-  const sectors = mbr.readUInt32LE(entry + 12);
-  return lba && sectors ? { offset: lba * SECTOR, bytes: sectors * SECTOR } : undefined;
+  const p = readMbrPartitions(mbr)[n - 1];
+  return p?.start && p.sectors ? { offset: p.start * SECTOR, bytes: p.sectors * SECTOR } : undefined;
 }
 
 /** Data (p1) and hash (p2) partitions of an image; both undefined without an MBR. */
