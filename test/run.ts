@@ -29,17 +29,36 @@ const pattern = unitOnly
 const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, 'test', pattern], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+// eslint-disable-next-line no-control-regex
+const withoutColour = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
 let output = '';
+/** When each file's header line went by: uvu prints a file's name before running it. */
+const fileStarts: [string, number][] = [];
+let scanned = 0;
 // Decoded as a stream: a chunk may end inside a UTF-8 character.
 child.stdout.setEncoding('utf8');
 child.stdout.on('data', (text: string) => {
   process.stdout.write(text);
   output += text;
+  const lastNewline = output.lastIndexOf('\n');
+  if (lastNewline < scanned) return;
+  for (const line of withoutColour(output.slice(scanned, lastNewline)).split('\n')) {
+    if (/^\S+\.test\.ts$/.test(line.trim())) fileStarts.push([line.trim(), Date.now()]);
+  }
+  scanned = lastNewline + 1;
 });
 const code: number = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+const ended = Date.now();
 
-// eslint-disable-next-line no-control-regex
-const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+/** The slowest files, so the suite's time can be watched where it goes. */
+function slowestFiles(limit: number): string {
+  const spans = fileStarts.map(([file, start], i) => [file, ((fileStarts[i + 1]?.[1] ?? ended) - start) / 1000] as const);
+  const shown = [...spans].sort((a, b) => b[1] - a[1]).slice(0, limit);
+  const total = spans.reduce((sum, [, s]) => sum + s, 0);
+  return [`Slowest test files (all ${spans.length}: ${Math.round(total)} s):`, ...shown.map(([f, s]) => `  ${s.toFixed(0).padStart(5)} s  ${f}`)].join('\n');
+}
+
+const plain = withoutColour(output);
 const count = (label: string) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
 const total = count('Total');
 const passed = count('Passed');
@@ -51,5 +70,6 @@ if (Number.isNaN(total) || Number.isNaN(passed)) {
 }
 if (code !== 0 && failed === 0) failed = 1;
 const done = Number.isNaN(passed) ? 0 : passed;
+if (fileStarts.length > 1) console.log(`\n${slowestFiles(15)}`);
 console.log(`\n${done} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exitCode = failed > 0 ? 1 : 0;
