@@ -26,12 +26,15 @@ export interface BuildSpec {
   buildArgs: [name: string, value: string][];
   /** OCI runtime of the RUN steps (podman only: docker build has no such option). */
   runtime?: string;
+  /** RUN steps share the caller's network (see RunSpec.hostNetwork). */
+  hostNetwork?: boolean;
 }
 
 /** `<engine> build ...` arguments (without the program name). */
 export function buildArgv(b: BuildSpec): string[] {
   const args = ['build'];
   if (b.engine === 'podman' && b.runtime) args.push('--runtime', b.runtime);
+  if (b.hostNetwork) args.push('--network', 'host');
   for (const [name, value] of b.buildArgs) args.push('--build-arg', `${name}=${value}`);
   args.push('-t', b.image, '-f', b.dockerfile, b.contextDir);
   return args;
@@ -56,6 +59,12 @@ export interface RunSpec {
   mounts: Mount[];
   /** SELinux is enforcing labels: relabel the volumes for the container (`:Z`). */
   relabel: boolean;
+  /**
+   * Share the caller's network: rootless podman's own network needs
+   * slirp4netns or pasta and a usable /dev/net/tun, and a rootless
+   * container cannot change the host's network anyway.
+   */
+  hostNetwork?: boolean;
   command: string[];
 }
 
@@ -72,6 +81,7 @@ export function volumeArg(m: Mount, relabel: boolean): string {
 export function runArgv(r: RunSpec): string[] {
   return [
     'run', '--rm', '--name', r.name, '--runtime', r.runtime,
+    ...(r.hostNetwork ? ['--network', 'host'] : []),
     ...r.ulimits.flatMap((u) => ['--ulimit', u]),
     ...r.caps.flatMap((c) => ['--cap-add', c]),
     ...r.securityOpts.flatMap((o) => ['--security-opt', o]),

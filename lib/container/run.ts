@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
+import { rootlessEngine } from '../core/engine-choice.ts';
 import { type BuildSpec, type Engine, type RunSpec, buildArgv, checkEngine, runArgv } from './engine.ts';
 import { $, failureSummary } from '../core/exec.ts';
 import { die, step, warn } from '../core/log.ts';
@@ -144,7 +145,8 @@ export async function runInContainer(job: ContainerJob): Promise<void> {
   const stageDir = mkdtempSync(join(tmpdir(), 'osbuilder-stage-'));
   const dropStageDir = onCleanup(() => rmSync(stageDir, { recursive: true, force: true }));
   try {
-    const build: BuildSpec = { ...job.build, dockerfile: join(stageDir, 'Dockerfile') };
+    const hostNetwork = rootlessEngine(engine);
+    const build: BuildSpec = { ...job.build, dockerfile: join(stageDir, 'Dockerfile'), hostNetwork };
     writeFileSync(build.dockerfile, job.dockerfileText);
     await step(`Building the ${engine} image ${build.image}`, async () => {
       const r = await $({ nothrow: true })`${engine} ${buildArgv(build)}`;
@@ -153,7 +155,7 @@ export async function runInContainer(job: ContainerJob): Promise<void> {
     await step(`Bundling ${job.what} for the container`, async () =>
       (await loadBundler()).bundleStage({ entry: job.entry, projectDir: PROJECT_DIR, mountedAt: CONTAINER_PROJECT_DIR, outFile: join(stageDir, job.script) }));
     const containerName = `osbuilder-${build.image.replace(/-osbuilder$/, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    const run = await job.run(stageDir, containerName);
+    const run: RunSpec = { ...(await job.run(stageDir, containerName)), hostNetwork };
     const dropContainer = onCleanup(async () => {
       await $({ nothrow: true })`${engine} rm -f ${containerName}`;
     });

@@ -33,6 +33,9 @@ export function callerOwner(engine: Engine): string | undefined {
   return c && `${c.uid}:${c.gid}`;
 }
 
+/** The engine runs rootless: podman started by a non-root caller. */
+export const rootlessEngine = (engine: Engine): boolean => engine === 'podman' && !!nonRootCaller();
+
 /** A non-root caller builds a rootfs only through an engine: one ERROR naming both ways out otherwise. */
 export function requireRootOrEngine(engine: Engine | undefined): void {
   const caller = nonRootCaller();

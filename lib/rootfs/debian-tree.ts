@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { $ } from '../core/exec.ts';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { info, warn } from '../core/log.ts';
+import { insideUserNamespace } from '../core/user-namespace.ts';
 
 /** usr/share directories removed from the tree: upstream's list (time zones stay). */
 export const UNNEEDED_SHARE_DIRS = [
@@ -57,20 +58,24 @@ async function copyHostCaBundle(tree: GuestTree, candidates: string[]): Promise<
   tree.symlink('../../../etc/ssl/certs/ca-certificates.crt', OPENSSL_CERT_LINK);
 }
 
-async function makeDeviceNodes(tree: GuestTree): Promise<void> {
+async function makeDeviceNodes(tree: GuestTree, userNamespace: boolean): Promise<void> {
   tree.mkdir('dev');
-  for (const [name, major, minor, mode] of DEVICE_NODES) {
-    if (!tree.has(`dev/${name}`)) await $`mknod -m ${mode} ${tree.entry(`dev/${name}`)} c ${major} ${minor}`;
+  const missing = DEVICE_NODES.filter(([name]) => !tree.has(`dev/${name}`));
+  if (userNamespace && missing.length) {
+    warn(`no device nodes in the tree's dev/ (${missing.map(([n]) => n).join(' ')}): a user namespace (rootless podman) may not create them; ` +
+      "the guest's devtmpfs provides them at boot, and the kernel's built-in initramfs its dev/console");
+  } else {
+    for (const [name, major, minor, mode] of missing) await $`mknod -m ${mode} ${tree.entry(`dev/${name}`)} c ${major} ${minor}`;
   }
   for (const [name, target] of FD_LINKS) if (!tree.has(`dev/${name}`)) tree.symlink(target, `dev/${name}`);
 }
 
 /** Everything upstream's builder does to the tree after the bootstrap; `caBundles`: for tests. */
-export async function finishDebianTree(root: string, caBundles = HOST_CA_BUNDLES): Promise<void> {
+export async function finishDebianTree(root: string, caBundles = HOST_CA_BUNDLES, userNamespace = insideUserNamespace()): Promise<void> {
   const tree = guestTree(root);
   await linkVarRun(tree);
   await copyHostCaBundle(tree, caBundles);
   info('Removing documentation and locale data');
   await tree.remove(...UNNEEDED_SHARE_DIRS.map((d) => `usr/share/${d}`));
-  await makeDeviceNodes(tree);
+  await makeDeviceNodes(tree, userNamespace);
 }

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBuildError } from '../helpers/errors.ts';
+import { rootlessEngine } from '../../lib/core/engine-choice.ts';
 import { buildArgv, engineFor, remoteEndpoint, runArgv, volumeArg, type RunSpec } from '../../lib/container/engine.ts';
 import {
   chainsOf, containersConf, dockerdArgs, forwardPolicyOf, hasBoundingCap, iptablesCleanupScript,
@@ -54,6 +55,18 @@ test('run: every kind of argument, image and command last', () => {
     '--cap-add', 'SYS_ADMIN', '--cap-add', 'MKNOD', '--security-opt', 'apparmor=unconfined',
     '--env', 'A=1', '--env', 'B=x y', '-v', '/h:/c', 'img', 'node', '/s.mjs', 'debian',
   ]);
+});
+
+test('rootless podman (a non-root caller): build and run share the caller\'s network, nothing else changes', () => {
+  const build = { engine: 'podman' as const, image: 'i', contextDir: '/c', dockerfile: '/d', buildArgs: [] };
+  assert.equal(buildArgv({ ...build, hostNetwork: true }), ['build', '--network', 'host', '-t', 'i', '-f', '/d', '/c']);
+  const run: RunSpec = {
+    engine: 'podman', image: 'img', name: 'n', runtime: 'runc', ulimits: [], caps: [], securityOpts: [], env: [], mounts: [], relabel: false, command: ['true'],
+  };
+  assert.equal(runArgv({ ...run, hostNetwork: true }), ['run', '--rm', '--name', 'n', '--runtime', 'runc', '--network', 'host', 'img', 'true']);
+  assert.equal(runArgv(run), ['run', '--rm', '--name', 'n', '--runtime', 'runc', 'img', 'true']);
+  assert.is(rootlessEngine('podman'), false, 'root runs podman rootful');
+  assert.is(rootlessEngine('docker'), false);
 });
 
 const DOCKER_SAVE = `*filter

@@ -5,8 +5,8 @@
 // takes them from (the osbuilder dir), belong to the user and boot to the
 // agent; a rebuild replaces the root-owned tree, a killed build's staging dir
 // is swept and `make clean` removes the tree, all through a container. Without an engine: one ERROR, nothing written.
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootGuest } from '../../lib/boot/boot.ts';
@@ -14,31 +14,11 @@ import { $ } from '../../lib/core/exec.ts';
 import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine } from '../../scripts/engines.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { cached, cacheRoot, hashOf } from '../helpers/cache.ts';
-import { repoRoot } from '../helpers/rootfs-fixture.ts';
+import { makeAs, nonRootUser, projectCopy, type TestUser } from '../helpers/nonroot-user.ts';
 import { makeTar } from '../helpers/tar-writer.ts';
 import { ensureUbuntuBaseImage, startUbuntuArchive, type UbuntuArchive } from '../helpers/ubuntu-archive.ts';
 
 const USER = 'osb-nonroot';
-
-/** The user, created when missing, in the group of the engine's socket. */
-async function nonRootUser(socket: string): Promise<{ uid: number; gid: number }> {
-  if ((await $({ nothrow: true })`id -u ${USER}`).exitCode !== 0) await $`useradd -m ${USER}`;
-  const group = (await $`getent group ${statSync(socket).gid}`).stdout.split(':')[0]!;
-  if (group !== 'root') await $`usermod -aG ${group} ${USER}`;
-  return { uid: Number((await $`id -u ${USER}`).stdout.trim()), gid: Number((await $`id -g ${USER}`).stdout.trim()) };
-}
-
-/** A copy of the project (working tree, tracked and new files) owned by the user, node_modules linked to ours. */
-async function projectCopy(dir: string): Promise<void> {
-  mkdirSync(dir);
-  const files = (await $({ cwd: repoRoot })`git ls-files -z --cached --others --exclude-standard`).stdout.split('\0')
-    .filter((f) => f && f !== 'node_modules' && existsSync(join(repoRoot, f)));
-  for (const f of files) {
-    mkdirSync(dirname(join(dir, f)), { recursive: true });
-    cpSync(join(repoRoot, f), join(dir, f), { verbatimSymlinks: true });
-  }
-  symlinkSync(realpathSync(join(repoRoot, 'node_modules')), join(dir, 'node_modules'));
-}
 
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
 
@@ -54,19 +34,16 @@ const work = mkdtempSync('/var/tmp/osb-nonroot-');
 const osbuilder = join(work, 'osbuilder');
 const build = join(work, 'build');
 const packages = join(cacheRoot, 'packages');
-let user: { uid: number; gid: number };
+let user: TestUser;
 let ubuntu: UbuntuArchive | undefined;
 
 /** `make ARGS` in the osbuilder dir, as the user, with only the environment build_image.sh's caller has. */
-const makeAsUser = (args: string[], extra: Record<string, string> = {}) => {
-  const vars = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: `/home/${USER}`, ...env, ...extra };
-  const assigns = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
-  return $({ nothrow: true, cwd: osbuilder })`runuser -u ${USER} -- env -i ${assigns} make ${args}`;
-};
+const makeAsUser = (args: string[], extra: Record<string, string> = {}) => makeAs(user, osbuilder, args, { ...env, ...extra });
 
 s.before(async () => {
   env = (await startEngine('docker')).env;
-  user = await nonRootUser((env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, ''));
+  const socket = (env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
+  user = await nonRootUser(USER, (await $`getent group ${statSync(socket).gid}`).stdout.split(':')[0]!);
   const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');
   await ensureBaseImage('docker', env, tar);
   ubuntu = await startUbuntuArchive({ forContainers: true });

@@ -114,6 +114,11 @@ test('make rootfs-fedora: second run is a no-op (marker keeps its time), a chang
   const changed = await make('rootfs-fedora', { EXTRA_PKGS: 'cache-extra' });
   assert.match(changed.stdout, /changed input\(s\): EXTRA_PKGS$/m);
   assert.ok(statSync(marker).mtimeMs > made, 'marker newer after a rebuild');
+  // What image.ts / initrd.ts leave beside a rootfs: the outputs and their SBOMs.
+  for (const out of ['kata-containers.img', 'kata-containers-initrd.img', 'kata-containers-image-fedora.img', 'kata-containers-initrd-fedora.img']) {
+    writeFileSync(join(dest, out), 'output\n');
+    writeFileSync(join(dest, `${out}.cdx.json`), '{}\n');
+  }
   await make('clean');
   assert.equal(readdirSync(dest), []);
 });

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { finishDebianTree, OPENSSL_CERT_LINK, TREE_CA_BUNDLE, UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debian-tree.ts';
+import { $ } from '../../lib/core/exec.ts';
+import { insideUserNamespace } from '../../lib/core/user-namespace.ts';
 import { stderrOf } from '../helpers/stderr.ts';
+
+const tsxBin = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-debian-tree-test-');
 // Host paths a tree's links name: outside the scratch dir, which is under /var (the tree's own /var link would loop back into it).
@@ -95,6 +99,20 @@ test('absolute links in the tree lead inside it: var, usr/lib/ssl and dev as lin
   assert.is(readlinkSync(join(root, host.slice(1), 'var/run')), '/run');
   assert.ok(lstatSync(join(root, host.slice(1), 'dev/null')).isCharacterDevice());
   assert.ok(lstatSync(join(root, host.slice(1), 'ssl/cert.pem')).isSymbolicLink());
+});
+
+test('in a user namespace (rootless podman): no mknod, one WARNING naming the nodes, the fd links still made', async () => {
+  const root = standInTree('userns');
+  const bundle = join(scratch, 'bundle-userns.crt');
+  writeFileSync(bundle, 'stand-in');
+  const module = new URL('../../lib/rootfs/debian-tree.ts', import.meta.url).pathname;
+  const script = `import(${JSON.stringify(module)}).then((m) => m.finishDebianTree(${JSON.stringify(root)}, [${JSON.stringify(bundle)}]));`;
+  // A real user namespace mapping only root, as rootless podman's: the kernel refuses mknod there.
+  const r = await $({ nothrow: true })`unshare --user --map-root-user ${tsxBin} -e ${script}`;
+  assert.is(r.exitCode, 0, r.stderr);
+  assert.match(r.stderr, /WARNING: no device nodes in the tree's dev\/ \(console tty ttyS0 ttyS1 ttyS2 ttyS3 ttyS4 null zero\): a user namespace/);
+  assert.equal(readdirSync(join(root, 'dev')).sort(), ['fd', 'stderr', 'stdin', 'stdout']);
+  assert.is(insideUserNamespace(), false, 'the test itself runs in the initial namespace');
 });
 
 test.run();
