@@ -26,11 +26,11 @@ export async function makeStandinBaseTar(repoUrl: string, keyring: string, tar: 
     }));
 }
 
-/** Import the tarball as STANDIN_IMAGE unless the engine has it from the same tarball (`key`). */
-export async function ensureStandinImage(engine: Engine, env: Record<string, string>, tar: string, key: string): Promise<void> {
+/** Import the tarball as `image` (STANDIN_IMAGE) unless the engine has it from the same tarball (`key`). */
+export async function ensureStandinImage(engine: Engine, env: Record<string, string>, tar: string, key: string, image = STANDIN_IMAGE): Promise<void> {
   const opts = { env: { ...process.env, ...env } };
-  const have = await $({ ...opts, nothrow: true })`${engine} image inspect --format ${`{{index .Config.Labels "${LABEL}"}}`} ${STANDIN_IMAGE}`;
+  const have = await $({ ...opts, nothrow: true })`${engine} image inspect --format ${`{{index .Config.Labels "${LABEL}"}}`} ${image}`;
   if (have.exitCode === 0 && have.stdout.trim() === key) return;
-  await step(`Importing ${STANDIN_IMAGE} into ${engine}`, () =>
-    $(opts)`${engine} import --change ${`LABEL ${LABEL}=${key}`} - ${STANDIN_IMAGE} < ${tar}`);
+  await step(`Importing ${image} into ${engine}`, () =>
+    $(opts)`${engine} import --change ${`LABEL ${LABEL}=${key}`} - ${image} < ${tar}`);
 }
