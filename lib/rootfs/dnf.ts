@@ -8,6 +8,7 @@ import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { guestTree } from '../core/guest-tree.ts';
+import { planning } from '../core/plan.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
@@ -91,6 +92,8 @@ async function fetchGpgKey(ctx: RootfsContext, repo: DnfRepo, dir: string): Prom
 
 /** dnf5 (Fedora 41 and later, where `dnf` is dnf5): `dnf5 version 5.…` on the first line of --version. */
 export async function isDnf5(pm: string): Promise<boolean> {
+  // A plan prints commands without running any: it shows the dnf 4 line.
+  if (planning()) return false;
   const out = await $({ nothrow: true, quiet: true })`${pm} --version`;
   return /^dnf5\b/.test(out.stdout.trimStart());
 }
