@@ -4,6 +4,7 @@
 //   tsx scripts/engines.ts start docker|podman   prints the variables to export
 //   tsx scripts/engines.ts stop docker|podman    stops only what `start` started
 //   tsx scripts/engines.ts base-image docker|podman [TAR]
+//   tsx scripts/engines.ts base-image docker|podman fedora|centos
 //
 // Docker: an engine already answering is used as it is. Otherwise a private
 // dockerd is started (own socket, data root, exec root); when this machine's
@@ -24,6 +25,7 @@ import { die, info, ok, step, warn } from '../lib/core/log.ts';
 import { mountsBelow } from '../lib/core/safe-paths.ts';
 import { withDownloadRetries } from '../lib/core/retry.ts';
 import { processAlive } from '../lib/core/stale-temps.ts';
+import { ensureRpmStandinImage, RPM_DISTROS, type RpmDistro } from './standin/rpm.ts';
 
 export const RUN_DIR = '/run/osbuilder-ts';
 const DOCKER_SOCKET = join(RUN_DIR, 'docker.sock');
@@ -322,13 +324,16 @@ function exportLines(env: Record<string, string>): string {
 async function main(): Promise<void> {
   const [command, engine, tar] = process.argv.slice(2);
   if (engine !== 'docker' && engine !== 'podman') {
-    die('usage: scripts/engines.ts start|stop|base-image docker|podman [TAR]');
+    die('usage: scripts/engines.ts start|stop|base-image docker|podman [TAR | fedora | centos]');
   }
   if (command === 'start') process.stdout.write(exportLines((await startEngine(engine)).env));
   else if (command === 'stop') await stopEngine(engine);
   else if (command === 'base-image') {
     const session = await startEngine(engine);
-    await ensureBaseImage(engine, session.env, tar);
+    if (RPM_DISTROS.includes(tar as RpmDistro)) {
+      const image = await ensureRpmStandinImage(engine, session.env, tar as RpmDistro);
+      ok(`${image} in ${engine}: build with ${engine === 'docker' ? 'USE_DOCKER' : 'USE_PODMAN'}=true IMAGE_REGISTRY=localhost`);
+    } else await ensureBaseImage(engine, session.env, tar);
   } else die(`unknown command "${command}": use start, stop or base-image`);
 }
 

@@ -8,6 +8,7 @@ import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { guestTree } from '../core/guest-tree.ts';
+import { planning } from '../core/plan.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { emptyTarget } from './fresh-target.ts';
@@ -54,9 +55,13 @@ export function dnfConfigText(c: DnfConfigInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The install command line (without the program name). */
-export function dnfInstallArgs(o: { root: string; config?: string; osVersion: string; packages: string[]; extraPackages: string[]; forceArch?: string }): string[] {
-  const args = ['-y', `--installroot=${o.root}`, '--noplugins'];
+/**
+ * The install command line (without the program name). `hostConfig`: dnf5
+ * reads the config and repositories of the installroot (empty here) unless
+ * given --use-host-config; dnf 4 reads the host's by itself.
+ */
+export function dnfInstallArgs(o: { root: string; config?: string; osVersion: string; packages: string[]; extraPackages: string[]; forceArch?: string; hostConfig?: boolean }): string[] {
+  const args = ['-y', `--installroot=${o.root}`, '--noplugins', ...(o.hostConfig ? ['--use-host-config'] : [])];
   args.push(o.config ? `--config=${o.config}` : `--releasever=${o.osVersion}`);
   if (o.config) args.push(`--releasever=${o.osVersion}`);
   if (o.forceArch) args.push(`--forcearch=${o.forceArch}`);
@@ -83,6 +88,14 @@ async function fetchGpgKey(ctx: RootfsContext, repo: DnfRepo, dir: string): Prom
   const url = repo.gpgKeyUrl(ctx.osVersion);
   await withDownloadRetries(`Fetching ${url}`, () => $`curl -fsSL ${url} -o ${tmp}`);
   return tmp;
+}
+
+/** dnf5 (Fedora 41 and later, where `dnf` is dnf5): `dnf5 version 5.…` on the first line of --version. */
+export async function isDnf5(pm: string): Promise<boolean> {
+  // A plan prints commands without running any: it shows the dnf 4 line.
+  if (planning()) return false;
+  const out = await $({ nothrow: true, quiet: true })`${pm} --version`;
+  return /^dnf5\b/.test(out.stdout.trimStart());
 }
 
 function hostHasRepos(): boolean {
@@ -134,6 +147,8 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
     extraPackages: ctx.extraPackages,
     // ARCH naming another architecture: dnf resolves $basearch and packages for it.
     forceArch: ctx.arch !== machine() ? ctx.arch : undefined,
+    // The build container's (or the host's) own repositories, as dnf 4 takes them.
+    hostConfig: !config && (await isDnf5(pm)),
   });
   await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () =>
     explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => $`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));

@@ -26,11 +26,19 @@ export async function makeStandinBaseTar(repoUrl: string, keyring: string, tar: 
     }));
 }
 
-/** Import the tarball as STANDIN_IMAGE unless the engine has it from the same tarball (`key`). */
-export async function ensureStandinImage(engine: Engine, env: Record<string, string>, tar: string, key: string): Promise<void> {
+/** Whether the engine has `image` made from the inputs `key` (its stand-in label). */
+export async function hasStandinImage(engine: Engine, env: Record<string, string>, image: string, key: string): Promise<boolean> {
+  const have = await $({ env: { ...process.env, ...env }, nothrow: true })`${engine} image inspect --format ${`{{index .Config.Labels "${LABEL}"}}`} ${image}`;
+  return have.exitCode === 0 && have.stdout.trim() === key;
+}
+
+/** The Dockerfile line that labels a stand-in image built from the inputs `key`. */
+export const standinLabelLine = (key: string) => `LABEL ${LABEL}=${key}`;
+
+/** Import the tarball as `image` (STANDIN_IMAGE) unless the engine has it from the same tarball (`key`). */
+export async function ensureStandinImage(engine: Engine, env: Record<string, string>, tar: string, key: string, image = STANDIN_IMAGE): Promise<void> {
   const opts = { env: { ...process.env, ...env } };
-  const have = await $({ ...opts, nothrow: true })`${engine} image inspect --format ${`{{index .Config.Labels "${LABEL}"}}`} ${STANDIN_IMAGE}`;
-  if (have.exitCode === 0 && have.stdout.trim() === key) return;
-  await step(`Importing ${STANDIN_IMAGE} into ${engine}`, () =>
-    $(opts)`${engine} import --change ${`LABEL ${LABEL}=${key}`} - ${STANDIN_IMAGE} < ${tar}`);
+  if (await hasStandinImage(engine, env, image, key)) return;
+  await step(`Importing ${image} into ${engine}`, () =>
+    $(opts)`${engine} import --change ${standinLabelLine(key)} - ${image} < ${tar}`);
 }

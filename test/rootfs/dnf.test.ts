@@ -77,4 +77,16 @@ test('fedora without REPO_URL on a host without its repositories: one ERROR line
   assert.not.ok(existsSync(join(scratch, 'norepo')));
 });
 
+// Fedora 41+ has dnf5, which reads an installroot's own (empty) repositories unless told otherwise.
+test('dnf5 with the host\'s repositories (the build container\'s): --use-host-config; dnf 4 gets none', async () => {
+  const bin = join(scratch, 'fake-dnf5');
+  const log = join(scratch, 'dnf5-args');
+  writeFileSync(bin, `#!/bin/sh\nif [ "$1" = --version ]; then echo 'dnf5 version 5.2.8.1'; echo 'libdnf5 version 5.2.8.1'; exit 0; fi\necho "$@" > ${log}\nexit 3\n`, { mode: 0o755 });
+  const out = await runRootfs(['-r', join(scratch, 'dnf5'), 'fedora'], { PKG_MANAGER: bin, DISTRO_REPO: '1', AGENT_SOURCE_BIN: await testAgentBinary() });
+  assert.is.not(out.exitCode, 0);
+  assert.match(readFileSync(log, 'utf8'), /^-y --installroot=\S+ --noplugins --use-host-config --releasever=42 install iptables chrony/);
+  const { isDnf5 } = await import('../../lib/rootfs/dnf.ts');
+  assert.is(await isDnf5('dnf'), false, 'Debian\'s dnf is dnf 4');
+});
+
 test.run();

@@ -139,6 +139,9 @@ test('dnf config text and command line', () => {
     ['-y', '--installroot=/r', '--noplugins', '--config=/c.conf', '--releasever=42', 'install', 'x', 'a']);
   assert.equal(dnfInstallArgs({ root: '/r', osVersion: '42', packages: ['a'], extraPackages: [] }),
     ['-y', '--installroot=/r', '--noplugins', '--releasever=42', 'install', 'a']);
+  // dnf5 with the host's (the build container's) repositories.
+  assert.equal(dnfInstallArgs({ root: '/r', osVersion: '42', packages: ['a'], extraPackages: [], hostConfig: true }),
+    ['-y', '--installroot=/r', '--noplugins', '--use-host-config', '--releasever=42', 'install', 'a']);
 });
 
 test('bootstrap command lines', () => {
