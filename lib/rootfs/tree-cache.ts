@@ -10,7 +10,7 @@
 // evicted first. The cache dir is ours only with our marker (cache-root.ts);
 // nothing in it but our entries and temporaries is ever touched.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
 import { $ } from '../core/exec.ts';
@@ -128,6 +128,20 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
 }
 
 /**
+ * The tree's directories are made anew, its other entries hard-linked: the
+ * setup that follows never writes into a file in place (lib/core/guest-tree.ts
+ * replaces files by renaming a new one over them), so a shared inode keeps
+ * the entry's bytes and metadata. Across filesystems, where links cannot go,
+ * it is a copy (reflinks where the filesystem has them).
+ */
+async function takeOut(tree: string, dest: string, key: string) {
+  const sameFs = statSync(tree).dev === statSync(dirname(dest)).dev;
+  if (!sameFs) info(`The distro-tree cache ${dirname(dirname(tree))} is on another filesystem than ${dirname(dest)}: the cached tree is copied, not hard-linked (put both on one filesystem for the faster rebuild)`);
+  const how = sameFs ? ['-l'] : ['--reflink=auto'];
+  return step(`${sameFs ? 'Linking' : 'Copying'} the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a ${how} ${tree} ${dest}`);
+}
+
+/**
  * Copy the cached tree of `key` to `dest` (which must not exist) and return
  * true; false when there is no usable entry. The copy is listed and compared
  * with the listing stored with the entry: a changed entry (or an eviction
@@ -143,8 +157,7 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
   if ('record' in entry) {
     const now = new Date();
     utimesSync(recordPath(cache, key), now, now); // least recently used goes first
-    const cp = await step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () =>
-      $({ nothrow: true })`cp -a --reflink=auto ${treeOf(cache, key)} ${dest}`);
+    const cp = await takeOut(treeOf(cache, key), dest, key);
     if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
     if (cp.exitCode !== 0) {
       why = `the copy failed: ${cp.stderr.trim().split('\n')[0]}`;
