@@ -18,15 +18,15 @@ import { die, info, step, warn } from '../core/log.ts';
 import { removeTree } from '../core/safe-paths.ts';
 import { removeStaleTemps, tempOwner } from '../core/stale-temps.ts';
 import { userCacheDir } from '../core/user-cache.ts';
-import { firstDifference, listingDigest, listingStats, treeListing } from './tree-listing.ts';
+import { firstDifference, knownFromStamps, listingDigest, listingStats, treeListing, treeStamps, type KnownSha } from './tree-listing.ts';
 
 const ENTRY_FORMAT = 2;
 const TMP_PREFIX = '.tmp-';
 const EVICT_PREFIX = '.evict-';
 /** An entry's name: the distro stage's key (manifest.ts distroStageKey). */
 const KEY = /^[0-9a-f]{32}$/;
-/** What an entry dir holds (entries of format 1 had no listing). */
-const ENTRY_FILES = new Set(['entry.json', 'listing', 'tree']);
+/** What an entry dir holds (entries of format 1 had no listing; stamps came later, optional). */
+const ENTRY_FILES = new Set(['entry.json', 'listing', 'stamps', 'tree']);
 
 export interface TreeCache {
   dir: string;
@@ -91,6 +91,20 @@ const entryDir = (cache: TreeCache, key: string) => join(cache.dir, key);
 const recordPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'entry.json');
 const listingPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'listing');
 const treeOf = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'tree');
+const stampsPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'stamps');
+
+/**
+ * What spares the check of a linked tree from reading every file: a file
+ * that is still the entry's inode with the mtime it had when listed has the
+ * listed content (a write in place changes the mtime). No stamps: all read.
+ */
+function knownDigests(cache: TreeCache, key: string, listing: string): KnownSha | undefined {
+  try {
+    return knownFromStamps(listing, readFileSync(stampsPath(cache, key), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 function checkKey(key: string): void {
   if (!KEY.test(key)) die(`internal: ${JSON.stringify(key)} is not a distro-stage key (32 hex digits)`);
@@ -164,9 +178,16 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
       copyFailed = true;
     } else {
       const start = performance.now();
-      const diff = firstDifference(entry.listing, treeListing(dest));
+      let reused = 0;
+      const stamps = knownDigests(cache, key, entry.listing);
+      const known: KnownSha | undefined = stamps && ((rel, path) => {
+        const sha = stamps(rel, path);
+        if (sha) reused++;
+        return sha;
+      });
+      const diff = firstDifference(entry.listing, treeListing(dest, known));
       if (diff) why = `its tree changed since it was stored: first at ${diff}`;
-      else info(`Checked the copy against the entry's listing (${entry.record.paths} paths, ${entry.record.bytes} bytes) in ${((performance.now() - start) / 1000).toFixed(2)} s`);
+      else info(`Checked the copy against the entry's listing (${entry.record.paths} paths, ${entry.record.bytes} bytes; ${reused} files still the stored inode with its mtime, not re-read) in ${((performance.now() - start) / 1000).toFixed(2)} s`);
     }
   }
   if (!why) return true;
@@ -192,6 +213,7 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
     await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
     const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
     writeFileSync(join(tmp, 'listing'), listing);
+    writeFileSync(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
     const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
     writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
     if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);

@@ -3,9 +3,10 @@
 // replaced, rewritten with another mode or owner, a link or file put over
 // one, a tarball unpacked over it, removals) leaves the entry and an earlier
 // rootfs linked from the same entry unchanged, content, metadata and times.
-// Across filesystems the tree is copied, which one INFO line says.
+// Across filesystems the tree is copied, which one INFO line says. A file
+// edited in place through a finished rootfs is caught at the next use.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -122,6 +123,25 @@ test('across filesystems the tree is copied, and one INFO line says so', async (
   } finally {
     rmSync(other, { recursive: true, force: true });
   }
+});
+
+test('a file edited in place in a finished rootfs (an inode shared with the entry) is caught at the next use: not used, dropped', async () => {
+  await tick();
+  appendFileSync(join(previous, 'usr/bin/other'), '# edited in place\n');
+  const dest = join(scratch, 'after-edit');
+  const write = process.stderr.write.bind(process.stderr);
+  let err = '';
+  process.stderr.write = ((chunk: string) => ((err += String(chunk)), true)) as typeof process.stderr.write;
+  let used: boolean;
+  try {
+    used = await restoreTree(cache, KEY, dest);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.not.ok(used);
+  assert.match(err, /WARNING: Not using the cached distro tree .*: its tree changed since it was stored: first at usr\/bin\/other/);
+  assert.not.ok(existsSync(join(cache.dir, KEY)), 'dropped');
+  assert.not.ok(existsSync(dest));
 });
 
 test.run();
