@@ -151,8 +151,14 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
 async function takeOut(tree: string, dest: string, key: string) {
   const sameFs = statSync(tree).dev === statSync(dirname(dest)).dev;
   if (!sameFs) info(`The distro-tree cache ${dirname(dirname(tree))} is on another filesystem than ${dirname(dest)}: the cached tree is copied, not hard-linked (put both on one filesystem for the faster rebuild)`);
-  const how = sameFs ? ['-l'] : ['--reflink=auto'];
-  return step(`${sameFs ? 'Linking' : 'Copying'} the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a ${how} ${tree} ${dest}`);
+  const copy = () => step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree} ${dest}`);
+  if (!sameFs) return copy();
+  const linked = await step(`Linking the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a -l ${tree} ${dest}`);
+  if (linked.exitCode === 0 || linked.signal) return linked;
+  // Links refused (fs.protected_hardlinks for a builder not owning the files, say): a copy does as well.
+  info(`Could not hard-link the cached distro tree (${linked.stderr.trim().split('\n')[0]}): copying it instead`);
+  await removeTree(dest);
+  return copy();
 }
 
 /**
