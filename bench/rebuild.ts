@@ -32,7 +32,7 @@ function partsOf(stdout: string, wall: number): Parts {
     for (const [step, sec] of t.steps) parts.set(`${script}: ${step.replace(/ [0-9a-f]{12} to .*$/, '')}`, sec);
     const inSteps = [...t.steps.values()].reduce((a, b) => a + b, 0) + (script === 'rootfs.ts' && check ? Number(check[1]) : 0);
     if (script === 'rootfs.ts' && check) parts.set('rootfs.ts: checking the linked tree against the entry listing', Number(check[1]));
-    parts.set(`${script}: the rest of its own run (setup steps, manifest, …)`, Math.max(0, t.total - inSteps));
+    parts.set(`${script}: the rest of its own run, outside its timed steps`, Math.max(0, t.total - inSteps));
   }
   const counted = (rootfs?.total ?? 0) + (image?.total ?? 0);
   parts.set('make and the two scripts starting (tsx loader, module loading)', Math.max(0, wall - counted));
