@@ -31,8 +31,8 @@ async function fingerprint(root: string): Promise<string> {
   return createHash('sha256').update(treeListing(root)).update(times).digest('hex');
 }
 
-/** A step's start or end as the setup prints it (of the many `deleting /...` lines, the first). */
-const isStepLine = (l: string, seen: string[]) => /^(INFO: |\[OK\] )/.test(l) && !(l.startsWith('INFO: deleting ') && seen.some((s) => s.startsWith('INFO: deleting ')));
+/** A step as the setup announces it (of the many `deleting /...` lines, the first). */
+const isStepLine = (l: string, seen: string[]) => l.startsWith('INFO: ') && !(l.startsWith('INFO: deleting ') && seen.some((s) => s.startsWith('INFO: deleting ')));
 
 /** rootfs.ts -r DIR (the setup alone); SIGKILL of its process group when the `killAt`-th step line shows. */
 function setup(dir: string, env: Record<string, string>, killAt?: number): Promise<{ infos: string[]; killed: boolean; code: number | null }> {
