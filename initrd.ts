@@ -95,9 +95,9 @@ export async function buildInitrd(rootfsArg: string, image: string, s: InitrdSet
     checkNewcLimits(records, s.sourceDateEpoch);
     await warnDroppedXattrs(rootfs);
     const entries = planArchive(records, { sourceDateEpoch: s.sourceDateEpoch, initTarget: initTargetFor(rootfs, s.agentInit) });
-    await writeInitrd(entries, out, compressor, async (tmp) => {
+    await writeInitrd(entries, out, compressor, async (tmp, sha256) => {
       const sbom = await stageOutputSbom(rootfs, {
-        output: out, file: tmp, kind: 'initrd', settings: { compression: s.compression },
+        output: out, file: tmp, kind: 'initrd', settings: { compression: s.compression }, ...(sha256 ? { sha256 } : {}),
         ...(s.sourceDateEpoch !== undefined ? { epoch: s.sourceDateEpoch } : {}),
       });
       return sbom.commit;

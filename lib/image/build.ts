@@ -3,7 +3,7 @@
 // dm-verity tree, and move the finished file into place. Importable as is, so
 // a container build can run the same function.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
@@ -71,6 +71,16 @@ export function reproducibleIds(tree: RootfsTree, opts: Pick<ImageOptions, 'fsTy
   const d2 = createHash('sha256').update(d).update('hash_seed').digest();
   const salt = createHash('sha256').update(d).update('verity salt').digest();
   return { ids: { uuid: uuid(d), hashSeed: uuid(d2) }, diskSignature: d.readUInt32LE(16), salt };
+}
+
+/** fsync `path` on libuv's thread pool; queued at once, so work on this thread overlaps it. */
+function syncFile(path: string): Promise<void> {
+  const fd = openSync(path, 'r+');
+  return new Promise((resolve, reject) => fsync(fd, (e) => {
+    closeSync(fd);
+    if (e) reject(e);
+    else resolve();
+  }));
 }
 
 function writeAt(fd: number, buf: Buffer, offset: number): void {
@@ -174,13 +184,15 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
       verityLine = verityParamsLine(params);
       writeFileSync(rootHashTmp, verityLine + '\n');
     }
+    // The image is read back for its sha256 while the kernel writes it out:
+    // the flush runs on libuv's thread pool, the hashing on this thread.
+    const flushed = syncFile(tmpImage);
+    flushed.catch(() => undefined); // awaited below; a failing SBOM must not leave it unhandled
     const sbom = await step('Writing the SBOM (image sha256)', () => stageOutputSbom(o.rootfs, {
       output: o.image, file: tmpImage, kind: 'disk-image', settings: { 'fs-type': o.fsType, 'dax-header': o.daxHeader ? 'yes' : 'no' },
       ...(verityLine ? { verityLine } : {}), ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
     }));
-    const fdSync = openSync(tmpImage, 'r+');
-    fsyncSync(fdSync);
-    closeSync(fdSync);
+    await flushed;
     renameSync(tmpImage, o.image);
     dropTmp();
     if (rootHashTmp && rootHashFile) {

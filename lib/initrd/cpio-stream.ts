@@ -1,6 +1,7 @@
 // Streaming newc writer: headers and file bodies go to a Writable (a
 // compressor's stdin, a file) in large chunks, respecting back-pressure, so an
 // archive of any size is written with a small, fixed amount of memory.
+import type { Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { type NewcHeader, encodeNewcHeader, encodeTrailer, pad4 } from './cpio.ts';
@@ -15,7 +16,8 @@ export class CpioStreamWriter {
   private used = 0;
   private failure: Error | undefined;
 
-  constructor(private readonly out: Writable) {
+  /** `hash`: updated with every byte written to `out` (the output's digest without reading it back). */
+  constructor(private readonly out: Writable, private readonly hash?: Hash) {
     out.on('error', (e: Error) => (this.failure ??= e));
   }
 
@@ -69,6 +71,7 @@ export class CpioStreamWriter {
     if (this.failure) throw this.failure;
     if (this.used === 0) return;
     const chunk = this.buf.subarray(0, this.used);
+    this.hash?.update(chunk);
     this.buf = Buffer.allocUnsafe(CHUNK);
     this.used = 0;
     if (!this.out.write(chunk)) {

@@ -10,7 +10,7 @@
 // evicted first. The cache dir is ours only with our marker (cache-root.ts);
 // nothing in it but our entries and temporaries is ever touched.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
 import { $ } from '../core/exec.ts';
@@ -18,15 +18,15 @@ import { die, info, step, warn } from '../core/log.ts';
 import { removeTree } from '../core/safe-paths.ts';
 import { removeStaleTemps, tempOwner } from '../core/stale-temps.ts';
 import { userCacheDir } from '../core/user-cache.ts';
-import { firstDifference, listingDigest, listingStats, treeListing } from './tree-listing.ts';
+import { firstDifference, knownFromStamps, listingDigest, listingStats, treeListing, treeStamps, type KnownSha } from './tree-listing.ts';
 
 const ENTRY_FORMAT = 2;
 const TMP_PREFIX = '.tmp-';
 const EVICT_PREFIX = '.evict-';
 /** An entry's name: the distro stage's key (manifest.ts distroStageKey). */
 const KEY = /^[0-9a-f]{32}$/;
-/** What an entry dir holds (entries of format 1 had no listing). */
-const ENTRY_FILES = new Set(['entry.json', 'listing', 'tree']);
+/** What an entry dir holds (entries of format 1 had no listing; stamps came later, optional). */
+const ENTRY_FILES = new Set(['entry.json', 'listing', 'stamps', 'tree']);
 
 export interface TreeCache {
   dir: string;
@@ -91,6 +91,20 @@ const entryDir = (cache: TreeCache, key: string) => join(cache.dir, key);
 const recordPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'entry.json');
 const listingPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'listing');
 const treeOf = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'tree');
+const stampsPath = (cache: TreeCache, key: string) => join(entryDir(cache, key), 'stamps');
+
+/**
+ * What spares the check of a linked tree from reading every file: a file
+ * that is still the entry's inode with the mtime it had when listed has the
+ * listed content (a write in place changes the mtime). No stamps: all read.
+ */
+function knownDigests(cache: TreeCache, key: string, listing: string): KnownSha | undefined {
+  try {
+    return knownFromStamps(listing, readFileSync(stampsPath(cache, key), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 function checkKey(key: string): void {
   if (!KEY.test(key)) die(`internal: ${JSON.stringify(key)} is not a distro-stage key (32 hex digits)`);
@@ -128,6 +142,26 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
 }
 
 /**
+ * The tree's directories are made anew, its other entries hard-linked: the
+ * setup that follows never writes into a file in place (lib/core/guest-tree.ts
+ * replaces files by renaming a new one over them), so a shared inode keeps
+ * the entry's bytes and metadata. Across filesystems, where links cannot go,
+ * it is a copy (reflinks where the filesystem has them).
+ */
+async function takeOut(tree: string, dest: string, key: string) {
+  const sameFs = statSync(tree).dev === statSync(dirname(dest)).dev;
+  if (!sameFs) info(`The distro-tree cache ${dirname(dirname(tree))} is on another filesystem than ${dirname(dest)}: the cached tree is copied, not hard-linked (put both on one filesystem for the faster rebuild)`);
+  const copy = () => step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree} ${dest}`);
+  if (!sameFs) return copy();
+  const linked = await step(`Linking the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a -l ${tree} ${dest}`);
+  if (linked.exitCode === 0 || linked.signal) return linked;
+  // Links refused (fs.protected_hardlinks for a builder not owning the files, say): a copy does as well.
+  info(`Could not hard-link the cached distro tree (${linked.stderr.trim().split('\n')[0]}): copying it instead`);
+  await removeTree(dest);
+  return copy();
+}
+
+/**
  * Copy the cached tree of `key` to `dest` (which must not exist) and return
  * true; false when there is no usable entry. The copy is listed and compared
  * with the listing stored with the entry: a changed entry (or an eviction
@@ -143,17 +177,23 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
   if ('record' in entry) {
     const now = new Date();
     utimesSync(recordPath(cache, key), now, now); // least recently used goes first
-    const cp = await step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () =>
-      $({ nothrow: true })`cp -a --reflink=auto ${treeOf(cache, key)} ${dest}`);
+    const cp = await takeOut(treeOf(cache, key), dest, key);
     if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
     if (cp.exitCode !== 0) {
       why = `the copy failed: ${cp.stderr.trim().split('\n')[0]}`;
       copyFailed = true;
     } else {
       const start = performance.now();
-      const diff = firstDifference(entry.listing, treeListing(dest));
+      let reused = 0;
+      const stamps = knownDigests(cache, key, entry.listing);
+      const known: KnownSha | undefined = stamps && ((rel, path) => {
+        const sha = stamps(rel, path);
+        if (sha) reused++;
+        return sha;
+      });
+      const diff = firstDifference(entry.listing, treeListing(dest, known));
       if (diff) why = `its tree changed since it was stored: first at ${diff}`;
-      else info(`Checked the copy against the entry's listing (${entry.record.paths} paths, ${entry.record.bytes} bytes) in ${((performance.now() - start) / 1000).toFixed(2)} s`);
+      else info(`Checked the copy against the entry's listing (${entry.record.paths} paths, ${entry.record.bytes} bytes; ${reused} files still the stored inode with its mtime, not re-read) in ${((performance.now() - start) / 1000).toFixed(2)} s`);
     }
   }
   if (!why) return true;
@@ -179,6 +219,7 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
     await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
     const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
     writeFileSync(join(tmp, 'listing'), listing);
+    writeFileSync(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
     const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
     writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
     if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);

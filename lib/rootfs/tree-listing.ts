@@ -21,14 +21,23 @@ function fileSha256(path: string, expected: Stats): string {
   }
 }
 
-/** The listing of the tree at `root`: a line a path, `"PATH"<tab>TYPE MODE UID:GID SIZE<tab>DATA` (JSON quoting keeps any name on its line). */
-export function treeListing(root: string): string {
+/**
+ * A regular file's data digest known without reading it (the file is the
+ * same inode, with the same mtime, as when it was hashed), or undefined.
+ */
+export type KnownSha = (rel: string, path: string) => string | undefined;
+
+/**
+ * The listing of the tree at `root`: a line a path, `"PATH"<tab>TYPE MODE UID:GID SIZE<tab>DATA` (JSON quoting keeps any name on its line).
+ * `known`: digests that need no read (see KnownSha); type, mode, owner and size always come from the tree.
+ */
+export function treeListing(root: string, known?: KnownSha): string {
   const lines: string[] = [];
   const walk = (rel: string) => {
     const path = rel ? join(root, rel) : root;
     const st = lstatSync(path);
     const type = TYPE_LETTER[fileType(st)];
-    const data = type === 'f' ? fileSha256(path, st)
+    const data = type === 'f' ? (known?.(rel, path) ?? fileSha256(path, st))
       : type === 'l' ? JSON.stringify(readlinkSync(path))
       : type === 'c' || type === 'b' ? String(st.rdev)
       : '-';
@@ -51,6 +60,38 @@ export function listingStats(listing: string): { paths: number; bytes: number } 
     if (meta[0] === 'f') bytes += Number(meta[3]);
   }
   return { paths, bytes };
+}
+
+/** Each regular file's inode and mtime (ns) in a tree, `"PATH"<tab>INO MTIME`: what tells later that a file is still the one hashed. */
+export function treeStamps(root: string, listing: string): string {
+  const lines: string[] = [];
+  for (const line of listing.split('\n')) {
+    const [path, meta] = line.split('\t');
+    if (!meta?.startsWith('f ')) continue;
+    const st = lstatSync(join(root, JSON.parse(path!) as string), { bigint: true });
+    lines.push(`${path}\t${st.ino} ${st.mtimeNs}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A KnownSha from a listing and the stamps taken with it: a file still the same inode with the same mtime keeps its digest. */
+export function knownFromStamps(listing: string, stamps: string): KnownSha {
+  const sha = new Map<string, string>();
+  for (const line of listing.split('\n')) {
+    const [path, meta, data] = line.split('\t');
+    if (meta?.startsWith('f ')) sha.set(JSON.parse(path!) as string, data!);
+  }
+  const stamp = new Map<string, string>();
+  for (const line of stamps.split('\n')) {
+    const [path, value] = line.split('\t');
+    if (value) stamp.set(JSON.parse(path!) as string, value);
+  }
+  return (rel, path) => {
+    const want = stamp.get(rel);
+    if (want === undefined) return undefined;
+    const st = lstatSync(path, { bigint: true });
+    return `${st.ino} ${st.mtimeNs}` === want ? sha.get(rel) : undefined;
+  };
 }
 
 export const listingDigest = (listing: string) => createHash('sha256').update(listing).digest('hex');

@@ -3,7 +3,7 @@
 import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { die, warn } from '../core/log.ts';
-import { streamSha256 } from './output.ts';
+import { sha256OfFile } from '../core/file-read.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
 
 type Json = Record<string, any>;
@@ -87,7 +87,7 @@ async function checkOutput(target: string, sbom: string, doc: Json): Promise<{ c
   }
   const recordedBytes = prop(top, 'osbuilder:output:bytes');
   const size = statSync(target).size;
-  const actual = recordedBytes !== undefined && Number(recordedBytes) !== size ? undefined : await streamSha256(target);
+  const actual = recordedBytes !== undefined && Number(recordedBytes) !== size ? undefined : sha256OfFile(target);
   if (actual === recorded) return { checked: target };
   const was = `${recorded}${recordedBytes !== undefined ? ` (${recordedBytes} bytes)` : ''}`;
   const is = actual ? `${actual} (${size} bytes)` : `${size} bytes`;

@@ -2,10 +2,10 @@
 // tree carries, with the output file as the described component: its sha256,
 // size and, for MEASURED_ROOTFS, the dm-verity parameters (root hash, salt) —
 // what an attestation policy compares against.
-import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
+import { sha256OfFile } from '../core/file-read.ts';
 import { info } from '../core/log.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
@@ -16,20 +16,16 @@ export const OUTPUT_REF = 'output';
 export interface OutputFacts {
   /** Final path of the output. */
   output: string;
-  /** The file to hash (the finished temp file before its rename). */
+  /** The finished temp file before its rename (hashed unless `sha256` is given). */
   file: string;
+  /** The file's sha256, when its bytes passed through the writer (no second read). */
+  sha256?: string;
   kind: 'disk-image' | 'initrd';
   /** root_hash_<variant>.txt's line (root_hash=…,salt=…,…) for MEASURED_ROOTFS. */
   verityLine?: string;
   epoch?: number;
   /** Output settings worth recording (fs type, compression...). */
   settings?: Record<string, string>;
-}
-
-export async function streamSha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 /** key=value pairs of the root hash file's line. */
@@ -103,7 +99,8 @@ export async function stageOutputSbom(rootfs: string, facts: OutputFacts): Promi
   await removeStaleTemps(dirname(path), prefix);
   const tmp = join(dirname(path), `${prefix}${process.pid}`);
   const drop = onCleanup(() => rmSync(tmp, { force: true }));
-  const sha256 = await streamSha256(facts.file);
+  // A synchronous read in large chunks: about 4x faster here than a read stream.
+  const sha256 = facts.sha256 ?? sha256OfFile(facts.file);
   writeFileSync(tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
   return {
     path,

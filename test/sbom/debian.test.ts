@@ -77,6 +77,30 @@ test('initrd.ts writes INITRD.cdx.json with the real sha256', async () => {
   await assertValidCycloneDx(text);
 });
 
+test('an uncompressed initrd (hashed as it is written, never read back) carries its real sha256', async () => {
+  const initrd = join(scratch, 'out', 'kata-initrd.cpio');
+  const r = await $({ cwd: repoRoot, nothrow: true, env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, INITRD_COMPRESSION: 'none' } })`${join(repoRoot, 'node_modules/.bin/tsx')} initrd.ts -o ${initrd} ${a}`;
+  assert.is(r.exitCode, 0, r.stderr);
+  const text = readFileSync(`${initrd}.cdx.json`, 'utf8');
+  assert.is(JSON.parse(text).metadata.component.hashes[0].content, sha256Of(initrd));
+  await assertValidCycloneDx(text);
+});
+
+test('two images of the same tree with the same SOURCE_DATE_EPOCH get byte-identical SBOMs with the real sha256', async () => {
+  const docs: Buffer[] = [];
+  for (const name of ['one', 'two']) {
+    const out = join(scratch, `same-${name}`);
+    await $`mkdir -p ${out}`;
+    const image = join(out, 'kata.img');
+    const r = await $({ cwd: repoRoot, nothrow: true, env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH } })`${join(repoRoot, 'node_modules/.bin/tsx')} image.ts -o ${image} ${a}`;
+    assert.is(r.exitCode, 0, r.stderr);
+    docs.push(readFileSync(`${image}.cdx.json`));
+    assert.is(JSON.parse(docs.at(-1)!.toString()).metadata.component.hashes[0].content, sha256Of(image), `${name}: the sha256 recomputed here`);
+  }
+  assert.ok(docs[0]!.equals(docs[1]!), 'the same bytes');
+  await assertValidCycloneDx(docs[0]!.toString());
+});
+
 test('sbom.ts --diff shows a changed EXTRA_PKGS', async () => {
   const withLess = await debianRootfs({ agentInit: 'no', extraPkgs: 'less' });
   const r = await runSbom([a, '--diff', withLess]);
