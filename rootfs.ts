@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type minimist from 'minimist';
 import { parseCommandLine } from './lib/core/args.ts';
 import { hostOsId } from './lib/core/os-release.ts';
-import { describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
+import { configureOutput, describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
 import { imageName, runContainerStage } from './lib/container/rootfs-stage.ts';
 import { useContainerRemoval } from './lib/container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
@@ -264,6 +264,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const opts = parseArgs(argv);
   const settings = resolveSettings(rootfsSettings, env, opts);
+  configureOutput(settings);
   if (settings.help || argv.length === 0) {
     process.stdout.write(await usage());
     return;

@@ -3,13 +3,14 @@
 // through a build container (USE_DOCKER / USE_PODMAN), as rootfs.ts removes
 // an old tree. Usage: tsx scripts/remove-trees.ts PATH...
 import { lstatSync, rmSync } from 'node:fs';
-import { isMain, runMain } from '../lib/core/cli.ts';
-import { packEngine } from '../lib/core/engine-choice.ts';
+import { isMain, resolveSettings, runMain } from '../lib/core/cli.ts';
+import { engineFor } from '../lib/core/engine-choice.ts';
+import { engineSettings } from '../lib/core/shared-settings.ts';
 import { useContainerRemoval } from '../lib/container/remove.ts';
 import { removeTree } from '../lib/core/safe-paths.ts';
 
 export async function removePaths(paths: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const engine = packEngine(env);
+  const engine = engineFor(resolveSettings(engineSettings, env));
   const preferred = env.DISTRO ? [`${env.DISTRO}-rootfs-osbuilder`] : [];
   if (engine) useContainerRemoval(engine, preferred, env.DOCKER_RUNTIME || 'runc');
   for (const path of paths) {
