@@ -1,6 +1,7 @@
 // The build container's Dockerfile, generated from the distro's
 // Dockerfile.in (an architecture-specific Dockerfile-<arch>.in wins).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import type { RootfsContext } from '../rootfs/types.ts';
 import { die } from '../core/log.ts';
@@ -62,7 +63,6 @@ export function dockerfileFor(ctx: RootfsContext): string {
 /** Write `<dir>/Dockerfile` (upstream generate_dockerfile); returns its path. */
 export function generateDockerfile(dir: string, ctx: RootfsContext): string {
   const file = join(dir, 'Dockerfile');
-  writeFileSync(`${file}.tmp`, dockerfileFor(ctx));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, dockerfileFor(ctx));
   return file;
 }
