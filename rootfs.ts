@@ -47,6 +47,9 @@ Containers images or initrds. Without DISTRO, an existing base rootfs at
 ROOTFS_DIR is provisioned with the Kata specific components.
 
 Supported DISTRO values: ${distros.join(' ')}
+A new distro is a folder rootfs/<name>/ with a config.ts (its DistroConfig,
+built from lib.ts, the distro authors' library) and a Dockerfile.in: see
+README "Adding a distro".
 
 Options and environment variables:
 ${describeSettings(rootfsSettings, distroSettings)}
