@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
 import { rootfsForArg } from './lib/rootfs/distro-arg.ts';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, resolveSettings, runMain,
+  type SettingSpec, describeSettings, integer, isMain, oneOf, resolveSettings, runMain,
   configureOutput, containerEnv, text, truthy, yesNo,
 } from './lib/core/cli.ts';
 import { engineFor } from './lib/core/engine-choice.ts';
@@ -29,7 +29,6 @@ export const imageSettings = {
   image: { flag: 'o', arg: 'IMAGE', env: 'IMAGE', default: 'kata-containers.img', parse: text, help: 'path of the image to write' } as SettingSpec<string>,
   rootFreeSpaceMb: { flag: 'r', arg: 'MB', env: 'ROOT_FREE_SPACE', container: 'set', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
   fsType: { flag: 'f', arg: 'FS_TYPE', env: 'FS_TYPE', container: 'set', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
-  agentBin: { env: 'AGENT_BIN', container: 'set', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary' } as SettingSpec<string>,
   agentInit: { env: 'AGENT_INIT', container: 'set', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   blockSize: {
     env: 'BLOCK_SIZE', container: 'set', default: 4096, parse: (raw, name) => Number(oneOf('1024', '2048', '4096')(raw, name)),

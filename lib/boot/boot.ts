@@ -40,9 +40,9 @@ export function bootKindOfFile(path: string): 'image' | 'initrd' | undefined {
   return bootKindOf(readAt(path, 0, SECTOR));
 }
 
-export type RootFsType = 'ext4' | 'xfs' | 'erofs';
+type RootFsType = 'ext4' | 'xfs' | 'erofs';
 
-export interface BootOptions {
+interface BootOptions {
   image?: string;
   initrd?: string;
   media?: BootMedia;
@@ -101,7 +101,7 @@ function firstPartition(image: string): { offset: number; bytes: number } | unde
 }
 
 /** The root filesystem type of a disk image built by image.ts. */
-export function detectRootFsType(image: string): RootFsType {
+function detectRootFsType(image: string): RootFsType {
   const offset = firstPartitionOffset(readAt(image, 0, SECTOR));
   return rootFsTypeOf(readAt(image, offset, 4096)) ?? die(`${image}: no ext4, xfs or erofs filesystem in partition 1`);
 }
@@ -120,17 +120,15 @@ export function rootParams(media: BootMedia, fsType: RootFsType): string {
 }
 
 /** Parameters every boot gets: serial console, no reboot loop, Kata's systemd target. */
-export const baseParams = (arch: Arch = 'x86_64') => `console=${BOOT_ARCHES[arch].console} ${BASE_PARAMS_REST}`;
-export const BASE_PARAMS_REST =
+const baseParams = (arch: Arch) => `console=${BOOT_ARCHES[arch].console} ${BASE_PARAMS_REST}`;
+const BASE_PARAMS_REST =
   'panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
-
-export const BASE_PARAMS = baseParams('x86_64');
 
 /**
  * Console output after which the agent cannot come up (the guest hangs or
  * stops), or must not be trusted (a block failed dm-verity verification).
  */
-export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, EXTENSION_REFUSAL, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, EXTENSION_REFUSAL, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
 /** The console line that says why the guest failed (a verity error before what it caused). */
 export function fatalConsoleLine(console: string): string | undefined {

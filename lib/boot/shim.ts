@@ -19,12 +19,12 @@ import type { Arch } from '../core/arch.ts';
 import { BOOT_ARCHES } from './arch.ts';
 
 /** Modules the shim loads (dependencies are added from each module's modinfo). */
-export const SHIM_MODULES = BOOT_ARCHES.x86_64.shimModules;
+const SHIM_MODULES = BOOT_ARCHES.x86_64.shimModules;
 
 const BUSYBOX = '/bin/busybox';
 
 /** /init of the shim; a busybox sh script. */
-export const SHIM_INIT = `#!/bin/sh
+const SHIM_INIT = `#!/bin/sh
 # osbuilder-ts boot shim: load drivers, mount root=, switch_root into it.
 export PATH=/bin
 mount -t devtmpfs devtmpfs /dev

@@ -16,17 +16,17 @@ import {
 } from './run.ts';
 import { type Engine, type Mount, type RunSpec, selinuxEnabled } from './engine.ts';
 
-export type PackTool = 'image' | 'initrd';
+type PackTool = 'image' | 'initrd';
 
-export const PACK_IMAGE = 'image-builder-osbuilder';
-export const PACK_CONTEXT_DIR = join(PROJECT_DIR, 'image-builder');
+const PACK_IMAGE = 'image-builder-osbuilder';
+const PACK_CONTEXT_DIR = join(PROJECT_DIR, 'image-builder');
 const CONTAINER_ROOTFS = '/rootfs';
 const CONTAINER_OUTPUT = '/output';
 
 /** The container's settings: the script's resolved engine and proxy settings (lib/core/shared-settings.ts). */
-export type PackSettings = Settings<typeof engineSettings> & Settings<typeof proxySettings>;
+type PackSettings = Settings<typeof engineSettings> & Settings<typeof proxySettings>;
 
-export interface PackJob {
+interface PackJob {
   tool: PackTool;
   engine: Engine;
   rootfs: string;

@@ -35,7 +35,7 @@ export function onCleanup(fn: Cleanup): () => void {
 let cleaning: Promise<void> | undefined;
 
 /** Run and drop every registered cleanup, newest first; never throws. Concurrent callers share one run. */
-export function runCleanups(): Promise<void> {
+function runCleanups(): Promise<void> {
   cleaning ??= (async () => {
     while (cleanups.length) {
       const fn = cleanups.pop()!;

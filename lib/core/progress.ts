@@ -8,7 +8,7 @@
 export const PLAIN_EVERY_MS = 10_000;
 const LIVE_EVERY_MS = 1000;
 
-export interface ProgressOutput {
+interface ProgressOutput {
   isTTY?: boolean;
   write(text: string): unknown;
 }

@@ -2,12 +2,12 @@
 // image file writes it (CHS from parted's file geometry, 4 heads x 32 sectors).
 
 export const SECTOR = 512;
-export const MBR_SIGNATURE_OFFSET = 440; // disk identifier, le32
+const MBR_SIGNATURE_OFFSET = 440; // disk identifier, le32
 const PARTITION_TABLE_OFFSET = 446;
 const PARTITION_ENTRY_SIZE = 16;
 const BOOT_SIGNATURE_OFFSET = 510; // 0x55 0xaa
 
-export const PARTITION_TYPE_LINUX = 0x83;
+const PARTITION_TYPE_LINUX = 0x83;
 const STATUS_BOOTABLE = 0x80;
 
 // Geometry parted reports for a regular file.

@@ -186,7 +186,7 @@ for (const engine of ['docker', 'podman'] as Engine[]) {
     };
     assert.equal(runArgv(packRunSpec(job, '/tmp/stage', 'osbuilder-image-builder-1', false)), [
       'run', '--rm', '--name', 'osbuilder-image-builder-1', '--runtime', 'crun',
-      '--env', 'ROOT_FREE_SPACE=64', '--env', 'FS_TYPE=xfs', '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no',
+      '--env', 'ROOT_FREE_SPACE=64', '--env', 'FS_TYPE=xfs', '--env', 'AGENT_INIT=no',
       '--env', 'BLOCK_SIZE=4096', '--env', 'SKIP_DAX_HEADER=no', '--env', 'MEASURED_ROOTFS=no',
       '--env', 'IMAGE_SIZE_ALIGNMENT_MB=128', '--env', 'SKIP_ROOTFS_CHECK=no', '--env', 'SOURCE_DATE_EPOCH=7',
       '--env', 'DEBUG=', '--env', 'http_proxy=', '--env', 'https_proxy=', '--env', 'INSIDE_CONTAINER=1', '--env', 'HOME=/root',
