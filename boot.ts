@@ -4,9 +4,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseCommandLine } from './lib/core/args.ts';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, resolveSettings, runMain,
+  type SettingSpec, configureOutput, describeSettings, integer, isMain, oneOf, resolveSettings, runMain,
   text, truthy,
 } from './lib/core/cli.ts';
+import { outputSettings } from './lib/core/shared-settings.ts';
 import { DEFAULT_MARKER, DEFAULT_TIMEOUT_SECONDS, bootGuest, bootKindOfFile } from './lib/boot/boot.ts';
 import { checkExistingFile } from './lib/core/input-checks.ts';
 import { die, info, ok } from './lib/core/log.ts';
@@ -48,6 +49,7 @@ export const bootSettings = {
       'kata.extension.NAME.verity_params from the root_hash_<variant>.txt beside IMAGE (a bare key without a hash partition)',
   } as SettingSpec<string>,
   quiet: { flag: 'q', default: false, parse: truthy, help: 'print only the last console lines' } as SettingSpec<boolean>,
+  ...outputSettings,
 };
 
 const USAGE = `
@@ -71,17 +73,18 @@ ${describeSettings(bootSettings)}
 const TAIL_LINES = 30;
 
 /** The guest console on stdout: colours only on a colour terminal. */
-function consoleWriter(): (text: string) => void {
-  if (colourAllowed(process.stdout)) return (text) => void process.stdout.write(text);
+function consoleWriter(s: { noColor: string; term: string }): (text: string) => void {
+  if (colourAllowed(process.stdout, s)) return (text) => void process.stdout.write(text);
   const plain = new EscapeStripper();
   return (text) => void process.stdout.write(plain.push(text));
 }
 
-async function main(): Promise<void> {
-  const opts = parseCommandLine(bootSettings, process.argv.slice(2), { min: 0, max: 1, what: 'one disk image or initrd to boot' });
+async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const opts = parseCommandLine(bootSettings, argv, { min: 0, max: 1, what: 'one disk image or initrd to boot' });
   // -e repeats: each one an extension, in order.
   const extensions = [opts.e ?? []].flat().map((raw) => parseExtensionOption(String(raw)));
-  const s = resolveSettings(bootSettings, process.env, { ...opts, e: undefined });
+  const s = resolveSettings(bootSettings, env, { ...opts, e: undefined });
+  configureOutput(s);
   if (s.help) {
     process.stdout.write(USAGE);
     return;
@@ -110,7 +113,7 @@ async function main(): Promise<void> {
     arch: s.arch || undefined,
     timeoutSeconds: s.timeout,
     marker: s.marker,
-    onConsole: s.quiet ? undefined : consoleWriter(),
+    onConsole: s.quiet ? undefined : consoleWriter(s),
   }).finally(stopProgress);
   if (s.quiet) process.stdout.write(result.console.trimEnd().split('\n').slice(-TAIL_LINES).join('\n') + '\n');
   for (const note of noiseNotes(result.console)) info(`note: ${note}`);

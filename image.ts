@@ -5,10 +5,11 @@ import { resolve } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
 import { rootfsForArg } from './lib/rootfs/distro-arg.ts';
 import {
-  type SettingSpec, describeSettings, integer, isMain, oneOf, plainName, resolveSettings, runMain,
-  sourceDateEpoch, text, truthy, yesNo,
+  type SettingSpec, describeSettings, integer, isMain, oneOf, resolveSettings, runMain,
+  configureOutput, containerEnv, text, truthy, yesNo,
 } from './lib/core/cli.ts';
-import { packEngine } from './lib/core/engine-choice.ts';
+import { engineFor } from './lib/core/engine-choice.ts';
+import { containerScriptSettings, sourceDateEpochSetting } from './lib/core/shared-settings.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart } from './lib/core/input-checks.ts';
@@ -26,26 +27,21 @@ const wholeMb: SettingSpec<number>['parse'] = (raw, name) => {
 export const imageSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
   image: { flag: 'o', arg: 'IMAGE', env: 'IMAGE', default: 'kata-containers.img', parse: text, help: 'path of the image to write' } as SettingSpec<string>,
-  rootFreeSpaceMb: { flag: 'r', arg: 'MB', env: 'ROOT_FREE_SPACE', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
-  fsType: { flag: 'f', arg: 'FS_TYPE', env: 'FS_TYPE', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
-  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary' } as SettingSpec<string>,
-  agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
+  rootFreeSpaceMb: { flag: 'r', arg: 'MB', env: 'ROOT_FREE_SPACE', container: 'set', default: 0, parse: wholeMb, help: 'free space of the root partition in MB' } as SettingSpec<number>,
+  fsType: { flag: 'f', arg: 'FS_TYPE', env: 'FS_TYPE', container: 'set', default: 'ext4', parse: oneOf(...FS_TYPES), help: `filesystem: ${FS_TYPES.join(', ')}` } as SettingSpec<FsType>,
+  agentInit: { env: 'AGENT_INIT', container: 'set', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   blockSize: {
-    env: 'BLOCK_SIZE', default: 4096, parse: (raw, name) => Number(oneOf('1024', '2048', '4096')(raw, name)),
+    env: 'BLOCK_SIZE', container: 'set', default: 4096, parse: (raw, name) => Number(oneOf('1024', '2048', '4096')(raw, name)),
     help: 'filesystem block size in bytes (1024, 2048 or 4096; erofs: 4096)',
   } as SettingSpec<number>,
   nsdaxBin: { env: 'NSDAX_BIN', default: '', parse: text, help: 'prebuilt nsdax tool to write the DAX metadata (default: written by image.ts)' } as SettingSpec<string>,
-  skipDaxHeader: { env: 'SKIP_DAX_HEADER', default: 'no', parse: yesNo, help: 'yes: no DAX/NVDIMM header, one MBR, partition at 1 MiB' } as SettingSpec<'yes' | 'no'>,
-  measured: { env: 'MEASURED_ROOTFS', default: 'no', parse: yesNo, help: 'yes: add a dm-verity hash partition and root_hash_<variant>.txt' } as SettingSpec<'yes' | 'no'>,
-  alignmentMb: { env: 'IMAGE_SIZE_ALIGNMENT_MB', default: 128, parse: integer(1, 1 << 20), help: 'round the image size up to this many MiB' } as SettingSpec<number>,
-  buildVariant: { env: 'BUILD_VARIANT', default: '', parse: fileNamePart, help: 'variant name in root_hash_<variant>.txt (letters, digits, . _ + -)' } as SettingSpec<string>,
-  skipRootfsCheck: { env: 'SKIP_ROOTFS_CHECK', default: 'no', parse: yesNo, help: 'yes: skip the init/agent checks' } as SettingSpec<'yes' | 'no'>,
-  sourceDateEpoch: {
-    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: sourceDateEpoch,
-    help: 'reproducible build: fixed ids, timestamps clamped to this time',
-  } as SettingSpec<number | undefined>,
-  useDocker: { env: 'USE_DOCKER', default: '', parse: text, help: 'build inside a Docker container' } as SettingSpec<string>,
-  usePodman: { env: 'USE_PODMAN', default: '', parse: text, help: 'build inside a Podman container (when USE_DOCKER is unset)' } as SettingSpec<string>,
+  skipDaxHeader: { env: 'SKIP_DAX_HEADER', container: 'set', default: 'no', parse: yesNo, help: 'yes: no DAX/NVDIMM header, one MBR, partition at 1 MiB' } as SettingSpec<'yes' | 'no'>,
+  measured: { env: 'MEASURED_ROOTFS', container: 'set', default: 'no', parse: yesNo, help: 'yes: add a dm-verity hash partition and root_hash_<variant>.txt' } as SettingSpec<'yes' | 'no'>,
+  alignmentMb: { env: 'IMAGE_SIZE_ALIGNMENT_MB', container: 'set', default: 128, parse: integer(1, 1 << 20), help: 'round the image size up to this many MiB' } as SettingSpec<number>,
+  buildVariant: { env: 'BUILD_VARIANT', container: 'set', default: '', parse: fileNamePart, help: 'variant name in root_hash_<variant>.txt (letters, digits, . _ + -)' } as SettingSpec<string>,
+  skipRootfsCheck: { env: 'SKIP_ROOTFS_CHECK', container: 'set', default: 'no', parse: yesNo, help: 'yes: skip the init/agent checks' } as SettingSpec<'yes' | 'no'>,
+  sourceDateEpoch: { ...sourceDateEpochSetting, help: 'reproducible build: fixed ids, timestamps clamped to this time' },
+  ...containerScriptSettings,
 };
 
 export type ImageSettings = ReturnType<typeof resolveSettings<typeof imageSettings>>;
@@ -93,9 +89,10 @@ export function imageOptions(s: ImageSettings, rootfs: string, image: string): I
   };
 }
 
-export async function main(): Promise<void> {
-  const opts = parseCommandLine(imageSettings, process.argv.slice(2), { min: 0, max: 1, what: 'one rootfs directory or distro name' });
-  const s = resolveSettings(imageSettings, process.env, opts);
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const opts = parseCommandLine(imageSettings, argv, { min: 0, max: 1, what: 'one rootfs directory or distro name' });
+  const s = resolveSettings(imageSettings, env, opts);
+  configureOutput(s);
   if (s.help) {
     process.stdout.write(USAGE);
     return;
@@ -103,15 +100,15 @@ export async function main(): Promise<void> {
   if (opts._.length !== 1) die('give one rootfs directory or distro name: see -h');
   checkOutputName(s.image, opts.o === undefined ? 'IMAGE' : '-o');
   const { rootfs, distroOutput: distroImage } = await rootfsForArg(String(opts._[0]), 'image');
-  const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);
+  const image = resolve(opts.o === undefined && !env.IMAGE && distroImage ? distroImage : s.image);
   checkPaths(rootfs, image);
-  const engine = packEngine(process.env);
+  const engine = engineFor(s);
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
-    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container/pack.ts');
+    const { packInContainer } = await import('./lib/container/pack.ts');
     await packInContainer({
-      tool: 'image', engine, rootfs, output: image, settings: packSettingsFromEnv(process.env),
-      env: settingsEnv(imageSettings, s, ['help', 'image', 'useDocker', 'usePodman', 'nsdaxBin']),
+      tool: 'image', engine, rootfs, output: image, settings: s,
+      env: containerEnv(imageSettings, s),
       extraFiles: s.nsdaxBin ? [resolve(s.nsdaxBin)] : [],
     });
     return;

@@ -6,9 +6,10 @@ import { parseCommandLine } from './lib/core/args.ts';
 import { rootfsForArg } from './lib/rootfs/distro-arg.ts';
 import {
   type SettingSpec, describeSettings, isMain, oneOf, plainName, resolveSettings, runMain,
-  sourceDateEpoch, text, truthy, yesNo,
+  configureOutput, containerEnv, text, truthy, yesNo,
 } from './lib/core/cli.ts';
-import { packEngine } from './lib/core/engine-choice.ts';
+import { engineFor } from './lib/core/engine-choice.ts';
+import { containerScriptSettings, sourceDateEpochSetting } from './lib/core/shared-settings.ts';
 import { isSymlink } from './lib/core/fs-checks.ts';
 import { describeInRoot, executableInRoot } from './lib/core/in-root.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack } from './lib/core/input-checks.ts';
@@ -26,16 +27,14 @@ export const initrdSettings = {
     flag: 'o', arg: 'INITRD', env: 'INITRD_IMAGE', default: 'kata-containers-initrd.img', parse: text,
     help: 'path of the initrd to write',
   } as SettingSpec<string>,
-  agentBin: { env: 'AGENT_BIN', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,
-  agentInit: { env: 'AGENT_INIT', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
+  agentBin: { env: 'AGENT_BIN', container: 'set', default: 'kata-agent', parse: plainName('the agent binary in usr/bin'), help: 'name of the agent binary in usr/bin' } as SettingSpec<string>,
+  agentInit: { env: 'AGENT_INIT', container: 'set', default: 'no', parse: yesNo, help: 'the agent is the init process (yes|no)' } as SettingSpec<'yes' | 'no'>,
   compression: {
-    env: 'INITRD_COMPRESSION', default: 'gzip', parse: oneOf(...COMPRESSIONS),
+    env: 'INITRD_COMPRESSION', container: 'set', default: 'gzip', parse: oneOf(...COMPRESSIONS),
     help: `compression: ${COMPRESSIONS.join(', ')} (gzip uses pigz on all cores when installed)`,
   } as SettingSpec<'gzip' | 'zstd' | 'none'>,
-  sourceDateEpoch: {
-    env: 'SOURCE_DATE_EPOCH', default: undefined, parse: sourceDateEpoch,
-    help: 'clamp archived mtimes to this time: same tree, same bytes',
-  } as SettingSpec<number | undefined>,
+  sourceDateEpoch: { ...sourceDateEpochSetting, help: 'clamp archived mtimes to this time: same tree, same bytes' },
+  ...containerScriptSettings,
 };
 
 export type InitrdSettings = ReturnType<typeof resolveSettings<typeof initrdSettings>>;
@@ -105,9 +104,10 @@ export async function buildInitrd(rootfsArg: string, image: string, s: InitrdSet
   });
 }
 
-export async function main(): Promise<void> {
-  const opts = parseCommandLine(initrdSettings, process.argv.slice(2), { min: 0, max: 1, what: 'one rootfs directory or distro name' });
-  const s = resolveSettings(initrdSettings, process.env, opts);
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const opts = parseCommandLine(initrdSettings, argv, { min: 0, max: 1, what: 'one rootfs directory or distro name' });
+  const s = resolveSettings(initrdSettings, env, opts);
+  configureOutput(s);
   if (s.help) {
     process.stdout.write(USAGE);
     return;
@@ -115,17 +115,17 @@ export async function main(): Promise<void> {
   if (opts._.length !== 1) die('give one rootfs directory or distro name: see -h');
   checkOutputName(s.image, opts.o === undefined ? 'INITRD_IMAGE' : '-o');
   const { rootfs, distroOutput: defaultImage } = await rootfsForArg(String(opts._[0]), 'initrd');
-  const image = opts.o === undefined && !process.env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
+  const image = opts.o === undefined && !env.INITRD_IMAGE && defaultImage ? defaultImage : s.image;
   // Before either path: an engine would create a missing bind-mount source.
   checkRootfsToPack(rootfs);
   checkOutputFile(resolve(image), rootfs);
-  const engine = packEngine(process.env);
+  const engine = engineFor(s);
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
-    const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container/pack.ts');
+    const { packInContainer } = await import('./lib/container/pack.ts');
     await packInContainer({
-      tool: 'initrd', engine, rootfs, output: resolve(image), settings: packSettingsFromEnv(process.env),
-      env: settingsEnv(initrdSettings, s, ['help', 'image']),
+      tool: 'initrd', engine, rootfs, output: resolve(image), settings: s,
+      env: containerEnv(initrdSettings, s),
     });
     return;
   }

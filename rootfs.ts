@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type minimist from 'minimist';
 import { parseCommandLine } from './lib/core/args.ts';
 import { hostOsId } from './lib/core/os-release.ts';
-import { describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
+import { configureOutput, describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
 import { imageName, runContainerStage } from './lib/container/rootfs-stage.ts';
 import { useContainerRemoval } from './lib/container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
@@ -47,6 +47,9 @@ Containers images or initrds. Without DISTRO, an existing base rootfs at
 ROOTFS_DIR is provisioned with the Kata specific components.
 
 Supported DISTRO values: ${distros.join(' ')}
+A new distro is a folder rootfs/<name>/ with a config.ts (its DistroConfig,
+built from lib.ts, the distro authors' library) and a Dockerfile.in: see
+README "Adding a distro".
 
 Options and environment variables:
 ${describeSettings(rootfsSettings, distroSettings)}
@@ -264,6 +267,7 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
 export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const opts = parseArgs(argv);
   const settings = resolveSettings(rootfsSettings, env, opts);
+  configureOutput(settings);
   if (settings.help || argv.length === 0) {
     process.stdout.write(await usage());
     return;

@@ -3,8 +3,9 @@
 // Usage: tsx sbom.ts [--json] [--diff OTHER] <rootfs-dir | IMAGE | INITRD | FILE.cdx.json>
 import { parseCommandLine } from './lib/core/args.ts';
 import {
-  type SettingSpec, describeSettings, isMain, resolveSettings, runMain, text, truthy,
+  type SettingSpec, configureOutput, describeSettings, isMain, resolveSettings, runMain, text, truthy,
 } from './lib/core/cli.ts';
+import { outputSettings } from './lib/core/shared-settings.ts';
 import { die } from './lib/core/log.ts';
 import { describeSbom, diffSboms, formatDiff, loadSbom } from './lib/sbom/load.ts';
 
@@ -12,6 +13,7 @@ export const sbomSettings = {
   help: { flag: 'h', default: false, parse: truthy, help: 'show this help' } as SettingSpec<boolean>,
   diff: { flag: 'diff', arg: 'OTHER', default: '', parse: text, help: 'show what changed from TARGET to OTHER (added, removed, version changes)' } as SettingSpec<string>,
   json: { flag: 'json', default: false, parse: truthy, help: 'print the SBOM document itself' } as SettingSpec<boolean>,
+  ...outputSettings,
 };
 
 export const USAGE = `
@@ -26,9 +28,10 @@ Options:
 ${describeSettings(sbomSettings)}
 `;
 
-export async function main(argv = process.argv.slice(2)): Promise<void> {
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const opts = parseCommandLine(sbomSettings, argv, { min: 0, max: 1, what: 'one rootfs directory, image or SBOM file' });
-  const s = resolveSettings(sbomSettings, {}, opts);
+  const s = resolveSettings(sbomSettings, env, opts);
+  configureOutput(s);
   if (s.help || opts._.length === 0) {
     process.stdout.write(USAGE);
     return;

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
 import { hostOsId } from './lib/core/os-release.ts';
-import { type SettingSpec, type Settings, describeSettings, integer, isMain, onCleanup, resolveSettings, runMain, text, truthy } from './lib/core/cli.ts';
+import { archSetting, outputSettings } from './lib/core/shared-settings.ts';
+import { type SettingSpec, type Settings, configureOutput, describeSettings, integer, isMain, onCleanup, resolveSettings, runMain, text, truthy } from './lib/core/cli.ts';
 import { bootGuest } from './lib/boot/boot.ts';
 import { type BuiltGuest, statsTable } from './lib/boot/stats.ts';
 import { $ } from './lib/core/exec.ts';
@@ -28,13 +29,11 @@ export const testImagesSettings = {
   list: { flag: 'list', default: false, parse: truthy, help: 'list the distros that would be tested' } as SettingSpec<boolean>,
   imagesOnly: { flag: 'test-images-only', default: false, parse: truthy, help: 'only build and boot disk images' } as SettingSpec<boolean>,
   initrdsOnly: { flag: 'test-initrds-only', default: false, parse: truthy, help: 'only build and boot initrds' } as SettingSpec<boolean>,
-  arch: {
-    env: 'ARCH', default: '', parse: text,
-    help: "guest architecture (default: the host's; a foreign one is built through qemu-user with a cross-compiled test agent and booted in that architecture's QEMU)",
-  } as SettingSpec<string>,
+  arch: { ...archSetting, help: "guest architecture (default: the host's; a foreign one is built through qemu-user with a cross-compiled test agent and booted in that architecture's QEMU)" },
   bootTimeout: { env: 'BOOT_TIMEOUT', default: 300, parse: integer(1, 86_400), help: 'seconds per boot' } as SettingSpec<number>,
   keepTestDir: { env: 'KEEP_TEST_DIR', default: false, parse: truthy, help: 'keep the build directory' } as SettingSpec<boolean>,
   agentSourceBin: { env: 'AGENT_SOURCE_BIN', default: '', parse: text, help: 'the agent binary to install (default: the test agent, built once)' } as SettingSpec<string>,
+  ...outputSettings,
 };
 type TestImagesSettings = Settings<typeof testImagesSettings>;
 
@@ -47,7 +46,7 @@ each in QEMU (TCG) and pass when the agent comes up. Without DISTRO, the
 distros buildable on this machine are tested: those bootstrapped from the
 host's own package repositories (here: ${defaultDistros}).
 
-Options and environment (DEBUG too):
+Options and environment:
 ${describeSettings(testImagesSettings)}
 `;
 
@@ -148,8 +147,9 @@ export function parseTestImagesArgs(argv: string[], env: NodeJS.ProcessEnv): { s
   return { s: resolveSettings(testImagesSettings, env, opts), distros: opts._.map(String) };
 }
 
-async function main(): Promise<void> {
-  const { s, distros } = parseTestImagesArgs(process.argv.slice(2), process.env);
+async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const { s, distros } = parseTestImagesArgs(argv, env);
+  configureOutput(s);
   if (s.help || distros[0] === 'help') {
     const defaults = hostDistros(await knownDistros()).join(' ') || 'none';
     process.stdout.write(usage(defaults));

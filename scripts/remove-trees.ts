@@ -3,15 +3,18 @@
 // through a build container (USE_DOCKER / USE_PODMAN), as rootfs.ts removes
 // an old tree. Usage: tsx scripts/remove-trees.ts PATH...
 import { lstatSync, rmSync } from 'node:fs';
-import { isMain, runMain } from '../lib/core/cli.ts';
-import { packEngine } from '../lib/core/engine-choice.ts';
+import { configureOutput, isMain, resolveSettings, runMain, text } from '../lib/core/cli.ts';
+import { engineFor } from '../lib/core/engine-choice.ts';
+import { engineSettings, outputSettings } from '../lib/core/shared-settings.ts';
 import { useContainerRemoval } from '../lib/container/remove.ts';
 import { removeTree } from '../lib/core/safe-paths.ts';
 
 export async function removePaths(paths: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const engine = packEngine(env);
-  const preferred = env.DISTRO ? [`${env.DISTRO}-rootfs-osbuilder`] : [];
-  if (engine) useContainerRemoval(engine, preferred, env.DOCKER_RUNTIME || 'runc');
+  const s = resolveSettings({ ...outputSettings, ...engineSettings, distro: { env: 'DISTRO', default: '', parse: text, help: 'the distro whose build image removes' } }, env);
+  configureOutput(s);
+  const engine = engineFor(s);
+  const preferred = s.distro ? [`${s.distro}-rootfs-osbuilder`] : [];
+  if (engine) useContainerRemoval(engine, preferred, s.dockerRuntime);
   for (const path of paths) {
     const st = lstatSync(path, { throwIfNoEntry: false });
     if (!st) continue;

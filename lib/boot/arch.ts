@@ -4,7 +4,7 @@
 // directly-booted kernel (x86 pc; arm virt needs ACPI firmware for it).
 import type { Arch } from '../core/arch.ts';
 
-export interface BootArch {
+interface BootArch {
   qemu: string;
   /** Machine and CPU arguments. */
   machine: string[];

@@ -14,6 +14,7 @@ import { imageArch, initrdArch, kernelArch } from './guest-arch.ts';
 import { die, info } from '../core/log.ts';
 import { type BootMedia, qemuArgs, runQemu } from './qemu.ts';
 import { SECTOR, mbrPartition, readAt } from './partitions.ts';
+import { hasBootSignature } from '../image/mbr.ts';
 import { type ExtensionSpec, EXTENSION_REFUSAL, extensionKernelParams, extensionQemuArgs, resolveExtensions } from './extensions.ts';
 import { DM_CREATE_ERROR, VERITY_CORRUPTION, findRootHashFile, readVerityParams, verityRootParams } from './verity.ts';
 
@@ -22,8 +23,6 @@ export const DEFAULT_MARKER = 'KATA-TEST-AGENT-READY';
 
 export const DEFAULT_TIMEOUT_SECONDS = 180;
 
-const MBR_PARTITION_TABLE = 446;
-
 export { mbrPartition };
 
 /** What a file to boot is, from its first sector: a disk image or an initrd. */
@@ -31,7 +30,7 @@ export function bootKindOf(head: Buffer): 'image' | 'initrd' | undefined {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'initrd'; // gzip
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'initrd'; // zstd
   if (head.toString('latin1', 0, 6) === '070701') return 'initrd'; // uncompressed newc
-  if (head.length >= SECTOR && head[510] === 0x55 && head[511] === 0xaa) return 'image';
+  if (hasBootSignature(head)) return 'image';
   return undefined;
 }
 
@@ -40,9 +39,9 @@ export function bootKindOfFile(path: string): 'image' | 'initrd' | undefined {
   return bootKindOf(readAt(path, 0, SECTOR));
 }
 
-export type RootFsType = 'ext4' | 'xfs' | 'erofs';
+type RootFsType = 'ext4' | 'xfs' | 'erofs';
 
-export interface BootOptions {
+interface BootOptions {
   image?: string;
   initrd?: string;
   media?: BootMedia;
@@ -78,10 +77,8 @@ export interface BootResult {
 
 /** Byte offset of partition 1 from an MBR (sector 0). */
 export function firstPartitionOffset(mbr: Buffer): number {
-  if (mbr.length < SECTOR || mbr[510] !== 0x55 || mbr[511] !== 0xaa) die('the image has no MBR partition table');
-  const lba = mbr.readUInt32LE(MBR_PARTITION_TABLE + 8);
-  if (lba === 0) die('the image has no first partition');
-  return lba * SECTOR;
+  if (!hasBootSignature(mbr)) die('the image has no MBR partition table');
+  return (mbrPartition(mbr, 1) ?? die('the image has no first partition')).offset;
 }
 
 
@@ -96,12 +93,11 @@ export function rootFsTypeOf(head: Buffer): RootFsType | undefined {
 /** Partition 1 of an image, or undefined when MBR #1 is blank or there is no MBR (the PFN-only images). */
 function firstPartition(image: string): { offset: number; bytes: number } | undefined {
   const mbr = readAt(image, 0, SECTOR);
-  const signed = mbr.length >= SECTOR && mbr[510] === 0x55 && mbr[511] === 0xaa;
-  return signed ? mbrPartition(mbr, 1) : undefined;
+  return mbrPartition(mbr, 1);
 }
 
 /** The root filesystem type of a disk image built by image.ts. */
-export function detectRootFsType(image: string): RootFsType {
+function detectRootFsType(image: string): RootFsType {
   const offset = firstPartitionOffset(readAt(image, 0, SECTOR));
   return rootFsTypeOf(readAt(image, offset, 4096)) ?? die(`${image}: no ext4, xfs or erofs filesystem in partition 1`);
 }
@@ -120,17 +116,15 @@ export function rootParams(media: BootMedia, fsType: RootFsType): string {
 }
 
 /** Parameters every boot gets: serial console, no reboot loop, Kata's systemd target. */
-export const baseParams = (arch: Arch = 'x86_64') => `console=${BOOT_ARCHES[arch].console} ${BASE_PARAMS_REST}`;
-export const BASE_PARAMS_REST =
+const baseParams = (arch: Arch) => `console=${BOOT_ARCHES[arch].console} ${BASE_PARAMS_REST}`;
+const BASE_PARAMS_REST =
   'panic=-1 systemd.unit=kata-containers.target systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd.socket';
-
-export const BASE_PARAMS = baseParams('x86_64');
 
 /**
  * Console output after which the agent cannot come up (the guest hangs or
  * stops), or must not be trusted (a block failed dm-verity verification).
  */
-export const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, EXTENSION_REFUSAL, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
+const FATAL_CONSOLE = [VERITY_CORRUPTION, DM_CREATE_ERROR, EXTENSION_REFUSAL, /Freezing execution\./, /You are in emergency mode/, /Kernel panic - not syncing/];
 
 /** The console line that says why the guest failed (a verity error before what it caused). */
 export function fatalConsoleLine(console: string): string | undefined {

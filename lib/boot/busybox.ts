@@ -2,7 +2,8 @@
 // host's /bin/busybox (busybox-static) for its own, else that architecture's
 // busybox-static package, fetched through the private apt state and kept in
 // the kernel cache, one directory a version.
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { atomicOutput } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import { ARCHES, type Arch, hostArch } from '../core/arch.ts';
 import { $ } from '../core/exec.ts';
@@ -63,20 +64,11 @@ export async function busyboxFor(arch: Arch): Promise<string> {
   const dir = join(cacheDir, `busybox-${ARCHES[arch].debian}-${version.replace(/[^\w.+-]/g, '_')}`);
   const path = join(dir, 'bin/busybox');
   if (existsSync(path)) return path;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
-    info(`downloading busybox-static ${version} (${ARCHES[arch].debian}) for the boot shim`);
+  info(`downloading busybox-static ${version} (${ARCHES[arch].debian}) for the boot shim`);
+  await atomicOutput(dir, async (tmp) => {
+    mkdirSync(tmp, { recursive: true });
     await withDownloadRetries('apt-get download busybox-static', () => $({ cwd: tmp })`apt-get ${apt} download busybox-static`);
-    await $({ cwd: tmp })`dpkg-deb -x ./busybox-static_*.deb unpacked && rm -f ./busybox-static_*.deb`;
-    try {
-      renameSync(join(tmp, 'unpacked'), dir);
-    } catch (e) {
-      if (!existsSync(dir)) throw e;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+    await $({ cwd: tmp })`dpkg-deb -x ./busybox-static_*.deb . && rm -f ./busybox-static_*.deb`;
+  }, { keepExisting: true });
   return path;
 }

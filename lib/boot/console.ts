@@ -70,7 +70,7 @@ export class ConsoleDecoder {
   }
 }
 
-/** Whether colour may be written to this stream: a terminal and no NO_COLOR. */
-export function colourAllowed(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return !!stream.isTTY && !env.NO_COLOR && env.TERM !== 'dumb';
+/** Whether colour may be written to this stream: a terminal, no NO_COLOR and no TERM=dumb (the resolved outputSettings). */
+export function colourAllowed(stream: { isTTY?: boolean }, s: { noColor: string; term: string }): boolean {
+  return !!stream.isTTY && !s.noColor && s.term !== 'dumb';
 }

@@ -30,7 +30,7 @@ export function configPageBytes(config: string): number {
 }
 
 /** Page size of an unpacked Debian kernel, from boot/config-<release> beside it. */
-export function debianKernelPageBytes(kernel: DebianKernel): number {
+function debianKernelPageBytes(kernel: DebianKernel): number {
   try {
     return configPageBytes(readFileSync(join(dirname(kernel.vmlinuz), `config-${kernel.release}`), 'utf8'));
   } catch {

@@ -21,7 +21,7 @@ export interface ExtensionSpec {
   verityParams?: string;
 }
 
-export interface AttachedExtension {
+interface AttachedExtension {
   name: string;
   image: string;
   /** '' for an unmeasured extension (the bare key). */
@@ -34,7 +34,7 @@ const SERIAL_PREFIX = 'extension-';
 const SERIAL_BYTES = 20;
 export const MAX_EXTENSION_NAME = SERIAL_BYTES - SERIAL_PREFIX.length;
 
-export const extensionSerial = (name: string) => `${SERIAL_PREFIX}${name}`;
+const extensionSerial = (name: string) => `${SERIAL_PREFIX}${name}`;
 
 /** A name as the runtimes accept it, short enough to survive in the serial; `what` names the setting. */
 export function checkExtensionName(name: string, what: string): void {

@@ -12,7 +12,7 @@ import { withDownloadRetries } from '../core/retry.ts';
 const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /** apt options for `arch`: none for the host's own architecture. */
-export function aptOptions(arch: Arch, stateDir: string): string[] {
+function aptOptions(arch: Arch, stateDir: string): string[] {
   if (arch === hostArch()) return [];
   const deb = ARCHES[arch].debian;
   return [

@@ -2,7 +2,8 @@
 // `apt-get download` + `dpkg-deb -x` and kept in a user cache directory
 // (never in the repository). Its virtio, NVDIMM, xfs and erofs drivers are
 // modules; lib/boot/shim.ts packs the ones a disk boot needs.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { atomicOutput } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { die, step, warn } from '../core/log.ts';
@@ -51,25 +52,17 @@ async function currentRelease(arch: Arch, apt: string[]): Promise<string | undef
 }
 
 async function downloadKernel(release: string, dest: string, arch: Arch, apt: string[]): Promise<void> {
-  const tmp = `${dest}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
-    const pkg = `linux-image-${release}`;
+  const pkg = `linux-image-${release}`;
+  // Another process may download the same kernel at once: the first one's stays.
+  await atomicOutput(dest, async (tmp) => {
+    mkdirSync(tmp, { recursive: true });
     await step(`Downloading ${pkg} (Debian ${arch} kernel for boot checks)`, async () => {
       await withDownloadRetries(`apt-get download ${pkg}`, () => $({ cwd: tmp })`apt-get ${apt} download ${pkg}`);
-      await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb unpacked && rm -f ./${pkg}_*.deb`;
+      await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb . && rm -f ./${pkg}_*.deb`;
     });
-    const kernel = kernelOf(join(tmp, 'unpacked'), release, arch);
-    if (!existsSync(kernel.vmlinuz)) die(`${pkg} holds no ${kernel.vmlinuz.slice(join(tmp, 'unpacked').length + 1)}`);
-    try {
-      renameSync(join(tmp, 'unpacked'), dest);
-    } catch (e) {
-      if (!existsSync(dest)) throw e; // another process won the race
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+    const kernel = kernelOf(tmp, release, arch);
+    if (!existsSync(kernel.vmlinuz)) die(`${pkg} holds no ${kernel.vmlinuz.slice(tmp.length + 1)}`);
+  }, { keepExisting: true });
 }
 
 /**

@@ -1,7 +1,7 @@
 // Reading the MBR of a disk image built by image.ts: partition 1 holds the
 // filesystem, partition 2 (MEASURED_ROOTFS) the dm-verity hash tree.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readMbrPartitions, SECTOR } from '../image/mbr.ts';
+import { hasBootSignature, readMbrPartitions, SECTOR } from '../image/mbr.ts';
 
 export { SECTOR };
 
@@ -27,6 +27,6 @@ export function mbrPartition(mbr: Buffer, n: number): Partition | undefined {
 /** Data (p1) and hash (p2) partitions of an image; both undefined without an MBR. */
 export function diskPartitions(image: string): { data?: Partition; hash?: Partition } {
   const mbr = readAt(image, 0, SECTOR);
-  if (mbr.length < SECTOR || mbr[510] !== 0x55 || mbr[511] !== 0xaa) return {};
+  if (!hasBootSignature(mbr)) return {};
   return { data: mbrPartition(mbr, 1), hash: mbrPartition(mbr, 2) };
 }

@@ -9,7 +9,7 @@ import { BOOT_ARCHES } from './arch.ts';
 
 export type BootMedia = 'virtio' | 'nvdimm';
 
-export interface QemuPlan {
+interface QemuPlan {
   kernel: string;
   append: string;
   initrd?: string;
@@ -47,7 +47,7 @@ export function qemuArgs(plan: QemuPlan): string[] {
   return args;
 }
 
-export interface QemuRun {
+interface QemuRun {
   markerSeen: boolean;
   /** Plain text: LF line ends, no escape codes. */
   console: string;

@@ -6,7 +6,8 @@
 // switch_roots into it, as the kernel itself would with the drivers built in
 // (Kata's guest kernel).
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { atomicOutput } from '../core/atomic-write.ts';
 import { join, relative } from 'node:path';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, type NewcHeader } from '../initrd/cpio.ts';
 import { type CpioBody, CpioStreamWriter } from '../initrd/cpio-stream.ts';
@@ -18,12 +19,12 @@ import type { Arch } from '../core/arch.ts';
 import { BOOT_ARCHES } from './arch.ts';
 
 /** Modules the shim loads (dependencies are added from each module's modinfo). */
-export const SHIM_MODULES = BOOT_ARCHES.x86_64.shimModules;
+const SHIM_MODULES = BOOT_ARCHES.x86_64.shimModules;
 
 const BUSYBOX = '/bin/busybox';
 
 /** /init of the shim; a busybox sh script. */
-export const SHIM_INIT = `#!/bin/sh
+const SHIM_INIT = `#!/bin/sh
 # osbuilder-ts boot shim: load drivers, mount root=, switch_root into it.
 export PATH=/bin
 mount -t devtmpfs devtmpfs /dev
@@ -206,21 +207,20 @@ const APPLETS = ['cat', 'echo', 'insmod', 'mount', 'poweroff', 'sleep', 'switch_
 async function writeShim(path: string, modulesDir: string, modules: string[], busybox: string, dmCreate: string): Promise<void> {
   const entries = shimEntries(modulesDir, modules, busybox, dmCreate);
   for (const a of APPLETS) entries.push({ name: `bin/${a}`, mode: S_IFLNK | 0o777, body: Buffer.from('busybox') });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const out = createWriteStream(tmp);
-  const writer = new CpioStreamWriter(out);
-  let ino = 1;
-  for (const e of entries) {
-    const size = e.body === undefined ? 0 : Buffer.isBuffer(e.body) ? e.body.length : e.body.size;
-    const header: NewcHeader = {
-      c_ino: ino++, c_mode: e.mode, c_uid: 0, c_gid: 0, c_nlink: (e.mode & S_IFDIR) === S_IFDIR ? 2 : 1,
-      c_mtime: 0, c_filesize: size, c_devmajor: 0, c_devminor: 0,
-      c_rdevmajor: e.rdev?.[0] ?? 0, c_rdevminor: e.rdev?.[1] ?? 0,
-    };
-    await writer.add(header, e.name, e.body);
-  }
-  await writer.finish();
-  renameSync(tmp, path);
+  await atomicOutput(path, async (tmp) => {
+    const writer = new CpioStreamWriter(createWriteStream(tmp));
+    let ino = 1;
+    for (const e of entries) {
+      const size = e.body === undefined ? 0 : Buffer.isBuffer(e.body) ? e.body.length : e.body.size;
+      const header: NewcHeader = {
+        c_ino: ino++, c_mode: e.mode, c_uid: 0, c_gid: 0, c_nlink: (e.mode & S_IFDIR) === S_IFDIR ? 2 : 1,
+        c_mtime: 0, c_filesize: size, c_devmajor: 0, c_devminor: 0,
+        c_rdevmajor: e.rdev?.[0] ?? 0, c_rdevminor: e.rdev?.[1] ?? 0,
+      };
+      await writer.add(header, e.name, e.body);
+    }
+    await writer.finish();
+  });
 }
 
 /**

@@ -47,7 +47,7 @@ export function readVerityParams(file: string): VerityParams {
 }
 
 /** Data and hash partitions as the runtime names them. */
-export function verityDevices(media: BootMedia): [string, string] {
+function verityDevices(media: BootMedia): [string, string] {
   return media === 'nvdimm' ? ['/dev/pmem0p1', '/dev/pmem0p2'] : ['/dev/vda1', '/dev/vda2'];
 }
 

@@ -1,11 +1,12 @@
 // The build container's Dockerfile, generated from the distro's
 // Dockerfile.in (an architecture-specific Dockerfile-<arch>.in wins).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import type { RootfsContext } from '../rootfs/types.ts';
 import { die } from '../core/log.ts';
 
-export interface DockerfileValues {
+interface DockerfileValues {
   osVersion: string;
   httpProxy: string;
 }
@@ -14,22 +15,28 @@ export interface DockerfileValues {
  * The proxy line of SET_PROXY: dnf/yum read their proxy from their config
  * (apt-based images take http_proxy from the build args).
  */
-export function setProxyLine(httpProxy: string): string {
+function setProxyLine(httpProxy: string): string {
   return httpProxy ? `RUN sed -i '$ a proxy=${httpProxy}' /etc/dnf/dnf.conf /etc/yum.conf; true` : '';
 }
 
 /**
- * Fill the placeholders. @INSTALL_RUST@ and @INSTALL_MUSL@ become empty: here
- * the container runs only the distro stage, and the agent is built (or
- * copied) on the host by setupRootfs, so the image needs no toolchain.
+ * Upstream's templates install Rust and musl (@INSTALL_RUST@, @INSTALL_MUSL@)
+ * to build the agent in the container; here the container runs only the
+ * distro stage and the agent is a prebuilt one installed by setupRootfs, so
+ * the image needs no toolchain and a template naming them is refused.
  */
+const TOOLCHAIN_PLACEHOLDERS = ['INSTALL_RUST', 'INSTALL_MUSL'];
+
+/** Fill the placeholders @OS_VERSION@ and @SET_PROXY@. */
 export function generateDockerfileText(template: string, v: DockerfileValues): string {
   const values: Record<string, string> = {
     OS_VERSION: v.osVersion,
     SET_PROXY: setProxyLine(v.httpProxy),
-    INSTALL_RUST: '',
-    INSTALL_MUSL: '',
   };
+  const toolchain = TOOLCHAIN_PLACEHOLDERS.find((name) => template.includes(`@${name}@`));
+  if (toolchain) {
+    die(`@${toolchain}@ in Dockerfile.in: osbuilder-ts never builds the agent in the build container (it installs a prebuilt one, AGENT_TARBALL or AGENT_SOURCE_BIN, after the distro stage), so the image needs no Rust or musl toolchain: remove the line`);
+  }
   const out = template.replace(/@([A-Z_]+)@/g, (whole, name: string) => values[name] ?? whole);
   const left = out.match(/@[A-Z_]+@/);
   if (left) die(`unknown placeholder ${left[0]} in Dockerfile.in: use one of ${Object.keys(values).map((k) => `@${k}@`).join(' ')}`);
@@ -62,7 +69,6 @@ export function dockerfileFor(ctx: RootfsContext): string {
 /** Write `<dir>/Dockerfile` (upstream generate_dockerfile); returns its path. */
 export function generateDockerfile(dir: string, ctx: RootfsContext): string {
   const file = join(dir, 'Dockerfile');
-  writeFileSync(`${file}.tmp`, dockerfileFor(ctx));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, dockerfileFor(ctx));
   return file;
 }

@@ -4,7 +4,7 @@
 import { $, failureSummary, haveCommand } from '../core/exec.ts';
 import { die } from '../core/log.ts';
 
-export { type Engine, engineFor, packEngine } from '../core/engine-choice.ts';
+export { type Engine, engineFor } from '../core/engine-choice.ts';
 import type { Engine } from '../core/engine-choice.ts';
 
 /** The variable that points each engine's client at another daemon. */

@@ -6,51 +6,33 @@
 // (read-only) and the output directory are mounted.
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { type SettingSpec } from '../core/cli.ts';
+import { type Settings } from '../core/cli.ts';
+import { type engineSettings, type proxySettings } from '../core/shared-settings.ts';
 import { callerOwner } from '../core/engine-choice.ts';
 import { outputSbomPath } from '../sbom/paths.ts';
 import { OWNER_VARIABLE } from './owner.ts';
 import {
-  CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer, type MoreProxies,
+  CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, PROJECT_DIR, commonBuildArgs, runInContainer,
 } from './run.ts';
 import { type Engine, type Mount, type RunSpec, selinuxEnabled } from './engine.ts';
 
-export type PackTool = 'image' | 'initrd';
+type PackTool = 'image' | 'initrd';
 
-export const PACK_IMAGE = 'image-builder-osbuilder';
-export const PACK_CONTEXT_DIR = join(PROJECT_DIR, 'image-builder');
+const PACK_IMAGE = 'image-builder-osbuilder';
+const PACK_CONTEXT_DIR = join(PROJECT_DIR, 'image-builder');
 const CONTAINER_ROOTFS = '/rootfs';
 const CONTAINER_OUTPUT = '/output';
 
-/** The container's settings, from the engine-neutral variables of the script. */
-export interface PackSettings extends MoreProxies {
-  dockerRuntime: string;
-  imageRegistry: string;
-  httpProxy: string;
-  httpsProxy: string;
-}
+/** The container's settings: the script's resolved engine and proxy settings (lib/core/shared-settings.ts). */
+type PackSettings = Settings<typeof engineSettings> & Settings<typeof proxySettings>;
 
-/** The container variables image.ts and initrd.ts take from the environment, as rootfs.ts does. */
-export function packSettingsFromEnv(env: NodeJS.ProcessEnv): PackSettings {
-  return {
-    dockerRuntime: env.DOCKER_RUNTIME || 'runc',
-    imageRegistry: env.IMAGE_REGISTRY ?? '',
-    httpProxy: env.http_proxy ?? '',
-    httpsProxy: env.https_proxy ?? '',
-    ...(env.no_proxy ? { noProxy: env.no_proxy } : {}),
-    ...(env.HTTP_PROXY ? { httpProxyUpper: env.HTTP_PROXY } : {}),
-    ...(env.HTTPS_PROXY ? { httpsProxyUpper: env.HTTPS_PROXY } : {}),
-    ...(env.NO_PROXY ? { noProxyUpper: env.NO_PROXY } : {}),
-  };
-}
-
-export interface PackJob {
+interface PackJob {
   tool: PackTool;
   engine: Engine;
   rootfs: string;
   /** Absolute path of the file to write. */
   output: string;
-  /** Variables for the inner run (the script's settings, resolved). */
+  /** Variables for the inner run: the script's settings marked `container` (cli.ts containerEnv). */
   env: [string, string][];
   /** Host files the settings name (NSDAX_BIN...), mounted read-only at the same path. */
   extraFiles?: string[];
@@ -65,20 +47,6 @@ export function packOutputs(job: PackJob): string[] {
   const env = new Map(job.env);
   const rootHash = job.tool === 'image' && env.get('MEASURED_ROOTFS') === 'yes' ? [`${CONTAINER_OUTPUT}/root_hash_${env.get('BUILD_VARIANT') ?? ''}.txt`] : [];
   return [output, outputSbomPath(output), ...rootHash];
-}
-
-/**
- * The script's resolved settings as variables for the inner run, except the
- * ones the container replaces (engine choice, output path, help).
- */
-export function settingsEnv(specs: Record<string, SettingSpec<any>>, values: Record<string, unknown>, skip: string[]): [string, string][] {
-  const env: [string, string][] = [];
-  for (const [key, spec] of Object.entries(specs)) {
-    const value = values[key];
-    if (!spec.env || skip.includes(key) || value === undefined || value === '') continue;
-    env.push([spec.env, String(value)]);
-  }
-  return env;
 }
 
 /** The bundle's entry; `owned`: files to give to the caller (OWNER_VARIABLE) once written. */

@@ -23,7 +23,7 @@ export function pickImage(present: string[], preferred: string[]): string | unde
   return preferred.find((p) => present.includes(p)) ?? present[0];
 }
 
-export interface Removal {
+interface Removal {
   engine: Engine;
   image: string;
   dir: string;
@@ -51,7 +51,7 @@ export function removalRunSpec(r: Removal): RunSpec {
 }
 
 /** Remove `dir` as root in a build container; dies saying what to do when that fails. */
-export async function removeInContainer(engine: Engine, dir: string, preferredImages: string[], runtime: string): Promise<void> {
+async function removeInContainer(engine: Engine, dir: string, preferredImages: string[], runtime: string): Promise<void> {
   if (engine === 'podman') {
     // A non-root caller's podman is rootless: its containers' files are the caller's or its subordinate ids', which `podman unshare` may remove.
     const r = await $({ nothrow: true })`podman unshare rm -rf --one-file-system ${dir}`;

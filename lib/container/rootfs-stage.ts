@@ -8,6 +8,7 @@
 // (lib/container/bundle.ts).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { asVariable, containerEnv } from '../core/cli.ts';
 import { callerOwner } from '../core/engine-choice.ts';
 import { osReleaseField } from '../core/os-release.ts';
 import type { AgentSource } from '../rootfs/agent.ts';
@@ -21,7 +22,7 @@ import { type BuildSpec, type Engine, type RunSpec, engineFor, selinuxEnabled } 
 import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInContainer } from './run.ts';
 import { isConfidentialGuest } from '../rootfs/confidential.ts';
 import { packageCacheBase } from '../rootfs/package-cache.ts';
-import { rootfsSettings, type RootfsSettings } from '../rootfs/settings.ts';
+import { rootfsSettings } from '../rootfs/settings.ts';
 import { versionsFileOf } from '../rootfs/versions.ts';
 
 export const CONTAINER_ROOTFS_DIR = '/rootfs';
@@ -38,15 +39,6 @@ export const STAGE_CAPS = ['SYS_ADMIN', 'SYS_CHROOT', 'MKNOD'];
  * that file's business.
  */
 const WANTED_NOFILE = 262144;
-
-/** Settings the distro stage reads, passed to the container under their variable names. */
-const FORWARDED_SETTINGS = [
-  'httpsProxy', 'httpProxy', 'agentVersion', 'agentBin', 'agentInit', 'kernelModulesDir', 'extraPkgs',
-  'osbuilderVersion', 'osVersion', 'arch', 'libc', 'repoUrl', 'repoUrlX86_64', 'seccomp', 'debug',
-  'agentPolicy', 'confidentialGuest', 'rootfsOnly',
-] as const satisfies readonly (keyof RootfsSettings)[];
-/** Passed only when set, so that an unset one stays unset for the tools inside. */
-const FORWARDED_WHEN_SET = ['noProxy', 'httpProxyUpper', 'httpsProxyUpper', 'noProxyUpper'] as const satisfies readonly (keyof RootfsSettings)[];
 
 /** Facts about the host and this build that the run command depends on. */
 export interface HostFacts {
@@ -67,12 +59,6 @@ export function isRedHatFamily(osRelease: string): boolean {
   return ['fedora', 'centos', 'rhel'].includes(osReleaseField(osRelease, 'ID') ?? '');
 }
 
-/** A setting's value as the shell original would see it in its variable. */
-function asVariable(value: unknown): string {
-  if (typeof value === 'boolean') return value ? 'true' : '';
-  return String(value ?? '');
-}
-
 /**
  * The setup's inputs as the inner run is told about them (absolute host
  * paths, mounted read-only at the same paths), for a stage that runs the
@@ -91,7 +77,6 @@ export function setupInputs(ctx: RootfsContext, agent: AgentSource): { env: [str
   if (agent.kind === 'tarball') file('AGENT_TARBALL', agent.path);
   if (s.agentPolicy === 'yes') file('AGENT_POLICY_FILE', policyFileOf(s, ctx.scriptDir));
   for (const [variable, path] of guestTarballPaths(s)) file(variable, resolve(path));
-  if (s.sourceDateEpoch !== undefined) env.push([rootfsSettings.sourceDateEpoch.env, String(s.sourceDateEpoch)]);
   return { env, mounts };
 }
 
@@ -108,10 +93,8 @@ export function versionsInput(ctx: RootfsContext): { env: [string, string][]; mo
 
 /** The container's environment (docs/rootfs.md §2), generated from the settings tables; `agent`: the stage runs the setup too. */
 export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, string][] {
-  const env: [string, string][] = FORWARDED_SETTINGS.map((key) => [rootfsSettings[key].env, asVariable(ctx.settings[key])]);
-  // As upstream's container path: a guest-components tarball means a confidential guest.
-  if (isConfidentialGuest(ctx.settings)) env.find(([name]) => name === 'CONFIDENTIAL_GUEST')![1] = 'yes';
-  for (const key of FORWARDED_WHEN_SET) if (ctx.settings[key]) env.push([rootfsSettings[key].env, ctx.settings[key]]);
+  // The settings the distro stage reads: the table's `container` marks. As upstream's container path, a guest-components tarball means a confidential guest.
+  const env = containerEnv(rootfsSettings, { ...ctx.settings, confidentialGuest: isConfidentialGuest(ctx.settings) ? 'yes' : ctx.settings.confidentialGuest });
   const dnfConf = dnfConfOf(ctx);
   if (dnfConf) env.push(['DNF_CONF', dnfConf]);
   const aptKeyring = aptKeyringOf(ctx);

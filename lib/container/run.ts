@@ -18,7 +18,7 @@ export const PROJECT_DIR = new URL('../..', import.meta.url).pathname.replace(/\
 export const CONTAINER_PROJECT_DIR = '/osbuilder';
 export const CONTAINER_STAGE_DIR = '/osbuilder-stage';
 /** The proxy variables besides http_proxy/https_proxy, passed on only when set. */
-export interface MoreProxies {
+interface MoreProxies {
   noProxy?: string;
   httpProxyUpper?: string;
   httpsProxyUpper?: string;
@@ -45,7 +45,7 @@ export function commonBuildArgs(s: { httpProxy: string; httpsProxy: string; imag
 const PROXY_NAMES = ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'];
 
 /** The host of a proxy setting (`http://user@host:port/`, `host:port`), lower-cased. */
-export function proxyHost(value: string): string {
+function proxyHost(value: string): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
   try {
     return new URL(withScheme).hostname.toLowerCase().replace(/^\[|\]$/g, '');
@@ -55,7 +55,7 @@ export function proxyHost(value: string): string {
 }
 
 /** True for localhost, 127.0.0.0/8 and ::1: the container's own loopback, not the host's. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
 }
 
@@ -119,7 +119,7 @@ async function runStage(engine: Engine, args: string[], what: string): Promise<v
 }
 
 /** One stage of this project run in a build container. */
-export interface ContainerJob {
+interface ContainerJob {
   engine: Engine;
   /** The image to build; its `dockerfile` is written into the stage dir. */
   build: Omit<BuildSpec, 'dockerfile'>;

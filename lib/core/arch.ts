@@ -7,7 +7,7 @@ import { die } from './log.ts';
 
 export type Arch = 'x86_64' | 'aarch64' | 'ppc64le' | 's390x';
 
-export interface ArchNames {
+interface ArchNames {
   /** dpkg's name (amd64, arm64, ppc64el, s390x). */
   debian: string;
   /** qemu-user's name: binfmt handler qemu-<name>, qemu-<name>-static. */

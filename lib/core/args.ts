@@ -7,7 +7,7 @@ import minimist from 'minimist';
 import { type SettingSpec, rejectUnknownOptions, truthy, valueFlags } from './cli.ts';
 import { die } from './log.ts';
 
-export interface Positionals {
+interface Positionals {
   min: number;
   max: number;
   /** What they are, for the ERROR: e.g. 'one rootfs directory or distro name'. */

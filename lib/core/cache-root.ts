@@ -26,7 +26,7 @@ export interface CacheRoot {
 const projectDir = () => realPathOf(join(dirname(new URL(import.meta.url).pathname), '../..'));
 
 /** Why `dir` can never be a cache (the host root, a system dir, $HOME, the project's parent), or undefined. */
-export function unsafeCacheReason(dir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+function unsafeCacheReason(dir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const system = unsafeRootfsReason(dir);
   if (system) return system;
   const real = realPathOf(dir);
@@ -50,7 +50,7 @@ function markerKind(dir: string): string | undefined {
 }
 
 /** Names in the dir the builder did not make (the marker aside). */
-export function foreignNames(root: CacheRoot): string[] {
+function foreignNames(root: CacheRoot): string[] {
   if (!existsSync(root.dir)) return [];
   return readdirSync(root.dir).filter((n) => n !== CACHE_MARKER && !root.isOurs(n)).sort();
 }

@@ -3,9 +3,10 @@
 // path (including SIGINT/SIGTERM), and a declarative settings table.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ProcessOutput, commandOf, failureSummary, interruptCommands, undoing } from './exec.ts';
+import { ProcessOutput, commandOf, echoCommands, failureSummary, interruptCommands, undoing } from './exec.ts';
 import { BuildError, die, error, printTotals } from './log.ts';
-import { debugEnabled, isOn } from './yes-no.ts';
+import { setProgressForm } from './progress.ts';
+import { isOn } from './yes-no.ts';
 import { showText } from './show-path.ts';
 
 /** True when the module with this `import.meta.url` is the script being run. */
@@ -34,7 +35,7 @@ export function onCleanup(fn: Cleanup): () => void {
 let cleaning: Promise<void> | undefined;
 
 /** Run and drop every registered cleanup, newest first; never throws. Concurrent callers share one run. */
-export function runCleanups(): Promise<void> {
+function runCleanups(): Promise<void> {
   cleaning ??= (async () => {
     while (cleanups.length) {
       const fn = cleanups.pop()!;
@@ -61,11 +62,24 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 
+let debug = false;
+
+/**
+ * Set how this process writes, from its resolved settings (outputSettings in
+ * shared-settings.ts): called once by each entry point, so that nothing reads
+ * DEBUG, NO_COLOR or TERM from the environment on its own.
+ */
+export function configureOutput(s: { debug: boolean; noColor?: string; term?: string }): void {
+  debug = s.debug;
+  echoCommands(s.debug);
+  setProgressForm({ debug: s.debug, plain: !!s.noColor || s.term === 'dumb' });
+}
+
 /** An error that is neither a refusal nor a failed command is a bug of ours: say so; DEBUG=1 shows its stack. */
 function reportBug(e: unknown): void {
   const what = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
-  error(`unexpected error (a bug in osbuilder-ts; ${debugEnabled() ? 'its stack follows' : 'rerun with DEBUG=1 for its stack'}): ${what}`);
-  if (debugEnabled() && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  error(`unexpected error (a bug in osbuilder-ts; ${debug ? 'its stack follows' : 'rerun with DEBUG=1 for its stack'}): ${what}`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
 }
 
 /** The start of a command line, enough to know which command it was. */
@@ -130,6 +144,12 @@ export interface SettingSpec<T> {
   help: string;
   /** Name of the option's value in the help text, e.g. DIR for `-r DIR`. */
   arg?: string;
+  /**
+   * Whether the variable enters a build container's run (containerEnv):
+   * 'always' (an unset one as empty, as the shell original passes it) or
+   * 'set' (only with a value). Without it, it stays outside.
+   */
+  container?: 'always' | 'set';
 }
 
 /** `-x` for an option letter, `--name` for a long option. */
@@ -206,6 +226,23 @@ export function resolveSettings<S extends Record<string, SettingSpec<any>>>(
     }
   }
   return out as Settings<S>;
+}
+
+/** A setting's value as the shell original would see it in its variable. */
+export function asVariable(value: unknown): string {
+  if (typeof value === 'boolean') return value ? 'true' : '';
+  return String(value ?? '');
+}
+
+/** The variables a build container's run gets, from the table's `container` marks and the resolved values. */
+export function containerEnv(specs: Record<string, SettingSpec<any>>, values: Record<string, unknown>): [string, string][] {
+  const env: [string, string][] = [];
+  for (const [key, spec] of Object.entries(specs)) {
+    if (!spec.env || !spec.container) continue;
+    const value = asVariable(values[key]);
+    if (spec.container === 'always' || value !== '') env.push([spec.env, value]);
+  }
+  return env;
 }
 
 /** Option letters that take a value, for minimist's `string` list. */

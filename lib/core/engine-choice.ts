@@ -1,6 +1,5 @@
 // Which container engine a build uses (USE_DOCKER / USE_PODMAN): asked by
 // every script before it knows whether container code is needed at all.
-import { truthy } from './cli.ts';
 import { die } from './log.ts';
 
 export type Engine = 'docker' | 'podman';
@@ -10,11 +9,6 @@ export function engineFor(s: { useDocker: boolean; usePodman: boolean }): Engine
   if (s.useDocker) return 'docker';
   if (s.usePodman) return 'podman';
   return undefined;
-}
-
-/** The engine USE_DOCKER / USE_PODMAN ask for, if any. */
-export function packEngine(env: NodeJS.ProcessEnv): Engine | undefined {
-  return engineFor({ useDocker: truthy(env.USE_DOCKER ?? '', 'USE_DOCKER'), usePodman: truthy(env.USE_PODMAN ?? '', 'USE_PODMAN') });
 }
 
 /** The caller's uid and gid when it is not root (then every step that needs root runs in the engine's container). */

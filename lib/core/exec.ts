@@ -3,12 +3,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess, spawn } from 'node:child_process';
 import { $, ProcessOutput } from 'zx/core';
-import { debugEnabled } from './yes-no.ts';
 import { planning, planSpawn, startPlan, stopPlan, type PlanPrinter } from './plan.ts';
 
 $.shell = '/bin/bash';
-$.verbose = debugEnabled();
-$.quiet = !debugEnabled();
+$.verbose = false;
+$.quiet = true;
+
+/** DEBUG: echo every command and its output (set once from the resolved settings: cli.ts configureOutput). */
+export function echoCommands(on: boolean): void {
+  $.verbose = on;
+  $.quiet = !on;
+}
 
 export { $, ProcessOutput };
 

@@ -27,7 +27,7 @@ export function sha256OfFile(path: string): string {
 }
 
 /** Text files the builders read whole (versions.yaml, a root hash file...) are small; this is far above any. */
-export const TEXT_FILE_LIMIT = 64 << 20;
+const TEXT_FILE_LIMIT = 64 << 20;
 
 /** The text of a small file; a larger one is one ERROR naming `what` (e.g. `KATA_VERSIONS_FILE=/x`). */
 export function readTextFile(path: string, what: string, limit = TEXT_FILE_LIMIT): string {

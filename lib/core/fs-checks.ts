@@ -25,7 +25,7 @@ export function entryExists(path: string): boolean {
   return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
-export interface MountEntry {
+interface MountEntry {
   point: string;
   options: string[];
 }

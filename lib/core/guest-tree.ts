@@ -31,7 +31,7 @@ function tempBeside(dir: string, rel: string): string {
   return tmp;
 }
 
-export interface ReplaceOptions {
+interface ReplaceOptions {
   /** The new file's mode (default: the replaced file's, else 0644 for a write, the source's for a copy). */
   mode?: number;
   /** The new file's owner (default: the replaced file's, else the builder's). */

@@ -87,7 +87,7 @@ export function resolveInRoot(root: string, rel: string): string | undefined {
   return lstatOrUndefined(path) ? path : undefined;
 }
 
-export type InRootState = 'missing' | 'dangling' | 'not-executable' | 'ok';
+type InRootState = 'missing' | 'dangling' | 'not-executable' | 'ok';
 
 /** Whether `rel` is, in the guest's view of `root`, an executable regular file. */
 export function executableInRoot(root: string, rel: string): InRootState {

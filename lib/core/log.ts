@@ -36,13 +36,13 @@ export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-export interface StepTime {
+interface StepTime {
   title: string;
   ms: number;
 }
 
 /** Every step finished in this process, in order (for totals at the end). */
-export const stepTimes: StepTime[] = [];
+const stepTimes: StepTime[] = [];
 
 /**
  * Run a long step: announce it, show progress while it runs (see

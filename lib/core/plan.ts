@@ -34,7 +34,7 @@ export function commandLine(cmd: string, cwd: string | undefined, here = process
 }
 
 /** Text written by the build, shown in full when it is short text (configs, units). */
-export const SHOWN_WRITE_LIMIT = 4096;
+const SHOWN_WRITE_LIMIT = 4096;
 
 export function writeLines(path: string, data: unknown): string[] {
   if (typeof data === 'string' && data.length <= SHOWN_WRITE_LIMIT) {

@@ -4,12 +4,11 @@
 // build is alive. No escape codes unless stdout is a terminal (NO_COLOR and
 // TERM=dumb too give plain lines). Hand-written: spinner libraries draw on
 // stderr and go silent when it is not a terminal, the opposite of what a log needs.
-import { debugEnabled } from './yes-no.ts';
 
 export const PLAIN_EVERY_MS = 10_000;
 const LIVE_EVERY_MS = 1000;
 
-export interface ProgressOutput {
+interface ProgressOutput {
   isTTY?: boolean;
   write(text: string): unknown;
 }
@@ -23,18 +22,21 @@ const active: Active[] = [];
 let timer: NodeJS.Timeout | undefined;
 let liveShown = false;
 let out: ProgressOutput = process.stdout;
-let env: NodeJS.ProcessEnv = process.env;
+/** Plain lines even on a terminal: NO_COLOR, TERM=dumb, or DEBUG, which echoes commands between redraws. */
+let plainOnly = false;
 
-/** For tests: where progress goes and which environment decides its form. */
-export function setProgressOutput(o: ProgressOutput, e: NodeJS.ProcessEnv = process.env): void {
+/** The form progress takes, from the resolved settings (cli.ts configureOutput). */
+export function setProgressForm(s: { debug: boolean; plain: boolean }): void {
+  plainOnly = s.debug || s.plain;
+}
+
+/** For tests: where progress goes. */
+export function setProgressOutput(o: ProgressOutput): void {
   out = o;
-  env = e;
 }
 
 function liveMode(): boolean {
-  const debug = debugEnabled(env);
-  // DEBUG echoes commands between redraws: plain lines read better there.
-  return !!out.isTTY && !env.NO_COLOR && env.TERM !== 'dumb' && !debug;
+  return !!out.isTTY && !plainOnly;
 }
 
 export function formatElapsed(ms: number): string {

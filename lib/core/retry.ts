@@ -15,7 +15,7 @@ export function retryDelaySeconds(n: number): number {
 }
 
 /** Lines of apt, mmdebstrap/debootstrap, dnf, apk, curl and the engines' pulls that say a download failed for a passing reason. */
-export const TRANSIENT_PATTERNS: RegExp[] = [
+const TRANSIENT_PATTERNS: RegExp[] = [
   // apt (mmdebstrap, apt-get download/update)
   /Hash Sum mismatch/i,
   /File has unexpected size/i,
@@ -57,13 +57,13 @@ export function transientLine(output: string): string | undefined {
 }
 
 /** The transient line of a failed command, or undefined for any other failure (a signal: the build is being stopped). */
-export function transientFailure(e: unknown): string | undefined {
+function transientFailure(e: unknown): string | undefined {
   if (e instanceof ProcessOutput) return e.signal ? undefined : transientLine(`${e.stdout}\n${e.stderr}`);
   if (e instanceof Error) return transientLine(e.message);
   return undefined;
 }
 
-export interface RetryOptions {
+interface RetryOptions {
   tries?: number;
   /** Run before each retry, e.g. to empty the target the failed try wrote to. */
   beforeRetry?: () => Promise<void> | void;

@@ -5,7 +5,7 @@
 import { $, failureSummary } from './exec.ts';
 import { die } from './log.ts';
 
-export interface XattrHolder {
+interface XattrHolder {
   /** Path relative to the tree, as bytes (names need not be UTF-8). */
   path: Buffer;
   names: string[];

@@ -3,7 +3,8 @@
 // dm-verity tree, and move the finished file into place. Importable as is, so
 // a container build can run the same function.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { type StagedOutput, stageOutput } from '../core/atomic-write.ts';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
@@ -130,11 +131,10 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   if (o.fsType === 'erofs' && o.blockSize !== 4096) die(`BLOCK_SIZE=${o.blockSize} is not valid for erofs: use 4096`);
   const outDir = dirname(o.image);
   await removeStaleTemps(outDir, `.${basename(o.image)}.build-`);
-  await removeStaleTemps(outDir, `.${basename(o.image)}.tmp-`);
   const scratch = mkdtempSync(join(outDir, `.${basename(o.image)}.build-${process.pid}-`));
   const dropScratch = onCleanup(() => rmSync(scratch, { recursive: true, force: true }));
-  const tmpImage = join(outDir, `.${basename(o.image)}.tmp-${process.pid}`);
-  const dropTmp = onCleanup(() => rmSync(tmpImage, { force: true }));
+  const staged = await stageOutput(o.image);
+  const tmpImage = staged.tmp;
   try {
     const tree = await step('Reading the rootfs tree', async () => walkRootfs(o.rootfs));
     const fixed = o.epoch !== undefined ? reproducibleIds(tree, o) : undefined;
@@ -174,15 +174,14 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     else await $`dd if=${erofsFile} of=${tmpImage} bs=1M seek=${layout.root.offset} oflag=seek_bytes conv=notrunc status=none`;
 
     let rootHashFile: string | undefined;
-    let rootHashTmp: string | undefined;
+    let rootHash: StagedOutput | undefined;
     let verityLine: string | undefined;
     if (layout.hash) {
       const params = await step('Computing the dm-verity hash tree', async () => writeVerityTree(tmpImage, layout.root, layout.hash!, fixed?.salt));
       rootHashFile = join(outDir, `root_hash_${o.buildVariant}.txt`);
-      rootHashTmp = `${rootHashFile}.tmp-${process.pid}`;
-      onCleanup(() => rmSync(rootHashTmp!, { force: true }));
+      rootHash = await stageOutput(rootHashFile);
       verityLine = verityParamsLine(params);
-      writeFileSync(rootHashTmp, verityLine + '\n');
+      writeFileSync(rootHash.tmp, verityLine + '\n');
     }
     // The image is read back for its sha256 while the kernel writes it out:
     // the flush runs on libuv's thread pool, the hashing on this thread.
@@ -193,10 +192,9 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
       ...(verityLine ? { verityLine } : {}), ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
     }));
     await flushed;
-    renameSync(tmpImage, o.image);
-    dropTmp();
-    if (rootHashTmp && rootHashFile) {
-      renameSync(rootHashTmp, rootHashFile);
+    staged.commit();
+    if (rootHash) {
+      rootHash.commit();
       ok(`Root hash file created for variant: ${o.buildVariant}`);
     }
     sbom.commit();

@@ -13,10 +13,10 @@ import type { RootfsTree } from './tree.ts';
 import { stagedCopy, sweepLegacyStages } from './erofs-stage.ts';
 
 /** mkfs.erofs 1.5 fails ("Could not format the device") on a name of 255 bytes, which ext4 holds. */
-export const EROFS_MAX_NAME = 254;
+const EROFS_MAX_NAME = 254;
 
 /** Refuse, before any work, a tree mkfs.erofs cannot hold. */
-export function checkErofsCanHold(tree: RootfsTree, epoch?: number): void {
+function checkErofsCanHold(tree: RootfsTree, epoch?: number): void {
   // mkfs.erofs 1.5 clamps to SOURCE_DATE_EPOCH reading mtimes as unsigned: one before 1970 would become the epoch.
   const early = epoch === undefined ? undefined : tree.entries.find((e) => e.mtimeSec < 0);
   if (early) {

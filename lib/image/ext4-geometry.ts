@@ -12,7 +12,7 @@ const LOST_AND_FOUND_BYTES = 16 * 1024;
 const EXTENT_MAX_BLOCKS = 32768;
 const EXTENTS_IN_INODE = 4;
 
-export interface Ext4Geometry {
+interface Ext4Geometry {
   blocks: number;
   groups: number;
   inodes: number;
@@ -32,7 +32,7 @@ export function inodeRatio(bytes: number): number {
 }
 
 /** ext2fs_default_journal_size, in blocks (4 KiB-block thresholds). */
-export function defaultJournalBlocks(blocks: number): number {
+function defaultJournalBlocks(blocks: number): number {
   if (blocks < 2048) return 0;
   if (blocks < 32768) return 1024;
   if (blocks < 256 * 1024) return 4096;

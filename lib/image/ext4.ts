@@ -19,7 +19,7 @@ import { showPath } from '../core/show-path.ts';
  * quote written twice. The result is a byte string (one char per byte, written
  * out as latin1), so names that are not UTF-8 reach debugfs unchanged.
  */
-export function debugfsArg(path: string | Buffer): string {
+function debugfsArg(path: string | Buffer): string {
   const bytes = typeof path === 'string' ? Buffer.from(path) : path;
   if (bytes.includes(0x0a)) die(`cannot edit ${showPath(bytes)} in the ext4 image: debugfs reads one request a line and the name holds a newline; rename it or use FS_TYPE=erofs`);
   return `"${bytes.toString('latin1').replaceAll('"', '""')}"`;
@@ -28,13 +28,13 @@ export function debugfsArg(path: string | Buffer): string {
 /** Seconds that fit a 32-bit inode time; later ones need the extra epoch bits mke2fs -d leaves out. */
 const INT32_MAX = 2 ** 31 - 1;
 /** ext4's range with 256-byte inodes (34-bit seconds from -2^31). */
-export const EXT4_TIME_MIN = -(2 ** 31);
-export const EXT4_TIME_MAX = 2 ** 34 - 2 ** 31 - 1;
+const EXT4_TIME_MIN = -(2 ** 31);
+const EXT4_TIME_MAX = 2 ** 34 - 2 ** 31 - 1;
 
 const debugfsPath = (rel: string | Buffer) => debugfsArg(Buffer.concat([Buffer.from('/'), typeof rel === 'string' ? Buffer.from(rel) : rel]));
 
 /** debugfs requests for the image's edits and timestamp pinning. */
-export function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): string[] {
+function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): string[] {
   const pin = (q: string, mtime: number) => [`sif ${q} atime @${b.epoch}`, `sif ${q} ctime @${b.epoch}`, `sif ${q} crtime @${b.epoch}`, `sif ${q} mtime @${mtime}`];
   const cmds: string[] = [];
   if (b.tree.addMachineId) {

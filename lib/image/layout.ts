@@ -27,7 +27,7 @@ export const DAX_ALIGNMENT_MB = 2;
 /** First partition of the inner image. */
 export const ROOTFS_START_MB = 1;
 
-export interface LayoutOptions {
+interface LayoutOptions {
   /** Total image size in MiB. */
   imageMb: number;
   daxHeader: boolean;
@@ -65,7 +65,7 @@ export function hashTreeBytes(rootMb: number): number {
 }
 
 /** Upstream's 99% split of an inner image: a non-empty root partition and a hash partition that holds its tree. */
-export function splitHolds(innerMb: number): boolean {
+function splitHolds(innerMb: number): boolean {
   const h = hashStartMb(innerMb);
   return h > ROOTFS_START_MB && (innerMb - h) * MiB >= hashTreeBytes(h - ROOTFS_START_MB);
 }

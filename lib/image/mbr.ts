@@ -2,12 +2,12 @@
 // image file writes it (CHS from parted's file geometry, 4 heads x 32 sectors).
 
 export const SECTOR = 512;
-export const MBR_SIGNATURE_OFFSET = 440; // disk identifier, le32
+const MBR_SIGNATURE_OFFSET = 440; // disk identifier, le32
 const PARTITION_TABLE_OFFSET = 446;
 const PARTITION_ENTRY_SIZE = 16;
 const BOOT_SIGNATURE_OFFSET = 510; // 0x55 0xaa
 
-export const PARTITION_TYPE_LINUX = 0x83;
+const PARTITION_TYPE_LINUX = 0x83;
 const STATUS_BOOTABLE = 0x80;
 
 // Geometry parted reports for a regular file.
@@ -58,10 +58,15 @@ export function mbrSector(partitions: MbrPartition[], diskSignature: number): Bu
   return mbr;
 }
 
-/** Parse the primary partition entries of an MBR (for checks and tests). */
+/** True when `sector` (the first of a disk, maybe short) ends in the MBR boot signature 0x55 0xaa. */
+export function hasBootSignature(sector: Uint8Array): boolean {
+  return sector.length >= SECTOR && sector[BOOT_SIGNATURE_OFFSET] === 0x55 && sector[BOOT_SIGNATURE_OFFSET + 1] === 0xaa;
+}
+
+/** Parse the primary partition entries of an MBR (none without the boot signature). */
 export function readMbrPartitions(mbr: Uint8Array): Required<MbrPartition>[] {
+  if (!hasBootSignature(mbr)) return [];
   const buf = Buffer.from(mbr.buffer, mbr.byteOffset, SECTOR);
-  if (buf[BOOT_SIGNATURE_OFFSET] !== 0x55 || buf[BOOT_SIGNATURE_OFFSET + 1] !== 0xaa) return [];
   const out: Required<MbrPartition>[] = [];
   for (let i = 0; i < 4; i++) {
     const e = PARTITION_TABLE_OFFSET + i * PARTITION_ENTRY_SIZE;

@@ -4,10 +4,9 @@
 
 export const PFN_INFO_OFFSET = 4096;
 export const PFN_INFO_SIZE = 4096;
-export const PFN_SIG = 'NVDIMM_PFN_INFO';
-export const PFN_MODE_NONE = 0;
+const PFN_SIG = 'NVDIMM_PFN_INFO';
+/** Mode 1 of nd_pfn_sb (0: none, 2: pmem): the struct pages live in RAM. */
 export const PFN_MODE_RAM = 1;
-export const PFN_MODE_PMEM = 2;
 
 // Field offsets inside struct nd_pfn_sb (little endian).
 const OFF_SIGNATURE = 0; // u8[16]
@@ -23,7 +22,7 @@ const OFF_END_TRUNC = 80; // le32
 const OFF_ALIGN = 84; // le32
 export const OFF_CHECKSUM = 4088; // le64, after padding[4000]
 
-export interface PfnInfo {
+interface PfnInfo {
   dataoff: number;
   align: number;
   mode?: number;

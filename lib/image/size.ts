@@ -50,11 +50,11 @@ export async function requiredDiskMb(
   return undefined;
 }
 
-export function alignUp(n: number, to: number): number {
+function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
 
-export interface SizeInputs {
+interface SizeInputs {
   duBytes: number;
   rootFreeSpaceMb: number;
   alignmentMb: number;
@@ -87,13 +87,13 @@ export function fileExtents(e: Pick<TreeEntry, 'size' | 'allocated'>, blockSize:
   return blocks < Math.ceil(e.size / blockSize) ? Math.max(whole, blocks + 1) : whole;
 }
 
-export interface Ext4Needs {
+interface Ext4Needs {
   blocks: number;
   inodes: number;
 }
 
 /** Inode numbers ext4 keeps for itself (1-10) plus lost+found. */
-export const EXT4_RESERVED_INODES = 11;
+const EXT4_RESERVED_INODES = 11;
 
 /** Blocks and inodes the tree takes in a new ext4 (mke2fs -d, which keeps holes), a safe upper bound. */
 export function ext4Needs(entries: TreeEntry[], blockSize: number, extraFiles = 0): Ext4Needs {

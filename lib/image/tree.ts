@@ -14,7 +14,7 @@ import { showPath } from '../core/show-path.ts';
 /** Linux PATH_MAX: the mkfs tools read the tree by path, so no deeper path can be packed. */
 export const PATH_MAX = 4096;
 
-export type EntryType = FileType;
+type EntryType = FileType;
 
 export interface TreeEntry {
   /** Path relative to the rootfs ('' for the root itself), as text (not-UTF-8 bytes show as U+FFFD). */

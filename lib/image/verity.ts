@@ -25,7 +25,7 @@ export function verityParamsLine(p: VerityParams): string {
 }
 
 /** Number of hash blocks per level, bottom level first (none for one data block: its hash is the root). */
-export function verityLevels(dataBlocks: number): number[] {
+function verityLevels(dataBlocks: number): number[] {
   const levels: number[] = [];
   for (let n = dataBlocks; n > 1; ) {
     n = Math.ceil(n / HASHES_PER_BLOCK);

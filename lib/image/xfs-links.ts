@@ -10,7 +10,7 @@ import { $, failureSummary } from '../core/exec.ts';
 import { die } from '../core/log.ts';
 import type { TreeEntry } from './tree.ts';
 
-export interface LinkGroup {
+interface LinkGroup {
   /** The name mkfs writes the data under. */
   first: string;
   /** The further names, written as empty stand-ins. */

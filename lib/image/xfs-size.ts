@@ -26,7 +26,7 @@ const DIR_HEADER_BYTES = 64;
 /** Directory data entry: inode 8, namelen 1, name, ftype 1, tag 2; 8-aligned. */
 const dirEntryBytes = (name: string) => (12 + Buffer.byteLength(name) + 7) & ~7;
 
-export function xfsAvailableBlocksFromSb(sb: { fdblocks: number; dblocks: number; agcount: number; agblocks: number }): number {
+function xfsAvailableBlocksFromSb(sb: { fdblocks: number; dblocks: number; agcount: number; agblocks: number }): number {
   const pool = Math.min(Math.floor(sb.dblocks / 20), RESERVE_POOL_MAX);
   const perAg = 4 + Math.ceil(sb.agblocks / 1000);
   return Math.max(sb.fdblocks - pool - sb.agcount * perAg, 0);

@@ -30,14 +30,14 @@ const TYPE_BITS: Record<TreeEntry['type'], number> = {
 };
 
 /** The kernel's xfs_vn_mknod takes majors up to 511 (and sysv's 18-bit minors). */
-export const XFS_MAJOR_MAX = 0x1ff;
-export const XFS_MINOR_MAX = 0x3ffff;
+const XFS_MAJOR_MAX = 0x1ff;
+const XFS_MINOR_MAX = 0x3ffff;
 /** The kernel refuses targets of XFS_SYMLINK_MAXLEN (1024) bytes or more. */
-export const XFS_SYMLINK_MAX = 1023;
+const XFS_SYMLINK_MAX = 1023;
 /** bigtime range: nanoseconds since -2^31 in 64 bits. */
 const BIGTIME_OFFSET = 2n ** 31n;
-export const XFS_TIME_MIN = -(2 ** 31);
-export const XFS_TIME_MAX = Number((2n ** 64n - 1n) / 1_000_000_000n - BIGTIME_OFFSET);
+const XFS_TIME_MIN = -(2 ** 31);
+const XFS_TIME_MAX = Number((2n ** 64n - 1n) / 1_000_000_000n - BIGTIME_OFFSET);
 /** Files larger than this go by copy: mkfs.xfs 6.1 reads a protofile's file into memory whole. */
 const PROTO_FILE_MAX = 256 * 1024 * 1024;
 /** Visibly sparse: at least this much of the size is not allocated on the host. */
@@ -97,7 +97,7 @@ function protoMode(e: Pick<TreeEntry, 'type' | 'perm'>): string {
 }
 
 /** The protofile text for the tree; an added machine-id is read from /dev/null (no whitespace in that path). */
-export function xfsProtofile(b: Pick<FsBuild, 'tree'>, standIns: Set<string>): string {
+function xfsProtofile(b: Pick<FsBuild, 'tree'>, standIns: Set<string>): string {
   const lines = ['osbuilder-ts', '0 0'];
   const stack: string[] = [];
   const depthOf = (rel: string) => (rel ? rel.split('/').length : 0);
@@ -125,10 +125,10 @@ export function xfsProtofile(b: Pick<FsBuild, 'tree'>, standIns: Set<string>): s
 }
 
 /** A bigtime timestamp as xfs_db writes it: the raw nanoseconds since -2^31 (its .sec field misreads). */
-export const bigtime = (sec: number) => ((BigInt(sec) + BIGTIME_OFFSET) * 1_000_000_000n).toString();
+const bigtime = (sec: number) => ((BigInt(sec) + BIGTIME_OFFSET) * 1_000_000_000n).toString();
 
 /** xfs_db commands setting what the protofile cannot express: mtimes, sticky bits, pinned times. */
-export function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>, standIns: Set<string>): string[] {
+function xfsFixups(b: Pick<FsBuild, 'tree' | 'epoch'>, standIns: Set<string>): string[] {
   const cmds: string[] = [];
   const times = (mtime: number) => [
     `write core.mtime ${bigtime(mtime)}`,

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { haveCommand } from '../core/exec.ts';
 
-export type Compression = 'gzip' | 'zstd' | 'none';
+type Compression = 'gzip' | 'zstd' | 'none';
 export const COMPRESSIONS: Compression[] = ['gzip', 'zstd', 'none'];
 
 /**
@@ -13,12 +13,12 @@ export const COMPRESSIONS: Compression[] = ['gzip', 'zstd', 'none'];
  * at -5 is within 0.4% of upstream's unsorted gzip -9, for about a fifth of
  * its CPU time; -6 costs 60% more CPU for 0.5% (bench/initrd.ts measures it).
  */
-export const GZIP_LEVEL = 5;
+const GZIP_LEVEL = 5;
 /** zstd level 12: within 2% of -15's size at a sixth of its time. */
-export const ZSTD_LEVEL = 12;
+const ZSTD_LEVEL = 12;
 
 /** The compressor's argv (reads stdin, writes stdout), or undefined for none. */
-export function compressorCommand(kind: Compression, tools: { pigz: boolean; threads: number }): string[] | undefined {
+function compressorCommand(kind: Compression, tools: { pigz: boolean; threads: number }): string[] | undefined {
   switch (kind) {
     case 'gzip':
       return tools.pigz

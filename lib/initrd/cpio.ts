@@ -3,19 +3,17 @@
 // padded to 4 bytes; "TRAILER!!!" ends the archive. Field names follow the
 // kernel's init/initramfs.c and usr/gen_init_cpio.c.
 
-export const NEWC_MAGIC = '070701';
+const NEWC_MAGIC = '070701';
 export const NEWC_HEADER_SIZE = 110;
-export const TRAILER_NAME = 'TRAILER!!!';
+const TRAILER_NAME = 'TRAILER!!!';
 
 // st_mode file type bits
 export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
 export const S_IFLNK = 0o120000;
 export const S_IFREG = 0o100000;
 export const S_IFBLK = 0o060000;
 export const S_IFDIR = 0o040000;
 export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
 const MAX_FIELD = 0xffffffff;
 

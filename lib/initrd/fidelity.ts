@@ -11,7 +11,7 @@ import { xattrHolders } from '../core/xattrs.ts';
 import { S_IFMT, S_IFREG } from './cpio.ts';
 import type { TreeRecord } from './tree.ts';
 
-export const NEWC_MAX = 0xffffffff;
+const NEWC_MAX = 0xffffffff;
 const SHOWN = 5;
 
 function named(paths: string[]): string {

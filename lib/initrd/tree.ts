@@ -35,7 +35,7 @@ export interface PlannedEntry {
   body?: CpioBody;
 }
 
-export interface PlanOptions {
+interface PlanOptions {
   /** Clamp every mtime to this (SOURCE_DATE_EPOCH). */
   sourceDateEpoch?: number;
   /** Add `init -> initTarget` unless the tree has an `init` already. */

@@ -1,13 +1,11 @@
 // Write a planned archive through the compressor into a file, atomically:
 // the output appears under its name only when complete.
 import { createHash } from 'node:crypto';
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { onCleanup } from '../core/cli.ts';
+import { createWriteStream } from 'node:fs';
+import { stageOutput } from '../core/atomic-write.ts';
 import { CpioStreamWriter } from './cpio-stream.ts';
 import { $ } from '../core/exec.ts';
 import type { PlannedEntry } from './tree.ts';
-import { removeStaleTemps } from '../core/stale-temps.ts';
 
 async function writeEntries(writer: CpioStreamWriter, entries: PlannedEntry[]): Promise<void> {
   for (const e of entries) await writer.add(e.header, e.name, e.body);
@@ -25,9 +23,8 @@ export async function writeInitrd(
   entries: PlannedEntry[], out: string, compressor: string[] | undefined,
   beforeRename?: (tmp: string, sha256: string | undefined) => Promise<() => void>,
 ): Promise<void> {
-  await removeStaleTemps(dirname(out), `${basename(out)}.tmp-`);
-  const tmp = `${out}.tmp-${process.pid}`;
-  const dropCleanup = onCleanup(() => rmSync(tmp, { force: true }));
+  const staged = await stageOutput(out);
+  const tmp = staged.tmp;
   let sha256: string | undefined;
   try {
     if (!compressor) {
@@ -48,12 +45,10 @@ export async function writeInitrd(
       }
     }
     const afterRename = await beforeRename?.(tmp, sha256);
-    renameSync(tmp, out);
+    staged.commit();
     afterRename?.();
   } catch (e) {
-    rmSync(tmp, { force: true });
+    staged.discard();
     throw e;
-  } finally {
-    dropCleanup();
   }
 }

@@ -3,7 +3,8 @@
 // last build, and swap a rebuilt tree in place of the old one. The manifest
 // logic itself is pure, in manifest.ts.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic-write.ts';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { AgentSource } from './agent.ts';
 import { isConfidentialGuest } from './confidential.ts';
@@ -221,7 +222,5 @@ export async function moveIntoPlace(staged: string, rootfsDir: string): Promise<
 /** Record the inputs of a completed build beside it (temp + rename). */
 export function storeManifest(rootfsDir: string, manifest: RootfsManifest): void {
   const path = manifestPath(rootfsDir);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, manifestText({ ...manifest, rootfs: basename(rootfsDir) }));
-  renameSync(tmp, path);
+  writeFileAtomic(path, manifestText({ ...manifest, rootfs: basename(rootfsDir) }));
 }

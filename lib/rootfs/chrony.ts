@@ -10,6 +10,9 @@ export const CHRONY_APPEND = `refclock PHC /dev/ptp0 poll 3 dpoll -2 offset 0
 makestep 1 -1
 `;
 
+/** chrony's config and unit on Fedora, CentOS and Azure Linux (and of a tree built without a distro config). */
+export const RED_HAT_CHRONY = { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' };
+
 /** Append the PTP refclock and comment out every network time source. */
 export function editChronyConf(text: string): string {
   const base = text === '' || text.endsWith('\n') ? text : `${text}\n`;

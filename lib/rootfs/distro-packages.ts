@@ -25,9 +25,6 @@ export function ubuntuPackages({ agentInit, seccomp, arch }: PackageInputs): str
   ];
 }
 
-/** chrony's config and unit on Fedora, CentOS and Azure Linux. */
-export const RED_HAT_CHRONY = { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' };
-
 /** What Debian-family configs share: systemd, Debian's chrony paths, the mmdebstrap/debootstrap builder. */
 export const DEBIAN_FAMILY = {
   initProcess: 'systemd',

@@ -4,7 +4,8 @@
 // damaged file is downloaded again, never installed. After a build, a cached
 // package that the build installed in another version is dropped, so the
 // cache follows the repository without growing.
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic-write.ts';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
 import { die, info, warn } from '../core/log.ts';
@@ -102,7 +103,5 @@ export function dropSupersededPackages(cache: string, statusFile: string): void 
   const old = supersededDebs(ours, installed);
   for (const file of old) rmSync(join(cache, file), { force: true });
   if (old.length) info(`Dropped ${old.length} superseded package(s) from ${cache}`);
-  const tmp = `${record}.tmp-${process.pid}`;
-  writeFileSync(tmp, ours.filter((f) => !old.includes(f)).sort().map((f) => `${f}\n`).join(''));
-  renameSync(tmp, record);
+  writeFileAtomic(record, ours.filter((f) => !old.includes(f)).sort().map((f) => `${f}\n`).join(''));
 }

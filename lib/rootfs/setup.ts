@@ -6,7 +6,7 @@ import { AGENT_TARGET_PATH, enableAgentService, installAgent, makeAgentInit, typ
 import { applyConfidentialTweaks } from './confidential.ts';
 import { unpackGuestTarballs } from './guest-tarballs.ts';
 import { installAgentPolicy } from './policy.ts';
-import { configureChrony } from './chrony.ts';
+import { RED_HAT_CHRONY, configureChrony } from './chrony.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../core/systemd-prune.ts';
 import type { RootfsContext } from './types.ts';
 import { die, info, ok, step } from '../core/log.ts';
@@ -16,8 +16,6 @@ import { realPathOf } from '../core/safe-paths.ts';
 import { createSummaryFile } from './summary.ts';
 import { createRootfsSbom, packagesBeforeSetup } from './sbom.ts';
 
-/** chrony paths of distros that do not say (the Red Hat layout). */
-export const DEFAULT_CHRONY = { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' };
 
 export const TMP_MOUNT_UNIT = `[Unit]
 Description=Temporary Directory (/tmp)
@@ -107,7 +105,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   await linkVarTmp(tree);
   if (s.agentInit !== 'yes') installTmpMount(tree);
   if (s.kernelModulesDir) await copyKernelModules(tree, s.kernelModulesDir);
-  configureChrony(tree, ctx.distro?.chrony ?? DEFAULT_CHRONY);
+  configureChrony(tree, ctx.distro?.chrony ?? RED_HAT_CHRONY);
   await installAgent(ctx, agent);
   if (s.agentInit === 'yes') makeAgentInit(ctx);
   else await enableAgentService(ctx);

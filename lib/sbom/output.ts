@@ -2,12 +2,11 @@
 // tree carries, with the output file as the described component: its sha256,
 // size and, for MEASURED_ROOTFS, the dm-verity parameters (root hash, salt) —
 // what an attestation policy compares against.
-import { lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { onCleanup } from '../core/cli.ts';
+import { lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { stageOutput } from '../core/atomic-write.ts';
 import { sha256OfFile } from '../core/file-read.ts';
 import { info } from '../core/log.ts';
-import { removeStaleTemps } from '../core/stale-temps.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
 import { withDerivedSerial } from './serial.ts';
 
@@ -95,18 +94,14 @@ export function outputSbomJson(rootfsSbom: string, facts: OutputFacts, sha256: s
  */
 export async function stageOutputSbom(rootfs: string, facts: OutputFacts): Promise<{ path: string; commit: () => void }> {
   const path = outputSbomPath(facts.output);
-  const prefix = `.${basename(path)}.tmp-`;
-  await removeStaleTemps(dirname(path), prefix);
-  const tmp = join(dirname(path), `${prefix}${process.pid}`);
-  const drop = onCleanup(() => rmSync(tmp, { force: true }));
+  const staged = await stageOutput(path);
   // A synchronous read in large chunks: about 4x faster here than a read stream.
   const sha256 = facts.sha256 ?? sha256OfFile(facts.file);
-  writeFileSync(tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
+  writeFileSync(staged.tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
   return {
     path,
     commit: () => {
-      renameSync(tmp, path);
-      drop();
+      staged.commit();
       info(`SBOM written: ${path}`);
     },
   };

@@ -1,7 +1,5 @@
 // Alpine: apk.static --root --initdb (lib/rootfs/apk.ts), the agent as init.
-import { buildAlpineRootfs } from '../../lib/rootfs/apk.ts';
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { ifYes } from '../../lib/rootfs/distro-packages.ts';
+import { type DistroConfig, buildAlpineRootfs, ifYes } from '../../lib.ts';
 
 const alpine: DistroConfig = {
   name: 'alpine',

@@ -1,8 +1,7 @@
 // CBL-Mariner / Azure Linux: tdnf (dnf when tdnf is missing) --installroot,
 // lib's default builder. Its repository is REPO_URL (a baseurl) or, without
 // one, the host's own repositories — as in the Azure Linux build container.
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { ifYes, RED_HAT_CHRONY } from '../../lib/rootfs/distro-packages.ts';
+import { type DistroConfig, RED_HAT_CHRONY, ifYes } from '../../lib.ts';
 
 const mariner: DistroConfig = {
   name: 'cbl-mariner',

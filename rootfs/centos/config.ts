@@ -3,8 +3,7 @@
 // the CentOS build container (USE_DOCKER/USE_PODMAN) or on a CentOS host.
 // Stream uses one repository layout for every architecture, so the per-arch
 // mirror overrides of CentOS 7 have no successor here.
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { ifYes, RED_HAT_CHRONY } from '../../lib/rootfs/distro-packages.ts';
+import { type DistroConfig, RED_HAT_CHRONY, ifYes } from '../../lib.ts';
 
 const centos: DistroConfig = {
   name: 'centos',

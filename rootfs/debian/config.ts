@@ -2,8 +2,7 @@
 // debootstrap (DEBIAN_BOOTSTRAP=debootstrap). As upstream's Debian config,
 // it takes Ubuntu's package list. Without REPO_URL, mmdebstrap picks Debian's
 // own mirror (with the suite's updates and security archives).
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { DEBIAN_FAMILY, ubuntuPackages } from '../../lib/rootfs/distro-packages.ts';
+import { DEBIAN_FAMILY, type DistroConfig, ubuntuPackages } from '../../lib.ts';
 
 const debian: DistroConfig = {
   ...DEBIAN_FAMILY,

@@ -5,9 +5,7 @@
 // image's release, so the glibc matches). Built with ROOTFS_ONLY=yes only:
 // no agent, no init. lib/rootfs/devkit.ts adds the static busybox and the
 // helper scripts of this folder.
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { debootstrapSettings } from '../../lib/rootfs/debootstrap.ts';
-import { buildDevkitRootfs, devkitStageInputs } from '../../lib/rootfs/devkit.ts';
+import { type DistroConfig, buildDevkitRootfs, debootstrapSettings, devkitStageInputs } from '../../lib.ts';
 import ubuntu from '../ubuntu/config.ts';
 
 /** Prebaked so the extension is useful offline; anything else is an `apt-get install` away in the overlay. */

@@ -1,7 +1,7 @@
 // Fedora: dnf --installroot (lib's default builder). Its repository is
 // REPO_URL (a baseurl) or, without one, the host's own repositories — as in
 // the Fedora build container (USE_DOCKER/USE_PODMAN) or on a Fedora host.
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
+import { type DistroConfig, RED_HAT_CHRONY } from '../../lib.ts';
 
 const fedora: DistroConfig = {
   name: 'fedora',
@@ -14,7 +14,7 @@ const fedora: DistroConfig = {
   ],
   initProcess: 'systemd',
   archExcludeList: [],
-  chrony: { conf: 'etc/chrony.conf', unit: 'usr/lib/systemd/system/chronyd.service' },
+  chrony: RED_HAT_CHRONY,
 };
 
 export default fedora;

@@ -3,8 +3,7 @@
 // resolute. The mirror is REPO_URL_X86_64 (x86_64), else REPO_URL, else
 // Ubuntu's archive on x86_64 and its ports archive elsewhere, as upstream
 // passes them; an explicit mirror gives the release suite alone.
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
-import { DEBIAN_FAMILY, ubuntuPackages } from '../../lib/rootfs/distro-packages.ts';
+import { DEBIAN_FAMILY, type DistroConfig, ubuntuPackages } from '../../lib.ts';
 
 const ubuntu: DistroConfig = {
   ...DEBIAN_FAMILY,

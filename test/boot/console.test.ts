@@ -1,6 +1,8 @@
 // tier: unit
 // The guest console as text: UTF-8 split across chunks, CRLF, escape codes,
 // and the one-line PASS/FAIL verdict.
+import { resolveSettings } from '../../lib/core/cli.ts';
+import { outputSettings } from '../../lib/core/shared-settings.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConsoleDecoder, EscapeStripper, colourAllowed, stripEscapes } from '../../lib/boot/console.ts';
@@ -60,11 +62,12 @@ test('an escape sequence split across chunks is stripped whole', () => {
 });
 
 test('colour only on a terminal without NO_COLOR', () => {
-  assert.ok(colourAllowed({ isTTY: true }, {}));
-  assert.not.ok(colourAllowed({ isTTY: true }, { NO_COLOR: '1' }));
-  assert.not.ok(colourAllowed({ isTTY: false }, {}));
-  assert.not.ok(colourAllowed({}, {}));
-  assert.not.ok(colourAllowed({ isTTY: true }, { TERM: 'dumb' }));
+  const form = (env: NodeJS.ProcessEnv) => resolveSettings(outputSettings, env);
+  assert.ok(colourAllowed({ isTTY: true }, form({})));
+  assert.not.ok(colourAllowed({ isTTY: true }, form({ NO_COLOR: '1' })));
+  assert.not.ok(colourAllowed({ isTTY: false }, form({})));
+  assert.not.ok(colourAllowed({}, form({})));
+  assert.not.ok(colourAllowed({ isTTY: true }, form({ TERM: 'dumb' })));
 });
 
 test('verdict: PASS with the time, FAIL with the reason', () => {

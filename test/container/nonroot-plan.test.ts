@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert';
 import { resolveSettings } from '../../lib/core/cli.ts';
 import { runArgv } from '../../lib/container/engine.ts';
 import { OWNER_VARIABLE, giveToCaller, matchDirOwner } from '../../lib/container/owner.ts';
-import { packEntry, packOutputs, packRunSpec, packSettingsFromEnv } from '../../lib/container/pack.ts';
+import { packEntry, packOutputs, packRunSpec } from '../../lib/container/pack.ts';
+import { containerScriptSettings } from '../../lib/core/shared-settings.ts';
 import { pickImage, projectImages, removalRunSpec } from '../../lib/container/remove.ts';
 import { stageEntry, stageEnv, stageRunSpec, type HostFacts } from '../../lib/container/rootfs-stage.ts';
 import { loadDistro } from '../../lib/rootfs/distro.ts';
@@ -59,7 +60,7 @@ test('stage and pack entries: the owner given back only for a non-root caller', 
 test('pack outputs: the image, its SBOM and, measured, root_hash_<variant>.txt; the owner in the environment', () => {
   const job = {
     tool: 'image' as const, engine: 'docker' as const, rootfs: '/r', output: '/o/kata-containers.img',
-    env: [['MEASURED_ROOTFS', 'yes'], ['BUILD_VARIANT', 'base']] as [string, string][], settings: packSettingsFromEnv({}), owner: '1000:1000',
+    env: [['MEASURED_ROOTFS', 'yes'], ['BUILD_VARIANT', 'base']] as [string, string][], settings: resolveSettings(containerScriptSettings, {}), owner: '1000:1000',
   };
   assert.equal(packOutputs(job), ['/output/kata-containers.img', '/output/kata-containers.img.cdx.json', '/output/root_hash_base.txt']);
   assert.equal(packOutputs({ ...job, env: [] }), ['/output/kata-containers.img', '/output/kata-containers.img.cdx.json']);

@@ -3,7 +3,7 @@
 // distro and both engines, and the other pure parts of lib/container/.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { resolveSettings } from '../../lib/core/cli.ts';
+import { containerEnv, resolveSettings } from '../../lib/core/cli.ts';
 import {
   STAGE_CAPS, isRedHatFamily, stageBuildSpec, stageEntry, stageEnv, stageRunSpec, type HostFacts,
 } from '../../lib/container/rootfs-stage.ts';
@@ -12,8 +12,11 @@ import { buildArgv, runArgv, type Engine } from '../../lib/container/engine.ts';
 import { packageCacheBase } from '../../lib/rootfs/package-cache.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { mountedUrl, withMountedImportMetaUrl } from '../../lib/container/bundle.ts';
-import { packEntry, packRunSpec, packSettingsFromEnv, settingsEnv } from '../../lib/container/pack.ts';
-import { packEngine } from '../../lib/container/engine.ts';
+import { packEntry, packRunSpec } from '../../lib/container/pack.ts';
+import { containerScriptSettings, engineSettings } from '../../lib/core/shared-settings.ts';
+import { engineFor } from '../../lib/container/engine.ts';
+const packSettingsFromEnv = (env: NodeJS.ProcessEnv) => resolveSettings(containerScriptSettings, env);
+const packEngine = (env: NodeJS.ProcessEnv) => engineFor(resolveSettings(engineSettings, env));
 import { InnerErrorFilter, PROJECT_DIR, commonBuildArgs, warnLoopbackProxies } from '../../lib/container/run.ts';
 import { imageSettings } from '../../image.ts';
 import { initrdSettings } from '../../initrd.ts';
@@ -48,11 +51,11 @@ test('debian, docker: the exact build and run command lines', async () => {
     'run', '--rm', '--name', 'osbuilder-x-1', '--runtime', 'runc', '--ulimit', 'nofile=262144:262144',
     '--cap-add', 'SYS_ADMIN', '--cap-add', 'SYS_CHROOT', '--cap-add', 'MKNOD',
     '--security-opt', 'apparmor=unconfined',
-    '--env', 'https_proxy=', '--env', 'http_proxy=http://proxy:3128', '--env', 'AGENT_VERSION=',
-    '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no', '--env', 'KERNEL_MODULES_DIR=',
-    '--env', 'EXTRA_PKGS=vim less', '--env', 'OSBUILDER_VERSION=1.0-abc', '--env', 'OS_VERSION=',
-    '--env', 'ARCH=x86_64', '--env', 'LIBC=', '--env', 'REPO_URL=', '--env', 'REPO_URL_X86_64=', '--env', 'SECCOMP=yes', '--env', 'DEBUG=true',
-    '--env', 'AGENT_POLICY=no', '--env', 'CONFIDENTIAL_GUEST=no', '--env', 'ROOTFS_ONLY=no',
+    '--env', 'AGENT_VERSION=', '--env', 'OSBUILDER_VERSION=1.0-abc',
+    '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no', '--env', 'AGENT_POLICY=no', '--env', 'LIBC=', '--env', 'SECCOMP=yes',
+    '--env', 'KERNEL_MODULES_DIR=', '--env', 'EXTRA_PKGS=vim less', '--env', 'OS_VERSION=',
+    '--env', 'REPO_URL=', '--env', 'REPO_URL_X86_64=', '--env', 'CONFIDENTIAL_GUEST=no', '--env', 'ROOTFS_ONLY=no',
+    '--env', 'DEBUG=true', '--env', 'http_proxy=http://proxy:3128', '--env', 'https_proxy=', '--env', 'ARCH=x86_64',
     '--env', 'DEBIAN_BOOTSTRAP=', '--env', 'REPO_COMPONENTS=main', '--env', 'PACKAGE_CACHE_DIR=/var/cache/osbuilder-packages',
     '--env', 'ROOTFS_DIR=/rootfs', '--env', 'INSIDE_CONTAINER=1', '--env', 'STAGE_PREPARE_ROOTFS=1', '--env', 'HOME=/root',
     '-v', `${scriptDir}:/osbuilder`, '-v', '/tmp/stage:/osbuilder-stage:ro', '-v', `${ctx.workDir}:/rootfs`,
@@ -178,15 +181,15 @@ for (const engine of ['docker', 'podman'] as Engine[]) {
     const s = resolveSettings(imageSettings, { FS_TYPE: 'xfs', SOURCE_DATE_EPOCH: '7', USE_DOCKER: 'true' }, { r: '64' });
     const job = {
       tool: 'image' as const, engine, rootfs: '/b/debian_rootfs', output: '/out/kata.img',
-      env: settingsEnv(imageSettings, s, ['help', 'image', 'useDocker', 'usePodman', 'nsdaxBin']),
+      env: containerEnv(imageSettings, s),
       settings: packSettingsFromEnv({ DOCKER_RUNTIME: 'crun' }),
     };
     assert.equal(runArgv(packRunSpec(job, '/tmp/stage', 'osbuilder-image-builder-1', false)), [
       'run', '--rm', '--name', 'osbuilder-image-builder-1', '--runtime', 'crun',
-      '--env', 'ROOT_FREE_SPACE=64', '--env', 'FS_TYPE=xfs', '--env', 'AGENT_BIN=kata-agent', '--env', 'AGENT_INIT=no',
+      '--env', 'ROOT_FREE_SPACE=64', '--env', 'FS_TYPE=xfs', '--env', 'AGENT_INIT=no',
       '--env', 'BLOCK_SIZE=4096', '--env', 'SKIP_DAX_HEADER=no', '--env', 'MEASURED_ROOTFS=no',
       '--env', 'IMAGE_SIZE_ALIGNMENT_MB=128', '--env', 'SKIP_ROOTFS_CHECK=no', '--env', 'SOURCE_DATE_EPOCH=7',
-      '--env', 'INSIDE_CONTAINER=1', '--env', 'HOME=/root',
+      '--env', 'DEBUG=', '--env', 'http_proxy=', '--env', 'https_proxy=', '--env', 'INSIDE_CONTAINER=1', '--env', 'HOME=/root',
       '-v', `${PROJECT_DIR}:/osbuilder:ro`, '-v', '/tmp/stage:/osbuilder-stage:ro', '-v', '/b/debian_rootfs:/rootfs:ro', '-v', '/out:/output',
       'image-builder-osbuilder', 'node', '/osbuilder-stage/image-stage.mjs', '-o', '/output/kata.img', '/rootfs',
     ]);
@@ -197,7 +200,7 @@ test('initrd.ts in a container: its settings, its bundle', () => {
   const s = resolveSettings(initrdSettings, { INITRD_COMPRESSION: 'zstd' });
   const job = {
     tool: 'initrd' as const, engine: 'podman' as Engine, rootfs: '/r', output: '/o/i.img',
-    env: settingsEnv(initrdSettings, s, ['help', 'image']), settings: packSettingsFromEnv({}),
+    env: containerEnv(initrdSettings, s), settings: packSettingsFromEnv({}),
   };
   const run = runArgv(packRunSpec(job, '/s', 'n', true));
   assert.ok(run.includes('INITRD_COMPRESSION=zstd'));
@@ -212,7 +215,8 @@ test('USE_DOCKER / USE_PODMAN for image.ts and initrd.ts read as rootfs.ts reads
   assert.is(packEngine({ USE_PODMAN: 'yes' }), 'podman');
   assert.is(packEngine({ USE_DOCKER: 'no' }), undefined);
   assert.is(packEngine({}), undefined);
-  assert.equal(packSettingsFromEnv({ IMAGE_REGISTRY: 'localhost', http_proxy: 'p' }), { dockerRuntime: 'runc', imageRegistry: 'localhost', httpProxy: 'p', httpsProxy: '' });
+  const pack = packSettingsFromEnv({ IMAGE_REGISTRY: 'localhost', http_proxy: 'p' });
+  assert.equal([pack.dockerRuntime, pack.imageRegistry, pack.httpProxy, pack.httpsProxy], ['runc', 'localhost', 'p', '']);
 });
 
 test('proxies: lower- and upper-case forms and no_proxy reach the build args and the run env; a loopback proxy gets a WARNING', async () => {

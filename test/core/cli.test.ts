@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBuildError } from '../helpers/errors.ts';
-import { integer, resolveSettings, text, yesNo, truthy } from '../../lib/core/cli.ts';
+import { containerEnv, integer, resolveSettings, text, yesNo, truthy } from '../../lib/core/cli.ts';
+import { outputSettings, proxySettings, sourceDateEpochSetting } from '../../lib/core/shared-settings.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { imageSettings } from '../../image.ts';
 import { initrdSettings } from '../../initrd.ts';
@@ -42,6 +43,24 @@ test('SOURCE_DATE_EPOCH has one range in rootfs.ts, image.ts and initrd.ts (a ro
     assert.is(resolveSettings(spec, { SOURCE_DATE_EPOCH: '4294967295' }).sourceDateEpoch, 4294967295);
     assert.throws(() => resolveSettings(spec, { SOURCE_DATE_EPOCH: '4294967296' }), isBuildError(/^SOURCE_DATE_EPOCH=4294967296 is out of range: give a number from 0 to 4294967295$/));
   }
+});
+
+test('the shared variables read the same in every table; the container marks decide what enters a build container', () => {
+  const env = { DEBUG: 'no', SOURCE_DATE_EPOCH: '7', http_proxy: 'http://p:3128', NO_COLOR: '1' };
+  for (const table of [rootfsSettings, imageSettings, initrdSettings]) {
+    const s = resolveSettings(table, env) as unknown as Record<string, unknown>;
+    assert.is(s.debug, false, 'DEBUG=no is off');
+    assert.is(s.sourceDateEpoch, 7);
+    assert.is(s.httpProxy, 'http://p:3128');
+  }
+  const table = { ...outputSettings, ...proxySettings, sourceDateEpoch: sourceDateEpochSetting };
+  const inner = new Map(containerEnv(table, resolveSettings(table, env)));
+  assert.is(inner.get('DEBUG'), '', "'always': passed, off as empty (as the shell original)");
+  assert.is(inner.get('http_proxy'), 'http://p:3128');
+  assert.is(inner.get('https_proxy'), '');
+  assert.not.ok(inner.has('no_proxy'), "'set': only with a value");
+  assert.is(inner.get('SOURCE_DATE_EPOCH'), '7');
+  assert.not.ok(inner.has('NO_COLOR'), 'unmarked: stays outside');
 });
 
 test.run();

@@ -7,9 +7,16 @@ import { $ } from '../../lib/core/exec.ts';
 import { isOn } from '../../lib/core/yes-no.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
 
-const script = "import('./lib/core/exec.ts').then(({ $ }) => $`echo osb-debug-probe`);";
+// As an entry point does: resolve the output settings from the environment once, configure, run.
+const script = [
+  "const { configureOutput, resolveSettings } = await import('./lib/core/cli.ts');",
+  "const { outputSettings } = await import('./lib/core/shared-settings.ts');",
+  "const { $ } = await import('./lib/core/exec.ts');",
+  'configureOutput(resolveSettings(outputSettings, process.env));',
+  'await $`echo osb-debug-probe`;',
+].join('\n');
 const run = async (debug: string) => {
-  const out = await $({ cwd: repoRoot, env: { ...process.env, DEBUG: debug, NO_COLOR: '1', FORCE_COLOR: '0' } })`node --import tsx/esm -e ${script}`;
+  const out = await $({ cwd: repoRoot, env: { ...process.env, DEBUG: debug, NO_COLOR: '1', FORCE_COLOR: '0' } })`node --import tsx/esm --input-type=module -e ${script}`;
   return (out.stdout + out.stderr).replace(/\x1b\[[0-9;]*m/g, '');
 };
 

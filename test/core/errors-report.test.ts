@@ -13,7 +13,13 @@ import { repoRoot } from '../helpers/rootfs-fixture.ts';
 const dir = mkdtempSync(join(tmpdir(), 'osb-errors-'));
 const script = (name: string, body: string) => {
   const path = join(dir, name);
-  writeFileSync(path, `import { runMain } from '${repoRoot}/lib/core/cli.ts';\nimport { $ } from '${repoRoot}/lib/core/exec.ts';\nawait runMain(async () => { ${body} });\n`);
+  // As an entry point: the settings resolved once (DEBUG among them), then the work.
+  writeFileSync(path, [
+    `import { configureOutput, resolveSettings, runMain } from '${repoRoot}/lib/core/cli.ts';`,
+    `import { outputSettings } from '${repoRoot}/lib/core/shared-settings.ts';`,
+    `import { $ } from '${repoRoot}/lib/core/exec.ts';`,
+    `await runMain(async () => { configureOutput(resolveSettings(outputSettings, process.env)); ${body} });`, '',
+  ].join('\n'));
   return path;
 };
 const run = (path: string, debug = '') => $({ nothrow: true, env: { ...process.env, DEBUG: debug, NO_COLOR: '1' } })`npx tsx ${path}`;

@@ -3,7 +3,9 @@
 // (every 10 s, no escape codes) otherwise, nothing left when the step ends.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PLAIN_EVERY_MS, formatElapsed, progressText, setProgressOutput, startProgress } from '../../lib/core/progress.ts';
+import { PLAIN_EVERY_MS, formatElapsed, progressText, setProgressForm, setProgressOutput, startProgress } from '../../lib/core/progress.ts';
+import { configureOutput, resolveSettings } from '../../lib/core/cli.ts';
+import { outputSettings } from '../../lib/core/shared-settings.ts';
 
 function fakeOut(isTTY: boolean) {
   const writes: string[] = [];
@@ -14,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('elapsed time and nested steps read well', async () => {
   assert.is(formatElapsed(9_900), '9 s');
   assert.is(formatElapsed(125_000), '2 min 05 s');
-  setProgressOutput(fakeOut(false), {});
+  setProgressOutput(fakeOut(false));
   const outer = startProgress('Building the rootfs');
   const inner = startProgress('mmdebstrap bookworm');
   assert.match(progressText(), /^mmdebstrap bookworm: 0 s \(Building the rootfs: 0 s\)$/);
@@ -26,7 +28,9 @@ test('elapsed time and nested steps read well', async () => {
 
 test('on a terminal: a live line redrawn every second, erased at the end', async () => {
   const out = { ...fakeOut(true), columns: 0 }; // a terminal of unknown size (script, some CI)
-  setProgressOutput(out, {});
+  setProgressOutput(out);
+  // DEBUG=no is off, as every yes/no variable (it once turned the live line off).
+  configureOutput(resolveSettings(outputSettings, { DEBUG: 'no', TERM: 'xterm' }));
   const stop = startProgress('Filling the ext4 root partition');
   await sleep(2300);
   stop();
@@ -37,15 +41,29 @@ test('on a terminal: a live line redrawn every second, erased at the end', async
   assert.is(out.writes.at(-1), '\r\x1b[2K', 'erased when the step ends');
 });
 
+test('TERM=dumb or DEBUG on a terminal: no live line (after a second, nothing drawn)', async () => {
+  for (const env of [{ TERM: 'dumb' }, { DEBUG: '1' }]) {
+    const out = fakeOut(true);
+    setProgressOutput(out);
+    configureOutput(resolveSettings(outputSettings, env));
+    const stop = startProgress('mmdebstrap bookworm');
+    await sleep(1300);
+    stop();
+    assert.equal(out.writes, [], JSON.stringify(env));
+  }
+});
+
 test('NO_COLOR on a terminal, or a file: plain lines every 10 s, no escape codes', async () => {
   for (const [out, env] of [[fakeOut(true), { NO_COLOR: '1' }], [fakeOut(false), {}]] as const) {
-    setProgressOutput(out, env);
+    setProgressOutput(out);
+    configureOutput(resolveSettings(outputSettings, env));
     const stop = startProgress('mmdebstrap bookworm');
     await sleep(PLAIN_EVERY_MS + 300);
     stop();
     assert.equal(out.writes, ['INFO: … mmdebstrap bookworm: 10 s, still running\n']);
   }
   setProgressOutput(process.stdout);
+  setProgressForm({ debug: false, plain: false });
 });
 
 test.run();

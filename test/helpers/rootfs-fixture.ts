@@ -53,7 +53,7 @@ export function runRootfs(args: string[], env: Record<string, string> = {}) {
  */
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const spec of Object.values(rootfsSettings)) if ('env' in spec && spec.env !== 'DEBUG') delete env[spec.env];
+  for (const spec of Object.values(rootfsSettings) as { env?: string }[]) if (spec.env && !['DEBUG', 'NO_COLOR', 'TERM'].includes(spec.env)) delete env[spec.env];
   delete env.DEBIAN_BOOTSTRAP;
   env.DISTRO_CACHE_DIR = 'no';
   return env;

@@ -155,9 +155,11 @@ test('bootstrap command lines', () => {
 });
 
 test('Dockerfile generation: placeholders, proxy, arch-specific template wins', () => {
-  const tpl = 'ARG IMAGE_REGISTRY=library\nFROM ${IMAGE_REGISTRY}/fedora:@OS_VERSION@\n@SET_PROXY@\nRUN true\n@INSTALL_MUSL@\n@INSTALL_RUST@\n';
+  const tpl = 'ARG IMAGE_REGISTRY=library\nFROM ${IMAGE_REGISTRY}/fedora:@OS_VERSION@\n@SET_PROXY@\nRUN true\n';
   const out = generateDockerfileText(tpl, { osVersion: '42', httpProxy: 'http://proxy:3128' });
-  assert.is(out, "ARG IMAGE_REGISTRY=library\nFROM ${IMAGE_REGISTRY}/fedora:42\nRUN sed -i '$ a proxy=http://proxy:3128' /etc/dnf/dnf.conf /etc/yum.conf; true\nRUN true\n\n\n");
+  assert.is(out, "ARG IMAGE_REGISTRY=library\nFROM ${IMAGE_REGISTRY}/fedora:42\nRUN sed -i '$ a proxy=http://proxy:3128' /etc/dnf/dnf.conf /etc/yum.conf; true\nRUN true\n");
+  // Upstream's toolchain placeholders: the agent is never built in the container.
+  assert.throws(() => generateDockerfileText(`${tpl}@INSTALL_RUST@\n`, { osVersion: '42', httpProxy: '' }), isBuildError(/^@INSTALL_RUST@ in Dockerfile.in: .*never builds the agent.*remove the line$/));
   assert.not.match(generateDockerfileText(tpl, { osVersion: '42', httpProxy: '' }), /proxy/);
   assert.throws(() => generateDockerfileText('@NOPE@', { osVersion: '1', httpProxy: '' }), isBuildError(/unknown placeholder @NOPE@/));
   const dir = join(scratch, 'df');
