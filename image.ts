@@ -9,6 +9,7 @@ import {
   sourceDateEpoch, text, truthy, yesNo,
 } from './lib/core/cli.ts';
 import { packEngine } from './lib/core/engine-choice.ts';
+import { rerunRootless, rootlessAvailable, wantsRootless } from './lib/core/userns.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart } from './lib/core/input-checks.ts';
@@ -106,6 +107,8 @@ export async function main(): Promise<void> {
   const image = resolve(opts.o === undefined && !process.env.IMAGE && distroImage ? distroImage : s.image);
   checkPaths(rootfs, image);
   const engine = packEngine(process.env);
+  // A non-root caller with a subordinate range reads the tree (0600 files, subordinate owners) as its build wrote it: as root of a user namespace.
+  if (wantsRootless(engine) && rootlessAvailable()) await rerunRootless('image.ts');
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
     const { packInContainer, packSettingsFromEnv, settingsEnv } = await import('./lib/container/pack.ts');

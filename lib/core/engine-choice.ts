@@ -1,7 +1,6 @@
 // Which container engine a build uses (USE_DOCKER / USE_PODMAN): asked by
 // every script before it knows whether container code is needed at all.
 import { truthy } from './cli.ts';
-import { die } from './log.ts';
 
 export type Engine = 'docker' | 'podman';
 
@@ -31,14 +30,4 @@ export function nonRootCaller(): { uid: number; gid: number } | undefined {
 export function callerOwner(engine: Engine): string | undefined {
   const c = engine === 'docker' ? nonRootCaller() : undefined;
   return c && `${c.uid}:${c.gid}`;
-}
-
-/** A non-root caller builds a rootfs only through an engine: one ERROR naming both ways out otherwise. */
-export function requireRootOrEngine(engine: Engine | undefined): void {
-  const caller = nonRootCaller();
-  if (!caller || engine) return;
-  die(
-    `building a rootfs needs root (this is uid ${caller.uid}): run it as root (sudo), ` +
-      'or set USE_DOCKER=1 (or USE_PODMAN=1) with access to that engine, so that every step needing root runs in its build container',
-  );
 }

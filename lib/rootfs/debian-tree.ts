@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { $ } from '../core/exec.ts';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { info, warn } from '../core/log.ts';
+import { insideRootless } from '../core/userns.ts';
 
 /** usr/share directories removed from the tree: upstream's list (time zones stay). */
 export const UNNEEDED_SHARE_DIRS = [
@@ -59,9 +60,10 @@ async function copyHostCaBundle(tree: GuestTree, candidates: string[]): Promise<
 
 async function makeDeviceNodes(tree: GuestTree): Promise<void> {
   tree.mkdir('dev');
-  for (const [name, major, minor, mode] of DEVICE_NODES) {
-    if (!tree.has(`dev/${name}`)) await $`mknod -m ${mode} ${tree.entry(`dev/${name}`)} c ${major} ${minor}`;
-  }
+  const missing = DEVICE_NODES.filter(([name]) => !tree.has(`dev/${name}`));
+  // A user namespace may not create device nodes: the guest's devtmpfs has them at boot.
+  if (insideRootless() && missing.length) warn(`rootless build: no device nodes in /dev (${missing.map(([n]) => n).join(', ')}): a user namespace cannot create them; the guest's devtmpfs provides them`);
+  else for (const [name, major, minor, mode] of missing) await $`mknod -m ${mode} ${tree.entry(`dev/${name}`)} c ${major} ${minor}`;
   for (const [name, target] of FD_LINKS) if (!tree.has(`dev/${name}`)) tree.symlink(target, `dev/${name}`);
 }
 

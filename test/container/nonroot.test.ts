@@ -4,9 +4,9 @@
 // that needs root runs in a container: the artifacts land where build_image.sh
 // takes them from (the osbuilder dir), belong to the user and boot to the
 // agent; a rebuild replaces the root-owned tree, a killed build's staging dir
-// is swept and `make clean` removes the tree, all through a container. Without an engine: one ERROR, nothing written.
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// is swept and `make clean` removes the tree, all through a container. (Without an engine: a rootless build, test/rootfs/rootless.test.ts.)
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootGuest } from '../../lib/boot/boot.ts';
@@ -14,7 +14,7 @@ import { $ } from '../../lib/core/exec.ts';
 import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine } from '../../scripts/engines.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { cached, cacheRoot, hashOf } from '../helpers/cache.ts';
-import { repoRoot } from '../helpers/rootfs-fixture.ts';
+import { projectCopy } from '../helpers/project-copy.ts';
 import { makeTar } from '../helpers/tar-writer.ts';
 import { ensureUbuntuBaseImage, startUbuntuArchive, type UbuntuArchive } from '../helpers/ubuntu-archive.ts';
 
@@ -27,20 +27,6 @@ async function nonRootUser(socket: string): Promise<{ uid: number; gid: number }
   if (group !== 'root') await $`usermod -aG ${group} ${USER}`;
   return { uid: Number((await $`id -u ${USER}`).stdout.trim()), gid: Number((await $`id -g ${USER}`).stdout.trim()) };
 }
-
-/** A copy of the project (working tree, tracked and new files) owned by the user, node_modules linked to ours. */
-async function projectCopy(dir: string): Promise<void> {
-  mkdirSync(dir);
-  const files = (await $({ cwd: repoRoot })`git ls-files -z --cached --others --exclude-standard`).stdout.split('\0')
-    .filter((f) => f && f !== 'node_modules' && existsSync(join(repoRoot, f)));
-  for (const f of files) {
-    mkdirSync(dirname(join(dir, f)), { recursive: true });
-    cpSync(join(repoRoot, f), join(dir, f), { verbatimSymlinks: true });
-  }
-  symlinkSync(realpathSync(join(repoRoot, 'node_modules')), join(dir, 'node_modules'));
-}
-
-const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
 
 /** The path (not what a link points to) belongs to `uid`. */
 const ownedBy = (path: string, uid: number) => lstatSync(path).uid === uid;
@@ -100,16 +86,6 @@ const common = () => [
   'COCO_GUEST_COMPONENTS_TARBALL=', 'PAUSE_IMAGE_TARBALL=', 'GUEST_HOOKS_TARBALL=',
 ];
 const runEnv = () => ({ IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, MEASURED_ROOTFS: 'yes' });
-
-s('without an engine: one ERROR naming both ways out, nothing written', async () => {
-  const dest = join(build, 'no-engine');
-  const out = await makeAsUser(['rootfs', 'DISTRO=debian', `ROOTFS_BUILD_DEST=${dest}`, `AGENT_TARBALL=${join(work, 'kata-static-agent.tar.zst')}`], { USE_DOCKER: '' });
-  assert.is.not(out.exitCode, 0);
-  const errors = errorLines(out.stderr);
-  assert.is(errors.length, 1, out.stderr);
-  assert.match(errors[0]!, /needs root .*run it as root \(sudo\), or set USE_DOCKER=1 \(or USE_PODMAN=1\)/);
-  assert.not.ok(existsSync(dest), 'nothing written');
-});
 
 s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the user, where build_image.sh takes them, booting to the agent', async () => {
   const dest = join(build, 'rootfs-image');
