@@ -5,8 +5,11 @@ import { runMain } from '../lib/core/cli.ts';
 import { $ } from '../lib/core/exec.ts';
 import { info } from '../lib/core/log.ts';
 import { emptyUserCache, userCacheDir } from '../lib/core/user-cache.ts';
+import { packEngine } from '../lib/core/engine-choice.ts';
+import { rootlessAvailable, useUsernsRemoval, wantsRootless } from '../lib/core/userns.ts';
 
 await runMain(async () => {
+  if (wantsRootless(packEngine(process.env)) && rootlessAvailable()) useUsernsRemoval();
   const dir = userCacheDir();
   const size = (await $({ nothrow: true })`du -sh ${dir}`).stdout.split('\t')[0] || '0';
   const removed = await emptyUserCache();
