@@ -229,6 +229,8 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   const cached = !!(trees && key && !ctx.settings.forceRebuild && hasEntry(trees, key));
   // A setup on a copied tree is a few file writes: no RAM stage for it.
   const { sibling, ram } = stagingFor(ctx, !cached);
+  // The RAM stage is copied to the sibling at the end: its parent must be there (a build on the disk makes it first thing).
+  if (sibling) mkdirSync(dirname(sibling), { recursive: true });
   if (sibling) await removeStaleTemps(dirname(sibling), siblingPrefix(ctx.rootfsDir));
   if (ram) await removeStaleTemps(dirname(ram), RAM_STAGE_PREFIX);
   const removeStages = async () => {
