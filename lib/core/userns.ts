@@ -91,7 +91,10 @@ export function unshareArgv(p: RootlessPlan, command: string[]): string[] {
     'unshare', '--map-root-user',
     `--map-users=${p.uids.start},1,${p.uids.count}`,
     `--map-groups=${p.gids.start},1,${p.gids.count}`,
-    '--mount', '--propagation', 'private', '--', ...command,
+    '--mount', '--propagation', 'private', '--',
+    // A /dev/shm of its own: the host's may hold other builds' mounts, which a namespace may not bind without them
+    // (mmdebstrap binds /dev/shm into the tree); the RAM stage lives and dies with the namespace.
+    'sh', '-c', 'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm && exec "$@"', 'sh', ...command,
   ];
 }
 

@@ -23,10 +23,11 @@ test('usernsDisabledReason: each sysctl by its name, none when they allow namesp
   assert.match(usernsDisabledReason(sysctls({ '/proc/sys/kernel/apparmor_restrict_unprivileged_userns': '1' }))!, /kernel\.apparmor_restrict_unprivileged_userns=0/);
 });
 
-test('unshareArgv: the caller is root, its ranges 1..N, a mount namespace of its own', () => {
+test('unshareArgv: the caller is root, its ranges 1..N, a mount namespace and a /dev/shm of its own', () => {
   const argv = unshareArgv({ uid: 1000, gid: 1000, user: 'alice', uids: { start: 100000, count: 65536 }, gids: { start: 200000, count: 70000 } }, ['node', 'rootfs.ts']);
   assert.equal(argv, [
-    'unshare', '--map-root-user', '--map-users=100000,1,65536', '--map-groups=200000,1,70000', '--mount', '--propagation', 'private', '--', 'node', 'rootfs.ts',
+    'unshare', '--map-root-user', '--map-users=100000,1,65536', '--map-groups=200000,1,70000', '--mount', '--propagation', 'private', '--',
+    'sh', '-c', 'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm && exec "$@"', 'sh', 'node', 'rootfs.ts',
   ]);
 });
 
