@@ -93,8 +93,8 @@ export function unshareArgv(p: RootlessPlan, command: string[]): string[] {
     `--map-groups=${p.gids.start},1,${p.gids.count}`,
     '--mount', '--propagation', 'private', '--',
     // A /dev/shm of its own: the host's may hold other builds' mounts, which a namespace may not bind without them
-    // (mmdebstrap binds /dev/shm into the tree); the RAM stage lives and dies with the namespace.
-    'sh', '-c', 'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm && exec "$@"', 'sh', ...command,
+    // (mmdebstrap binds /dev/shm into the tree); the RAM stage lives and dies with the namespace (no nodev: BUILD_IN_RAM refuses it).
+    'sh', '-c', 'mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec "$@"', 'sh', ...command,
   ];
 }
 

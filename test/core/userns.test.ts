@@ -27,7 +27,7 @@ test('unshareArgv: the caller is root, its ranges 1..N, a mount namespace and a 
   const argv = unshareArgv({ uid: 1000, gid: 1000, user: 'alice', uids: { start: 100000, count: 65536 }, gids: { start: 200000, count: 70000 } }, ['node', 'rootfs.ts']);
   assert.equal(argv, [
     'unshare', '--map-root-user', '--map-users=100000,1,65536', '--map-groups=200000,1,70000', '--mount', '--propagation', 'private', '--',
-    'sh', '-c', 'mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm && exec "$@"', 'sh', 'node', 'rootfs.ts',
+    'sh', '-c', 'mount -t tmpfs -o mode=1777 tmpfs /dev/shm && exec "$@"', 'sh', 'node', 'rootfs.ts',
   ]);
 });
 
