@@ -217,7 +217,8 @@ clean:
 	$(RM_TREES) $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MARKER_SUFFIX) $(ROOTFS_BUILD_DEST)/*_rootfs
 	rm -f $(ROOTFS_BUILD_DEST)/.*$(ROOTFS_MANIFEST_SUFFIX)
 	rm -f $(IMAGES_BUILD_DEST)/kata-containers-image-*.img $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img
-	rm -f $(TARGET_IMAGE).cdx.json $(TARGET_INITRD).cdx.json $(IMAGES_BUILD_DEST)/kata-containers-image-*.img.cdx.json $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img.cdx.json
+	rm -f $(TARGET_IMAGE).cdx.json $(TARGET_INITRD).cdx.json \
+		$(IMAGES_BUILD_DEST)/kata-containers-image-*.img.cdx.json $(IMAGES_BUILD_DEST)/kata-containers-initrd-*.img.cdx.json
 
 # What the test suite and the demo leave on disk: the test cache, ./out,
 # and the private dockerd's data (only while that dockerd is stopped).

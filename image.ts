@@ -10,6 +10,7 @@ import {
 } from './lib/core/cli.ts';
 import { engineFor } from './lib/core/engine-choice.ts';
 import { containerScriptSettings, sourceDateEpochSetting } from './lib/core/shared-settings.ts';
+import { rerunRootless, rootlessAvailable, wantsRootless } from './lib/core/userns.ts';
 import { buildImage, type ImageOptions } from './lib/image/build.ts';
 import { FS_TYPES, type FsType } from './lib/image/fs.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack, fileNamePart } from './lib/core/input-checks.ts';
@@ -103,6 +104,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   const image = resolve(opts.o === undefined && !env.IMAGE && distroImage ? distroImage : s.image);
   checkPaths(rootfs, image);
   const engine = engineFor(s);
+  // A non-root caller with a subordinate range reads the tree (0600 files, subordinate owners) as its build wrote it: as root of a user namespace.
+  if (wantsRootless(engine) && rootlessAvailable()) await rerunRootless('image.ts');
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
     const { packInContainer } = await import('./lib/container/pack.ts');

@@ -10,6 +10,7 @@ import {
 } from './lib/core/cli.ts';
 import { engineFor } from './lib/core/engine-choice.ts';
 import { containerScriptSettings, sourceDateEpochSetting } from './lib/core/shared-settings.ts';
+import { rerunRootless, rootlessAvailable, wantsRootless } from './lib/core/userns.ts';
 import { isSymlink } from './lib/core/fs-checks.ts';
 import { describeInRoot, executableInRoot } from './lib/core/in-root.ts';
 import { checkOutputFile, checkOutputName, checkRootfsToPack } from './lib/core/input-checks.ts';
@@ -120,6 +121,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   checkRootfsToPack(rootfs);
   checkOutputFile(resolve(image), rootfs);
   const engine = engineFor(s);
+  // A non-root caller with a subordinate range reads the tree (0600 files, subordinate owners) as its build wrote it: as root of a user namespace.
+  if (wantsRootless(engine) && rootlessAvailable()) await rerunRootless('initrd.ts');
   if (engine) {
     // Loaded only here: the container code is not needed on the host path.
     const { packInContainer } = await import('./lib/container/pack.ts');

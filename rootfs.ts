@@ -12,7 +12,8 @@ import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/
 import type { RootfsContext } from './lib/rootfs/types.ts';
 import { buildDnfRootfs } from './lib/rootfs/dnf.ts';
 import { DEBIAN_FAMILY } from './lib/rootfs/distro-packages.ts';
-import { engineFor, nonRootCaller, requireRootOrEngine } from './lib/core/engine-choice.ts';
+import { engineFor, nonRootCaller } from './lib/core/engine-choice.ts';
+import { rerunRootless, wantsRootless } from './lib/core/userns.ts';
 import { listDistros, loadDistro, testConfigText } from './lib/rootfs/distro.ts';
 import type { DistroConfig } from './lib/rootfs/types.ts';
 import { agentSourceOf, type AgentSource } from './lib/rootfs/agent.ts';
@@ -231,6 +232,8 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   const cached = !!(trees && key && !ctx.settings.forceRebuild && hasEntry(trees, key));
   // A setup on a copied tree is a few file writes: no RAM stage for it.
   const { sibling, ram } = stagingFor(ctx, !cached);
+  // The RAM stage is copied to the sibling at the end: its parent must be there (a build on the disk makes it first thing).
+  if (sibling) mkdirSync(dirname(sibling), { recursive: true });
   if (sibling) await removeStaleTemps(dirname(sibling), siblingPrefix(ctx.rootfsDir));
   if (ram) await removeStaleTemps(dirname(ram), RAM_STAGE_PREFIX);
   const removeStages = async () => {
@@ -281,7 +284,8 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     process.stdout.write(testConfigText(await loadDistro(settings.testConfig, arch)));
     return;
   }
-  if (!settings.plan && !settings.insideContainer) requireRootOrEngine(engineFor(settings));
+  // A non-root caller without an engine: this script again, as root of a user namespace (lib/core/userns.ts).
+  if (!settings.plan && !settings.insideContainer && wantsRootless(engineFor(settings), env)) await rerunRootless('rootfs.ts', env);
   checkEnvironment(settings);
   // ROOTFS_ONLY (upstream's name) and STAGE_PREPARE_ROOTFS (the container's inner stage): the distro tree alone.
   const distroOnly = settings.stagePrepareRootfs || settings.rootfsOnly === 'yes';

@@ -1,12 +1,18 @@
 // make clean-cache: empty osbuilder-ts's user cache dir
 // (${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts: distro trees, packages, kernels).
 // A DISTRO_CACHE_DIR or PACKAGE_CACHE_DIR set elsewhere is left alone.
-import { runMain } from '../lib/core/cli.ts';
+import { configureOutput, resolveSettings, runMain } from '../lib/core/cli.ts';
 import { $ } from '../lib/core/exec.ts';
 import { info } from '../lib/core/log.ts';
 import { emptyUserCache, userCacheDir } from '../lib/core/user-cache.ts';
+import { engineFor } from '../lib/core/engine-choice.ts';
+import { engineSettings, outputSettings } from '../lib/core/shared-settings.ts';
+import { rootlessAvailable, useUsernsRemoval, wantsRootless } from '../lib/core/userns.ts';
 
 await runMain(async () => {
+  const s = resolveSettings({ ...outputSettings, ...engineSettings }, process.env);
+  configureOutput(s);
+  if (wantsRootless(engineFor(s)) && rootlessAvailable()) useUsernsRemoval();
   const dir = userCacheDir();
   const size = (await $({ nothrow: true })`du -sh ${dir}`).stdout.split('\t')[0] || '0';
   const removed = await emptyUserCache();

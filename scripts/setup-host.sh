@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
 	# rootfs builders
 	debootstrap mmdebstrap dnf rpm createrepo-c git make gcc libc6-dev
+	# rootless builds: newuidmap/newgidmap (README "Building without root")
+	uidmap
 	# image and initrd
 	e2fsprogs xfsprogs erofs-utils cryptsetup-bin fdisk cpio pigz zstd parted
 	# getfattr (the builders look for xattrs); ACLs and file capabilities of the test trees

@@ -1,6 +1,5 @@
 // Which container engine a build uses (USE_DOCKER / USE_PODMAN): asked by
 // every script before it knows whether container code is needed at all.
-import { die } from './log.ts';
 
 export type Engine = 'docker' | 'podman';
 
@@ -29,13 +28,3 @@ export function callerOwner(engine: Engine): string | undefined {
 
 /** The engine runs rootless: podman started by a non-root caller. */
 export const rootlessEngine = (engine: Engine): boolean => engine === 'podman' && !!nonRootCaller();
-
-/** A non-root caller builds a rootfs only through an engine: one ERROR naming both ways out otherwise. */
-export function requireRootOrEngine(engine: Engine | undefined): void {
-  const caller = nonRootCaller();
-  if (!caller || engine) return;
-  die(
-    `building a rootfs needs root (this is uid ${caller.uid}): run it as root (sudo), ` +
-      'or set USE_DOCKER=1 (or USE_PODMAN=1) with access to that engine, so that every step needing root runs in its build container',
-  );
-}

@@ -62,7 +62,7 @@ async function makeDeviceNodes(tree: GuestTree, userNamespace: boolean): Promise
   tree.mkdir('dev');
   const missing = DEVICE_NODES.filter(([name]) => !tree.has(`dev/${name}`));
   if (userNamespace && missing.length) {
-    warn(`no device nodes in the tree's dev/ (${missing.map(([n]) => n).join(' ')}): a user namespace (rootless podman) may not create them; ` +
+    warn(`no device nodes in the tree's dev/ (${missing.map(([n]) => n).join(' ')}): a user namespace (a rootless build, rootless podman) may not create them; ` +
       "the guest's devtmpfs provides them at boot, and the kernel's built-in initramfs its dev/console");
   } else {
     for (const [name, major, minor, mode] of missing) await $`mknod -m ${mode} ${tree.entry(`dev/${name}`)} c ${major} ${minor}`;

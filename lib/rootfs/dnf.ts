@@ -11,6 +11,7 @@ import { guestTree } from '../core/guest-tree.ts';
 import { planning } from '../core/plan.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
+import { insideRootless } from '../core/userns.ts';
 import { emptyTarget } from './fresh-target.ts';
 import { explainMissingPackages } from './missing-packages.ts';
 
@@ -150,8 +151,10 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
     // The build container's (or the host's) own repositories, as dnf 4 takes them.
     hostConfig: !config && (await isDnf5(pm)),
   });
+  // Debian's rpm keeps its database in ~/.rpmdb of the installroot: a rootless build (the user's HOME kept) puts it where root's does.
+  const run = insideRootless() ? $({ env: { ...process.env, HOME: '/root' } }) : $;
   await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () =>
-    explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => $`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));
+    explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => run`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));
   // Resolved inside the tree: a usr/share that is a link leads into the guest's /, never the host's.
   await guestTree(root).remove(...DNF_UNNEEDED_SHARE_DIRS.map((d) => `usr/share/${d}`));
 }

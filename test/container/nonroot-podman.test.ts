@@ -12,7 +12,7 @@ import { $ } from '../../lib/core/exec.ts';
 import { BASE_IMAGE, makeBaseTarball } from '../../scripts/engines.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { cached, cacheRoot, hashOf } from '../helpers/cache.ts';
-import { makeAs, nonRootUser, projectCopy, runAs, type TestUser } from '../helpers/nonroot-user.ts';
+import { makeAs, projectCopy, runAs, testUser, type TestUser } from '../helpers/nonroot-user.ts';
 
 const s = suite('non-root user with rootless podman (USE_PODMAN=1)');
 const work = mkdtempSync('/var/tmp/osb-rootless-podman-');
@@ -27,10 +27,8 @@ const run = (args: string[], extra: Record<string, string> = {}) =>
 const tail = (r: { stdout: string; stderr: string }) => `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`;
 
 s.before(async () => {
-  user = await nonRootUser('osb-podman');
-  const rangeOf = (file: string) => readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`));
-  if (!rangeOf('/etc/subgid')) await $`usermod --add-subuids 500000-565535 --add-subgids 500000-565535 ${user.name}`;
-  subordinateGidStart = Number(rangeOf('/etc/subgid')!.split(':')[1]);
+  user = await testUser('osb-podman', { ranges: '500000-565535' });
+  subordinateGidStart = Number(readFileSync('/etc/subgid', 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`))!.split(':')[1]);
   // The user's podman has its own image store: the local Debian base image goes there.
   if ((await runAs(user, '/', ['podman', 'image', 'inspect', BASE_IMAGE])).exitCode !== 0) {
     const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');

@@ -1,21 +1,32 @@
 // A non-root user made by a test, and a copy of the project it owns: how
 // kata-deploy's builder (and any packager without sudo) runs the scripts.
-import { cpSync, existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { $ } from '../../lib/core/exec.ts';
+import { subordinateRange } from '../../lib/core/userns.ts';
 import { repoRoot } from './rootfs-fixture.ts';
 
 export interface TestUser {
   name: string;
   uid: number;
   gid: number;
+  home: string;
 }
 
-/** The user, created when missing (with a home), and added to `group` if one is given. */
-export async function nonRootUser(name: string, group?: string): Promise<TestUser> {
-  if ((await $({ nothrow: true })`id -u ${name}`).exitCode !== 0) await $`useradd -m ${name}`;
-  if (group && group !== 'root') await $`usermod -aG ${group} ${name}`;
-  return { name, uid: Number((await $`id -u ${name}`).stdout.trim()), gid: Number((await $`id -g ${name}`).stdout.trim()) };
+/**
+ * The user, created when missing (with a home), added to `group` if given,
+ * with the subordinate uid and gid range `ranges` (e.g. 600000-665535) if
+ * given and it has none, else with none: -K stops useradd from giving every
+ * new user a range of its own (SUB_UID_COUNT in login.defs).
+ */
+export async function testUser(name: string, opts: { group?: string; ranges?: string } = {}): Promise<TestUser> {
+  if ((await $({ nothrow: true })`id -u ${name}`).exitCode !== 0) await $`useradd -m -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 ${name}`;
+  if (opts.group && opts.group !== 'root') await $`usermod -aG ${opts.group} ${name}`;
+  const uid = Number((await $`id -u ${name}`).stdout.trim());
+  if (opts.ranges && !subordinateRange(readFileSync('/etc/subuid', 'utf8'), name, uid)) {
+    await $`usermod --add-subuids ${opts.ranges} --add-subgids ${opts.ranges} ${name}`;
+  }
+  return { name, uid, gid: Number((await $`id -g ${name}`).stdout.trim()), home: `/home/${name}` };
 }
 
 /** A copy of the project (working tree, tracked and new files) in `dir`, node_modules linked to ours. */
