@@ -103,8 +103,16 @@ export function wantsRootless(engine: string | undefined, env: NodeJS.ProcessEnv
   return (process.geteuid?.() ?? 0) !== 0 && !engine && !env[USERNS_VARIABLE];
 }
 
-/** True inside the namespace of a rootless build. */
-export const insideRootless = (env: NodeJS.ProcessEnv = process.env) => !!env[USERNS_VARIABLE] && process.geteuid?.() === 0;
+/** True in a user namespace (a rootless build's, a rootless container's): the initial one maps every id onto itself, `0 0 4294967295`. */
+export function insideUserNamespace(uidMapFile = '/proc/self/uid_map'): boolean {
+  let map: string;
+  try {
+    map = readFileSync(uidMapFile, 'utf8');
+  } catch {
+    return false;
+  }
+  return map.trim().split(/\s+/).join(' ') !== '0 0 4294967295';
+}
 
 /** Run `command` in the namespace; resolves to its exit code (a signal's death as 128+n). Signals to us go on to it. */
 export function runInUserns(p: RootlessPlan, command: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

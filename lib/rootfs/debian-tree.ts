@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { $ } from '../core/exec.ts';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { info, warn } from '../core/log.ts';
-import { insideUserNamespace } from '../core/user-namespace.ts';
+import { insideUserNamespace } from '../core/userns.ts';
 
 /** usr/share directories removed from the tree: upstream's list (time zones stay). */
 export const UNNEEDED_SHARE_DIRS = [

@@ -11,7 +11,7 @@ import { guestTree } from '../core/guest-tree.ts';
 import { planning } from '../core/plan.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
-import { insideRootless } from '../core/userns.ts';
+import { insideUserNamespace } from '../core/userns.ts';
 import { emptyTarget } from './fresh-target.ts';
 import { explainMissingPackages } from './missing-packages.ts';
 
@@ -152,7 +152,7 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
     hostConfig: !config && (await isDnf5(pm)),
   });
   // Debian's rpm keeps its database in ~/.rpmdb of the installroot: a rootless build (the user's HOME kept) puts it where root's does.
-  const run = insideRootless() ? $({ env: { ...process.env, HOME: '/root' } }) : $;
+  const run = insideUserNamespace() ? $({ env: { ...process.env, HOME: '/root' } }) : $;
   await step(`Installing packages for the rootfs (${[...ctx.extraPackages, ...ctx.packages].join(' ')})`, () =>
     explainMissingPackages(ctx, () => withDownloadRetries(`${pm} install`, () => run`${pm} ${args}`, { beforeRetry: () => emptyTarget(root) })));
   // Resolved inside the tree: a usr/share that is a link leads into the guest's /, never the host's.

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { finishDebianTree, OPENSSL_CERT_LINK, TREE_CA_BUNDLE, UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debian-tree.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { insideUserNamespace } from '../../lib/core/user-namespace.ts';
+import { insideUserNamespace } from '../../lib/core/userns.ts';
 import { stderrOf } from '../helpers/stderr.ts';
 
 const tsxBin = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
