@@ -9,22 +9,17 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { bootGuest } from '../../lib/boot/boot.ts';
-import { errorMessage } from '../../lib/core/cli.ts';
 import { HOST_VARIABLE, type Engine } from '../../lib/container/engine.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine, type EngineSession } from '../../scripts/engines.ts';
+import { ensureBaseImage, stopEngine } from '../../scripts/engines.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
+import { debianBaseTarball, startOrSkip } from '../helpers/engines.ts';
 import { cached, hashFiles, hashOf } from '../helpers/cache.ts';
 import { runImageTs } from '../helpers/image-fixture.ts';
 import { cleanEnv, debianRootfs, repoRoot, rootfsBuilderInputs, runRootfs } from '../helpers/rootfs-fixture.ts';
 
 const USE: Record<Engine, string> = { docker: 'USE_DOCKER', podman: 'USE_PODMAN' };
 
-/** The minbase tarball the base image is imported from (made once, cached). */
-async function baseTarball(): Promise<string> {
-  const dir = await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar')));
-  return join(dir, 'base.tar');
-}
 
 /** Every input of a container build: the rootfs builder, the container layer, the engine. */
 async function containerBuildKey(engine: Engine, env: Record<string, string>): Promise<string> {
@@ -108,14 +103,6 @@ errors.run();
 
 // ---- real builds, per engine -----------------------------------------------
 
-async function startOrSkip(engine: Engine): Promise<EngineSession | string> {
-  try {
-    return await startEngine(engine);
-  } catch (e) {
-    await stopEngine(engine).catch(() => {});
-    return errorMessage(e);
-  }
-}
 
 for (const engine of ['docker', 'podman'] as Engine[]) {
   const s = suite(`USE_${engine.toUpperCase()}=true rootfs.ts debian`);
@@ -129,7 +116,7 @@ for (const engine of ['docker', 'podman'] as Engine[]) {
   const env = session.env;
   const engineEnv = { [USE[engine]]: 'true', IMAGE_REGISTRY: 'localhost', ...env };
   let ready: Promise<void> | undefined;
-  const baseImage = () => (ready ??= baseTarball().then((tar) => ensureBaseImage(engine, env, tar)));
+  const baseImage = () => (ready ??= debianBaseTarball().then((tar) => ensureBaseImage(engine, env, tar)));
 
   let built: Promise<string> | undefined;
   /** The container-built rootfs (built once per engine and inputs, cached). */

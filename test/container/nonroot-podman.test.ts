@@ -9,9 +9,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootGuest } from '../../lib/boot/boot.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { BASE_IMAGE, makeBaseTarball } from '../../scripts/engines.ts';
+import { BASE_IMAGE } from '../../scripts/engines.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
-import { cached, cacheRoot, hashOf } from '../helpers/cache.ts';
+import { debianBaseTarball } from '../helpers/engines.ts';
+import { cacheRoot } from '../helpers/cache.ts';
 import { makeAs, projectCopy, runAs, testUser, type TestUser } from '../helpers/nonroot-user.ts';
 
 const s = suite('non-root user with rootless podman (USE_PODMAN=1)');
@@ -31,7 +32,7 @@ s.before(async () => {
   subordinateGidStart = Number(readFileSync('/etc/subgid', 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`))!.split(':')[1]);
   // The user's podman has its own image store: the local Debian base image goes there.
   if ((await runAs(user, '/', ['podman', 'image', 'inspect', BASE_IMAGE])).exitCode !== 0) {
-    const tar = join(await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar'))), 'base.tar');
+    const tar = await debianBaseTarball();
     await $`runuser -u ${user.name} -- env -i HOME=/home/${user.name} PATH=/usr/bin:/bin podman import - ${BASE_IMAGE} < ${tar}`;
   }
   await projectCopy(osbuilder);

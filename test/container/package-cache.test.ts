@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
-import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine } from '../../scripts/engines.ts';
+import { ensureBaseImage, startEngine, stopEngine } from '../../scripts/engines.ts';
 import { rebuiltTestAgentBinary, testAgentBinary } from '../helpers/agent.ts';
-import { cached, hashOf } from '../helpers/cache.ts';
+import { debianBaseTarball } from '../helpers/engines.ts';
 import { runRootfs } from '../helpers/rootfs-fixture.ts';
 
 const KEY = 'debian-bookworm-amd64-mmdebstrap';
@@ -39,8 +39,7 @@ const env = () => ({ ...engineEnv, AGENT_SOURCE_BIN: agent, PACKAGE_CACHE_DIR: p
 s.before(async () => {
   const session = await startEngine('docker');
   engineEnv = { USE_DOCKER: 'true', IMAGE_REGISTRY: 'localhost', ...session.env };
-  const tar = await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar')));
-  await ensureBaseImage('docker', session.env, join(tar, 'base.tar'));
+  await ensureBaseImage('docker', session.env, await debianBaseTarball());
   copyFileSync(await testAgentBinary(), agent);
 });
 s.after(async () => {

@@ -12,32 +12,19 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { bootGuest } from '../../lib/boot/boot.ts';
-import { errorMessage } from '../../lib/core/cli.ts';
 import type { Engine } from '../../lib/container/engine.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { ensureBaseImage, makeBaseTarball, startEngine, stopEngine, type EngineSession } from '../../scripts/engines.ts';
+import { ensureBaseImage, stopEngine } from '../../scripts/engines.ts';
 import { ensureRpmStandinImage, RPM_STANDINS, type RpmDistro } from '../../scripts/standin/rpm.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
-import { cached, hashOf } from '../helpers/cache.ts';
+import { debianBaseTarball, startOrSkip } from '../helpers/engines.ts';
 import { runImageTs } from '../helpers/image-fixture.ts';
 import { cleanEnv, repoRoot } from '../helpers/rootfs-fixture.ts';
 
 const USE: Record<Engine, string> = { docker: 'USE_DOCKER', podman: 'USE_PODMAN' };
 const OS_VERSION: Record<RpmDistro, string> = { fedora: '42', centos: 'stream9' };
 
-async function debianBaseTarball(): Promise<string> {
-  const dir = await cached('debian-base-tar', hashOf('mmdebstrap --variant=minbase bookworm'), (tmp) => makeBaseTarball(join(tmp, 'base.tar')));
-  return join(dir, 'base.tar');
-}
 
-async function startOrSkip(engine: Engine): Promise<EngineSession | string> {
-  try {
-    return await startEngine(engine);
-  } catch (e) {
-    await stopEngine(engine).catch(() => {});
-    return errorMessage(e);
-  }
-}
 
 const tail = (text: string, n = 25) => text.split('\n').slice(-n).join('\n');
 
