@@ -1,13 +1,14 @@
 // The SBOM of a dnf build (fedora from a local repository of stand-in rpms):
 // exactly the set `rpm -qa --root` lists, with licence and source rpm, valid
 // CycloneDX.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $ } from '../../lib/core/exec.ts';
 import { ROOTFS_SBOM_PATH } from '../../lib/sbom/paths.ts';
-import { rpmDbPath } from '../../lib/sbom/rpm.ts';
+import { readRpm, rpmDbPath } from '../../lib/sbom/rpm.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
 import { runRootfs } from '../helpers/rootfs-fixture.ts';
 import { buildRpmRepo, FEDORA_STAND_INS } from '../helpers/rpm-repo.ts';
@@ -24,8 +25,14 @@ test('a fedora build lists exactly rpm -qa --root, with licence, source rpm and 
   assert.is(out.exitCode, 0, out.stderr);
   const db = rpmDbPath(stage);
   assert.ok(db, 'dnf left an rpm database');
+  // Reading the database leaves it as it is (sqlite writes its -shm on open; the tree may share inodes with the cache).
+  const dbFiles = () => Object.fromEntries(readdirSync(join(stage, db!)).map((f) => [f, createHash('sha256').update(readFileSync(join(stage, db!, f))).digest('hex')]));
+  const before = dbFiles();
+  assert.ok((await readRpm(stage))?.packages.some((p) => p.name === 'sbom-extra'));
+  assert.equal(dbFiles(), before, 'the SBOM reader wrote nothing into the tree\'s rpm database');
   const rpm = (await $`rpm -qa --root ${stage} --dbpath ${`/${db}`} --qf ${'%{NAME} %{VERSION}-%{RELEASE}\\n'}`).stdout.trim().split('\n').sort();
   assert.ok(rpm.includes('sbom-extra 1.0-1'), rpm.join(', '));
+
 
   const root = join(scratch, 'rootfs');
   await setupCopy(stage, root, { ...env, AGENT_SOURCE_BIN: await testAgentBinary() });
