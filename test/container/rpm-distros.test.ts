@@ -14,10 +14,10 @@ import { parse } from 'yaml';
 import { bootGuest } from '../../lib/boot/boot.ts';
 import type { Engine } from '../../lib/container/engine.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { ensureBaseImage, stopEngine } from '../../scripts/engines.ts';
+import { ensureBaseImage, startEngine, stopEngine } from '../../scripts/engines.ts';
 import { ensureRpmStandinImage, RPM_STANDINS, type RpmDistro } from '../../scripts/standin/rpm.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
-import { debianBaseTarball, startOrSkip } from '../helpers/engines.ts';
+import { debianBaseTarball } from '../helpers/engines.ts';
 import { runImageTs } from '../helpers/image-fixture.ts';
 import { cleanEnv, repoRoot } from '../helpers/rootfs-fixture.ts';
 
@@ -40,18 +40,15 @@ function assertStandinTree(root: string, distro: RpmDistro, agent: Buffer): void
 
 for (const engine of ['docker', 'podman'] as Engine[]) {
   const s = suite(`${USE[engine]}=true: the rpm distros from their stand-in base images`);
-  const session = await startOrSkip(engine);
-  if (typeof session === 'string') {
-    console.log(`SKIPPED: ${engine} rpm-distro builds: the engine cannot be started: ${session}`);
-    s.skip(`${engine} builds (engine cannot be started)`, () => {});
-    s.run();
-    continue;
-  }
-  const engineEnv = session.env;
   const work = mkdtempSync(`/var/tmp/osb-rpm-${engine}-`);
-  const env = { ...cleanEnv(), ...engineEnv, [USE[engine]]: 'true', IMAGE_REGISTRY: 'localhost', AGENT_INIT: 'yes' } as Record<string, string>;
+  // The engine's variables join `env` when the suite runs: every file is loaded before any suite runs,
+  // and the suites before this one start and stop the same engine.
+  const engineEnv: Record<string, string> = {};
+  const env = { ...cleanEnv(), [USE[engine]]: 'true', IMAGE_REGISTRY: 'localhost', AGENT_INIT: 'yes' } as Record<string, string>;
 
   s.before(async () => {
+    Object.assign(engineEnv, (await startEngine(engine)).env);
+    Object.assign(env, engineEnv);
     env.AGENT_SOURCE_BIN = await testAgentBinary();
     // image-builder's base, then the stand-ins.
     await ensureBaseImage(engine, engineEnv, await debianBaseTarball());
