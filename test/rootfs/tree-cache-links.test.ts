@@ -15,6 +15,7 @@ import { guestTree } from '../../lib/core/guest-tree.ts';
 import { restoreTree, storeTree, type TreeCache } from '../../lib/rootfs/tree-cache.ts';
 import { treeListing } from '../../lib/rootfs/tree-listing.ts';
 import { unpackTarball } from '../../lib/rootfs/tar-unpack.ts';
+import { withOutput } from '../helpers/stderr.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-tree-cache-links-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -105,15 +106,7 @@ test('across filesystems the tree is copied, and one INFO line says so', async (
   try {
     if (lstatSync(other).dev === lstatSync(scratch).dev) return console.log('(skipped: /dev/shm is on the same filesystem here)');
     const dest = join(other, 'tree');
-    const write = process.stdout.write.bind(process.stdout);
-    let out = '';
-    process.stdout.write = ((chunk: string) => ((out += String(chunk)), true)) as typeof process.stdout.write;
-    let ok: boolean;
-    try {
-      ok = await restoreTree(cache, KEY, dest);
-    } finally {
-      process.stdout.write = write;
-    }
+    const { text: out, value: ok } = await withOutput(process.stdout, () => restoreTree(cache, KEY, dest));
     assert.ok(ok);
     const lines = out.split('\n').filter((l) => /another filesystem/.test(l));
     assert.is(lines.length, 1, out);
@@ -129,15 +122,7 @@ test('a file edited in place in a finished rootfs (an inode shared with the entr
   await tick();
   appendFileSync(join(previous, 'usr/bin/other'), '# edited in place\n');
   const dest = join(scratch, 'after-edit');
-  const write = process.stderr.write.bind(process.stderr);
-  let err = '';
-  process.stderr.write = ((chunk: string) => ((err += String(chunk)), true)) as typeof process.stderr.write;
-  let used: boolean;
-  try {
-    used = await restoreTree(cache, KEY, dest);
-  } finally {
-    process.stderr.write = write;
-  }
+  const { text: err, value: used } = await withOutput(process.stderr, () => restoreTree(cache, KEY, dest));
   assert.not.ok(used);
   assert.match(err, /WARNING: Not using the cached distro tree .*: its tree changed since it was stored: first at usr\/bin\/other/);
   assert.not.ok(existsSync(join(cache.dir, KEY)), 'dropped');
