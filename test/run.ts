@@ -59,6 +59,32 @@ function slowestFiles(limit: number): string {
 }
 
 const plain = withoutColour(output);
+
+/** Each failure with its file and first message line, repeated at the end: CI shows only the tail. */
+function failureRecap(): string {
+  const lines = plain.split('\n');
+  const recap: string[] = [];
+  /** Per file: tests the tallies count as not passed, and FAIL blocks printed. */
+  const perFile = new Map<string, { notPassed: number; printed: number }>();
+  let file = '';
+  lines.forEach((line, i) => {
+    if (/^\S+\.test\.ts$/.test(line.trim())) file = line.trim();
+    const counts = perFile.get(file) ?? { notPassed: 0, printed: 0 };
+    perFile.set(file, counts);
+    const tally = line.match(/\((\d+) \/ (\d+)\)\s*$/);
+    if (tally) counts.notPassed += Number(tally[2]) - Number(tally[1]);
+    const fail = line.match(/^\s*FAIL\s+(.*)$/);
+    if (!fail) return;
+    counts.printed++;
+    const message = lines.slice(i + 1).find((l) => l.trim() !== '')?.trim() ?? '';
+    recap.push(`  ${file}: ${fail[1].trim()}\n      ${message.slice(0, 300)}`);
+  });
+  for (const [f, { notPassed, printed }] of perFile) {
+    // uvu prints nothing when a suite's before/after hook throws: it swallows the error.
+    if (notPassed > printed) recap.push(`  ${f}: ${notPassed - printed} test(s) not run or not passed with no failure printed: a suite hook threw`);
+  }
+  return recap.length ? `Failures:\n${recap.join('\n')}` : '';
+}
 const count = (label: string) => Number(plain.match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
 const total = count('Total');
 const passed = count('Passed');
@@ -71,5 +97,7 @@ if (Number.isNaN(total) || Number.isNaN(passed)) {
 if (code !== 0 && failed === 0) failed = 1;
 const done = Number.isNaN(passed) ? 0 : passed;
 if (fileStarts.length > 1) console.log(`\n${slowestFiles(15)}`);
+const recap = failureRecap();
+if (recap) console.log(`\n${recap}`);
 console.log(`\n${done} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exitCode = failed > 0 ? 1 : 0;
