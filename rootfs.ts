@@ -6,7 +6,8 @@ import type minimist from 'minimist';
 import { parseCommandLine } from './lib/core/args.ts';
 import { hostOsId } from './lib/core/os-release.ts';
 import { configureOutput, describeSettings, errorMessage, isMain, onCleanup, resolveSettings, runMain } from './lib/core/cli.ts';
-import { imageName, runContainerStage } from './lib/container/rootfs-stage.ts';
+import { CONTAINER_NEW_ENTRY_DIR, imageName, runContainerStage, type StageTreeCache } from './lib/container/rootfs-stage.ts';
+import { giveToCaller } from './lib/container/owner.ts';
 import { useContainerRemoval } from './lib/container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './lib/rootfs/context.ts';
 import type { RootfsContext } from './lib/rootfs/types.ts';
@@ -21,7 +22,7 @@ import { $, failureSummary, startPlanMode } from './lib/core/exec.ts';
 import { BuildError, die, info, step, warn } from './lib/core/log.ts';
 import { buildLine, checkRootfsCache, moveIntoPlace, storeManifest, type CacheDecision } from './lib/rootfs/cache.ts';
 import { distroStageKey } from './lib/rootfs/manifest.ts';
-import { hasEntry, restoreTree, storeTree, treeCacheFor, type TreeCache } from './lib/rootfs/tree-cache.ts';
+import { beginEntry, commitEntry, entryFilled, fillEntry, hasEntry, restoreTree, storeTree, touchEntry, treeCacheFor, type TreeCache } from './lib/rootfs/tree-cache.ts';
 import { checkRootfsDir, isEmptyDir, mountsBelow, realPathOf, removeTree } from './lib/core/safe-paths.ts';
 import { checkBuildVariant, rootfsSettings, type RootfsSettings } from './lib/rootfs/settings.ts';
 import { ramStagingParent } from './lib/rootfs/ram-staging.ts';
@@ -168,13 +169,17 @@ export function setupRunsInContainer(s: RootfsSettings): boolean {
   return !!engineFor(s) && !s.insideContainer && !!nonRootCaller();
 }
 
-/** Populate the rootfs with the distro, on the host or in a build container; `agent`: the setup, when it runs in the container too. */
-export async function buildRootfsDistro(ctx: RootfsContext, agent?: AgentSource): Promise<void> {
+/**
+ * Populate the rootfs with the distro, on the host or in a build container;
+ * `agent`: the setup, when it runs in the container too, and `trees` the
+ * distro-tree cache it uses there.
+ */
+export async function buildRootfsDistro(ctx: RootfsContext, agent?: AgentSource, trees?: StageTreeCache): Promise<void> {
   const distro = ctx.distro!;
   if (distro.archExcludeList?.includes(ctx.arch)) die(`${ctx.distroName} cannot be built for ${ctx.arch}: pick another distro`);
   mkdirSync(ctx.workDir, { recursive: true });
   if (engineFor(ctx.settings) && !ctx.settings.insideContainer) {
-    await runContainerStage(ctx, agent);
+    await runContainerStage(ctx, agent, trees);
     return;
   }
   await (distro.buildRootfs ?? buildDnfRootfs)(ctx);
@@ -209,15 +214,54 @@ export interface DistroCache {
   /** The distro stage's key; undefined: the tree is not cached. */
   key?: string;
   decision?: CacheDecision;
+  /** In a non-root caller's build container: the entry dir to fill (the cache itself is read-only there). */
+  newEntry?: string;
 }
 
 /** The cache is a speed-up: a build goes on without it (a full disk, a read-only cache dir). */
-async function storeTreeOrWarn(trees: TreeCache, key: string, distro: string, tree: string): Promise<void> {
+async function orWarn<T>(trees: TreeCache, what: () => Promise<T>): Promise<T | undefined> {
   try {
-    await storeTree(trees, key, distro, tree);
+    return await what();
   } catch (e) {
     warn(`could not keep the distro tree in ${trees.dir} (${errorMessage(e).split('\n')[0]}): the build goes on; set DISTRO_CACHE_DIR=no to stop trying`);
+    return undefined;
   }
+}
+
+/** Keep the distro-stage tree: in the cache, or (in a non-root caller's container) in the entry dir the caller commits. */
+async function keepTree(cache: DistroCache, distro: string, tree: string): Promise<void> {
+  const { trees, key, newEntry } = cache;
+  if (!trees || !key) return;
+  if (!newEntry) return void (await orWarn(trees, () => storeTree(trees, key, distro, tree)));
+  await orWarn(trees, async () => {
+    await fillEntry(newEntry, distro, tree);
+    // The caller outside marks the entry used: its record is the caller's.
+    giveToCaller(['entry.json', 'listing', 'stamps'].map((f) => join(newEntry, f)));
+  });
+}
+
+/**
+ * A non-root caller's whole build, in the build container: the distro tree
+ * is taken from the cache there, or kept in a new entry that is committed here.
+ */
+async function buildInContainer(work: RootfsContext, agent: AgentSource | undefined, cache: DistroCache, cached: boolean): Promise<void> {
+  const { trees, key } = cache;
+  const entry = trees && key && (await orWarn(trees, () => beginEntry(trees)));
+  if (!trees || !key || !entry) return buildRootfsDistro(work, agent);
+  try {
+    if (cached) touchEntry(trees, key);
+    await buildRootfsDistro(work, agent, { cache: trees, key, newEntry: entry.tmp });
+    if (entryFilled(entry.tmp)) await orWarn(trees, () => commitEntry(trees, key, entry.tmp));
+  } finally {
+    await removeTree(entry.tmp);
+    entry.dropCleanup();
+  }
+}
+
+/** The distro-tree cache inside a non-root caller's build container (DISTRO_STAGE_KEY set by the outside). */
+function containerTreeCache(settings: RootfsSettings): DistroCache {
+  if (!settings.distroStageKey) return {};
+  return { trees: treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries), key: settings.distroStageKey, newEntry: CONTAINER_NEW_ENTRY_DIR };
 }
 
 /**
@@ -242,12 +286,15 @@ export async function buildDistro(ctx: RootfsContext, agent: AgentSource | undef
   const dropCleanup = sibling ? onCleanup(removeStages) : () => {};
   try {
     if (!ctx.settings.plan && !ctx.settings.insideContainer) info(buildLine(ctx.rootfsDir, cache.decision, cached));
-    const fromCache = cached && sibling !== undefined && (await restoreTree(trees!, key!, sibling));
-    const work = withWorkDir(ctx, fromCache ? sibling! : ram ?? sibling ?? ctx.rootfsDir);
     const setupInContainer = setupRunsInContainer(ctx.settings);
-    if (!fromCache) {
-      await buildRootfsDistro(work, setupInContainer ? agent : undefined);
-      if (trees && key) await storeTreeOrWarn(trees, key, ctx.distroName, work.workDir);
+    // In the build container the tree is restored into the /rootfs mount itself.
+    const restoreTo = sibling ?? (ctx.settings.insideContainer ? ctx.rootfsDir : undefined);
+    const fromCache = cached && !setupInContainer && restoreTo !== undefined && (await restoreTree(trees!, key!, restoreTo));
+    const work = withWorkDir(ctx, fromCache ? restoreTo! : ram ?? sibling ?? ctx.rootfsDir);
+    if (setupInContainer) await buildInContainer(work, agent, cache, cached);
+    else if (!fromCache) {
+      await buildRootfsDistro(work);
+      await keepTree(cache, ctx.distroName, work.workDir);
     }
     if (agent && !setupInContainer) await setupRootfs(work, agent);
     if (ram && !fromCache) {
@@ -310,12 +357,10 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     // The build cache (lib/rootfs/cache.ts); a plan and the container's inner stage always build.
     const cache = settings.plan || settings.insideContainer ? undefined : await checkRootfsCache(ctx, agent, settings.forceRebuild);
     if (cache?.upToDate) return;
-    const nonRootEngine = setupRunsInContainer(settings) && !settings.plan;
-    // What a container build leaves is root's: this caller removes it (an old tree, a failed build's) through a container.
-    if (nonRootEngine) useContainerRemoval(engineFor(settings)!, [imageName(distroName)], settings.dockerRuntime);
-    if (cache && nonRootEngine) info('Distro-tree cache skipped: the tree a container builds is root\'s, which this non-root caller cannot copy');
-    const trees = cache && !nonRootEngine ? treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries) : undefined;
-    const distroCache = { trees, key: cache && distroStageKey(cache.manifest), decision: cache };
+    // What a container build leaves is root's: a non-root caller removes it (an old tree, a failed build's, a cached one) through a container.
+    if (setupRunsInContainer(settings) && !settings.plan) useContainerRemoval(engineFor(settings)!, [imageName(distroName)], settings.dockerRuntime);
+    const trees = cache ? treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries) : undefined;
+    const distroCache = settings.insideContainer ? containerTreeCache(settings) : { trees, key: cache && distroStageKey(cache.manifest), decision: cache };
     // Container builds run the same foreign binaries through the host kernel's handler.
     if (!settings.plan && !settings.insideContainer) await ensureForeignExec(arch);
     if ((await buildDistro(ctx, agent, cache?.replaceable, distroCache)) && cache) storeManifest(rootfsDir, cache.manifest);

@@ -22,6 +22,7 @@ import { type BuildSpec, type Engine, type RunSpec, engineFor, selinuxEnabled } 
 import { CONTAINER_PROJECT_DIR, CONTAINER_STAGE_DIR, commonBuildArgs, runInContainer } from './run.ts';
 import { isConfidentialGuest } from '../rootfs/confidential.ts';
 import { packageCacheBase } from '../rootfs/package-cache.ts';
+import type { TreeCache } from '../rootfs/tree-cache.ts';
 import { rootfsSettings } from '../rootfs/settings.ts';
 import { versionsFileOf } from '../rootfs/versions.ts';
 
@@ -29,6 +30,22 @@ export const CONTAINER_ROOTFS_DIR = '/rootfs';
 /** Where the host's PACKAGE_CACHE_DIR is mounted, so container builds reuse its downloads too. */
 export const CONTAINER_PACKAGE_CACHE_DIR = '/var/cache/osbuilder-packages';
 export const STAGE_SCRIPT = 'rootfs-stage.mjs';
+/**
+ * A non-root caller's distro-tree cache in its build container (whose whole
+ * build runs there): the cache read-only, where the tree is taken from, and
+ * one new entry dir made outside, where the container keeps the tree it
+ * built. Outside, the caller's process makes that dir the entry and evicts:
+ * the cache's bookkeeping (temporaries named by host PIDs, renames) stays on the host.
+ */
+export const CONTAINER_DISTRO_CACHE_DIR = '/var/cache/osbuilder-distro-trees';
+export const CONTAINER_NEW_ENTRY_DIR = '/var/cache/osbuilder-distro-tree-new';
+
+export interface StageTreeCache {
+  cache: TreeCache;
+  key: string;
+  /** Host path of the empty entry dir the container fills when it builds the distro stage. */
+  newEntry: string;
+}
 
 /** Caps the distro stage needs: mount (SYS_ADMIN), chroot, device nodes (MKNOD). */
 export const STAGE_CAPS = ['SYS_ADMIN', 'SYS_CHROOT', 'MKNOD'];
@@ -92,7 +109,7 @@ export function versionsInput(ctx: RootfsContext): { env: [string, string][]; mo
 }
 
 /** The container's environment (docs/rootfs.md §2), generated from the settings tables; `agent`: the stage runs the setup too. */
-export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, string][] {
+export function stageEnv(ctx: RootfsContext, agent?: AgentSource, trees?: StageTreeCache): [string, string][] {
   // The settings the distro stage reads: the table's `container` marks. As upstream's container path, a guest-components tarball means a confidential guest.
   const env = containerEnv(rootfsSettings, { ...ctx.settings, confidentialGuest: isConfidentialGuest(ctx.settings) ? 'yes' : ctx.settings.confidentialGuest });
   const dnfConf = dnfConfOf(ctx);
@@ -107,6 +124,7 @@ export function stageEnv(ctx: RootfsContext, agent?: AgentSource): [string, stri
   env.push(...versionsInput(ctx).env);
   if (agent) env.push(...setupInputs(ctx, agent).env);
   else env.push(['STAGE_PREPARE_ROOTFS', '1']);
+  if (trees) env.push(['DISTRO_CACHE_DIR', CONTAINER_DISTRO_CACHE_DIR], ['DISTRO_STAGE_KEY', trees.key], ...(ctx.settings.forceRebuild ? [['FORCE_REBUILD', 'yes'] as [string, string]] : []));
   const owner = callerOwner(engineFor(ctx.settings) ?? 'docker');
   if (owner) env.push([OWNER_VARIABLE, owner]);
   env.push(['HOME', '/root']);
@@ -128,7 +146,7 @@ const dnfConfOf = (ctx: RootfsContext) => (ctx.settings.dnfConf ? resolve(ctx.se
 /** APT_KEYRING likewise, read-only. */
 const aptKeyringOf = (ctx: RootfsContext) => (ctx.settings.aptKeyring ? resolve(ctx.settings.aptKeyring) : '');
 
-export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts, agent?: AgentSource): RunSpec {
+export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFacts, agent?: AgentSource, trees?: StageTreeCache): RunSpec {
   const modules = ctx.settings.kernelModulesDir;
   const dnfConf = dnfConfOf(ctx);
   const aptKeyring = aptKeyringOf(ctx);
@@ -142,7 +160,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
     ulimits: engine === 'docker' ? [`nofile=${nofile}:${nofile}`] : [],
     caps: STAGE_CAPS,
     securityOpts: ctx.distro?.containerAppArmorUnconfined && !facts.redHatHost ? ['apparmor=unconfined'] : [],
-    env: stageEnv(ctx, agent),
+    env: stageEnv(ctx, agent, trees),
     mounts: [
       { source: ctx.scriptDir, target: CONTAINER_PROJECT_DIR },
       { source: facts.stageDir, target: CONTAINER_STAGE_DIR, readOnly: true },
@@ -153,6 +171,12 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
       ...(packageCache ? [{ source: packageCache, target: CONTAINER_PACKAGE_CACHE_DIR }] : []),
       ...versionsInput(ctx).mounts,
       ...(agent ? setupInputs(ctx, agent).mounts : []),
+      ...(trees
+        ? [
+            { source: trees.cache.dir, target: CONTAINER_DISTRO_CACHE_DIR, readOnly: true },
+            { source: trees.newEntry, target: CONTAINER_NEW_ENTRY_DIR },
+          ]
+        : []),
     ],
     relabel: facts.selinux,
     command: ['node', `${CONTAINER_STAGE_DIR}/${STAGE_SCRIPT}`, ...(agent && ctx.settings.deleteUnits ? ['-d'] : []), ctx.distroName],
@@ -187,8 +211,12 @@ async function hostFacts(containerName: string, stageDir: string): Promise<HostF
   };
 }
 
-/** The rootfs container stage of rootfs.ts (docs/rootfs.md §2); with `agent`, the setup runs in it too. */
-export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource): Promise<void> {
+/**
+ * The rootfs container stage of rootfs.ts (docs/rootfs.md §2); with `agent`,
+ * the setup runs in it too, and with `trees` the distro tree comes from (or
+ * goes to) that cache in the container.
+ */
+export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource, trees?: StageTreeCache): Promise<void> {
   const engine = engineFor(ctx.settings)!;
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
   if (packageCache) mkdirSync(packageCache, { recursive: true }); // a mount needs its source
@@ -198,7 +226,7 @@ export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource)
     dockerfileText: dockerfileFor(ctx),
     entry: stageEntry(ctx.distroName, !!callerOwner(engine)),
     script: STAGE_SCRIPT,
-    run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir), agent),
+    run: async (stageDir, containerName) => stageRunSpec(ctx, engine, await hostFacts(containerName, stageDir), agent, trees),
     what: agent ? `the ${ctx.distroName} rootfs build and setup` : `the ${ctx.distroName} rootfs stage`,
   });
 }

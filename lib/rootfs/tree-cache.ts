@@ -149,6 +149,8 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
  * it is a copy (reflinks where the filesystem has them).
  */
 async function takeOut(tree: string, dest: string, key: string) {
+  // A dest that exists is the build container's /rootfs, a mount: no link reaches it, its contents become a copy.
+  if (existsSync(dest)) return step(`Copying the cached distro tree ${key.slice(0, 12)} into ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree}/. ${dest}`);
   const sameFs = statSync(tree).dev === statSync(dirname(dest)).dev;
   if (!sameFs) info(`The distro-tree cache ${dirname(dirname(tree))} is on another filesystem than ${dirname(dest)}: the cached tree is copied, not hard-linked (put both on one filesystem for the faster rebuild)`);
   const copy = () => step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree} ${dest}`);
@@ -162,8 +164,26 @@ async function takeOut(tree: string, dest: string, key: string) {
 }
 
 /**
- * Copy the cached tree of `key` to `dest` (which must not exist) and return
- * true; false when there is no usable entry. The copy is listed and compared
+ * Mark the entry used now (the least recently used goes first); in a build
+ * container the cache is read-only, and the caller outside marks it.
+ */
+export function touchEntry(cache: TreeCache, key: string): void {
+  const now = new Date();
+  try {
+    utimesSync(recordPath(cache, key), now, now);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EROFS') throw e;
+  }
+}
+
+/** Remove what is in `dir`, keeping `dir` (a mount point). */
+async function emptyDir(dir: string): Promise<void> {
+  for (const name of readdirSync(dir)) await removeTree(join(dir, name));
+}
+
+/**
+ * Copy the cached tree of `key` to `dest` (which must not exist, or be an
+ * empty dir that is kept) and return true; false when there is no usable entry. The copy is listed and compared
  * with the listing stored with the entry: a changed entry (or an eviction
  * racing the copy) shows there, in one walk, and the copy is not used. An
  * entry that is changed in the cache is dropped, so the next build stores a good one.
@@ -171,12 +191,12 @@ async function takeOut(tree: string, dest: string, key: string) {
 export async function restoreTree(cache: TreeCache, key: string, dest: string): Promise<boolean> {
   checkKey(key);
   if (!isEntryDir(cache.dir, key)) return false;
+  const kept = existsSync(dest);
   const entry = readEntry(cache, key);
   let why = 'why' in entry ? entry.why : undefined;
   let copyFailed = false;
   if ('record' in entry) {
-    const now = new Date();
-    utimesSync(recordPath(cache, key), now, now); // least recently used goes first
+    touchEntry(cache, key);
     const cp = await takeOut(treeOf(cache, key), dest, key);
     if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
     if (cp.exitCode !== 0) {
@@ -200,40 +220,59 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
   const older = 'older' in entry && entry.older;
   const drop = existsSync(entryDir(cache, key)) && !copyFailed;
   (older ? info : warn)(`Not using the cached distro tree ${entryDir(cache, key)}: ${why}; ${drop ? 'it is dropped and ' : ''}the distro stage runs again`);
-  await removeTree(dest);
+  await (kept ? emptyDir(dest) : removeTree(dest));
   if (drop) await dropEntry(cache, key);
   return false;
 }
 
-/** Store a copy of the distro-stage tree `src` as the entry of `key` (replacing one), then evict beyond the limit. */
-export async function storeTree(cache: TreeCache, key: string, distro: string, src: string): Promise<void> {
-  checkKey(key);
+/** A fresh temporary entry dir in the cache (swept stale ones first); removed by the cleanup if the build dies. */
+export async function beginEntry(cache: TreeCache): Promise<{ tmp: string; dropCleanup: () => void }> {
   claimCacheRoot(rootOf(cache.dir));
   await removeStaleTemps(cache.dir, TMP_PREFIX);
   await removeStaleTemps(cache.dir, EVICT_PREFIX);
   const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}`);
   await removeTree(tmp);
   mkdirSync(tmp);
-  const dropCleanup = onCleanup(() => removeTree(tmp));
+  return { tmp, dropCleanup: onCleanup(() => removeTree(tmp)) };
+}
+
+/** What an entry holds, written into the (empty) dir `tmp`: a copy of `src`, its listing and stamps, entry.json last. */
+export async function fillEntry(tmp: string, distro: string, src: string): Promise<void> {
+  await step(`Saving the distro tree in the cache ${dirname(tmp)}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
+  const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
+  writeFileSync(join(tmp, 'listing'), listing);
+  writeFileSync(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
+  const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
+  writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
+
+/** True when fillEntry completed in `tmp` (a build container fills it for a non-root caller). */
+export const entryFilled = (tmp: string): boolean => existsSync(join(tmp, 'entry.json'));
+
+/** Make the filled `tmp` the entry of `key` (replacing one), then evict beyond the limit. */
+export async function commitEntry(cache: TreeCache, key: string, tmp: string): Promise<void> {
+  checkKey(key);
+  if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);
   try {
-    await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
-    const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
-    writeFileSync(join(tmp, 'listing'), listing);
-    writeFileSync(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
-    const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
-    writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
-    if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);
-    try {
-      renameSync(tmp, entryDir(cache, key));
-    } catch (e) {
-      // A concurrent build of the same inputs stored it first: theirs is as good.
-      if (!existsSync(entryDir(cache, key))) throw e;
-    }
+    renameSync(tmp, entryDir(cache, key));
+  } catch (e) {
+    // A concurrent build of the same inputs stored it first: theirs is as good.
+    if (!existsSync(entryDir(cache, key))) throw e;
+  }
+  await evict(cache, key);
+}
+
+/** Store a copy of the distro-stage tree `src` as the entry of `key` (replacing one), then evict beyond the limit. */
+export async function storeTree(cache: TreeCache, key: string, distro: string, src: string): Promise<void> {
+  checkKey(key);
+  const { tmp, dropCleanup } = await beginEntry(cache);
+  try {
+    await fillEntry(tmp, distro, src);
+    await commitEntry(cache, key, tmp);
   } finally {
     await removeTree(tmp);
     dropCleanup();
   }
-  await evict(cache, key);
 }
 
 /** Entry keys, most recently used first (only entries of ours: anything else in the dir is never touched). */

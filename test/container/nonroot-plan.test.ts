@@ -13,7 +13,7 @@ import { OWNER_VARIABLE, giveToCaller, matchDirOwner } from '../../lib/container
 import { packEntry, packOutputs, packRunSpec } from '../../lib/container/pack.ts';
 import { containerScriptSettings } from '../../lib/core/shared-settings.ts';
 import { pickImage, projectImages, removalRunSpec } from '../../lib/container/remove.ts';
-import { stageEntry, stageEnv, stageRunSpec, type HostFacts } from '../../lib/container/rootfs-stage.ts';
+import { CONTAINER_DISTRO_CACHE_DIR, CONTAINER_NEW_ENTRY_DIR, stageEntry, stageEnv, stageRunSpec, type HostFacts } from '../../lib/container/rootfs-stage.ts';
 import { loadDistro } from '../../lib/rootfs/distro.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { contextFor } from '../../rootfs.ts';
@@ -49,6 +49,24 @@ test('setup in the container: its inputs read-only at their paths, named to the 
   assert.not.ok(distroOnly.mounts.some((m) => m.target.startsWith('/in/')));
   assert.equal(distroOnly.command.slice(-1), ['debian']);
   assert.not.ok(stageEnv(ctx).some(([k]) => k === OWNER_VARIABLE), 'root (this test) gives nothing back');
+});
+
+test("the distro-tree cache in the container: read-only, one new entry dir to fill, the key named; FORCE_REBUILD passed on", async () => {
+  const agent = { kind: 'tarball' as const, path: '/in/kata-static-agent.tar.zst' };
+  const trees = { cache: { dir: '/home/u/.cache/osbuilder-ts/distro-trees', maxEntries: 3 }, key: 'ab'.repeat(16), newEntry: '/home/u/.cache/osbuilder-ts/distro-trees/.tmp-42' };
+  const run = stageRunSpec(await ctxFor(ENV), 'docker', facts, agent, trees);
+  const env = new Map(run.env);
+  assert.is(env.get('DISTRO_CACHE_DIR'), CONTAINER_DISTRO_CACHE_DIR);
+  assert.is(env.get('DISTRO_STAGE_KEY'), trees.key);
+  assert.not.ok(env.has('FORCE_REBUILD'));
+  assert.ok(run.mounts.some((m) => m.source === trees.cache.dir && m.target === CONTAINER_DISTRO_CACHE_DIR && m.readOnly), 'the cache read-only');
+  assert.ok(run.mounts.some((m) => m.source === trees.newEntry && m.target === CONTAINER_NEW_ENTRY_DIR && !m.readOnly), 'the new entry writable');
+  const forced = new Map(stageRunSpec(await ctxFor(ENV, { f: true }), 'docker', facts, agent, trees).env);
+  assert.is(forced.get('FORCE_REBUILD'), 'yes', 'a forced rebuild does not take the cached tree in the container either');
+  const inner = resolveSettings(rootfsSettings, Object.fromEntries(forced), {} as never);
+  assert.is(inner.distroStageKey, trees.key);
+  assert.ok(inner.forceRebuild && inner.insideContainer);
+  assert.not.ok(new Map(stageRunSpec(await ctxFor(ENV), 'docker', facts, agent).env).has('DISTRO_STAGE_KEY'), 'no cache: no key');
 });
 
 test('stage and pack entries: the owner given back only for a non-root caller', () => {

@@ -2,7 +2,8 @@
 // make image and make initrd in the user's own copy of the project. The
 // build containers run in the user's namespace (its subordinate ids), so the
 // tree's files belong to the user and its range, never to root; the
-// artifacts boot to the agent, and the user's `make clean` removes all of it.
+// artifacts boot to the agent, the user's `make clean` removes all of it, and
+// the tree built again takes its distro stage from the user's distro-tree cache.
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -24,7 +25,7 @@ let user: TestUser;
 let subordinateGidStart = 0;
 
 const run = (args: string[], extra: Record<string, string> = {}) =>
-  makeAs(user, osbuilder, args, { USE_PODMAN: '1', IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, ...extra });
+  makeAs(user, osbuilder, args, { USE_PODMAN: '1', IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, DISTRO_CACHE_DIR: join(work, 'distro-trees'), ...extra });
 const tail = (r: { stdout: string; stderr: string }) => `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`;
 
 s.before(async () => {
@@ -74,6 +75,13 @@ s('make image and make initrd (AGENT_INIT=yes): the tree in the user\'s ids, the
   assert.equal(left, [], 'make clean left no tree, output or SBOM');
   assert.not.ok(existsSync(tree));
   assert.is((await runAs(user, '/', ['podman', 'ps', '-aq'])).stdout.trim(), '', 'no container left behind');
+
+  // The tree again: its distro stage comes from the user's distro-tree cache, in the container.
+  const again = await run(['rootfs', 'DISTRO=debian'], agent);
+  assert.is(again.exitCode, 0, tail(again));
+  assert.match(again.stdout + again.stderr, /setup stage only \(distro tree from the cache\)/);
+  assert.is(lstatSync(join(tree, 'sbin/init')).uid, user.uid, 'set up in the container on the cached tree');
+  assert.is(lstatSync(join(tree, 'etc/shadow')).gid, subordinateGidStart + 42 - 1, 'the cached tree keeps its ids');
 });
 
 s.run();

@@ -3,8 +3,10 @@
 // AGENT_TARBALL of the test agent) in its own copy of the project. Every step
 // that needs root runs in a container: the artifacts land where build_image.sh
 // takes them from (the osbuilder dir), belong to the user and boot to the
-// agent; a rebuild replaces the root-owned tree, a killed build's staging dir
-// is swept and `make clean` removes the tree, all through a container. (Without an engine: a rootless build, test/rootfs/rootless.test.ts.)
+// agent; the guests whose distro stage is the same take the distro tree from
+// the user's distro-tree cache (in the container); a rebuild replaces the
+// root-owned tree, a killed build's staging dir is swept, and `make clean` and
+// `make clean-cache` remove the trees, all through a container. (Without an engine: a rootless build, test/rootfs/rootless.test.ts.)
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -35,6 +37,8 @@ const osbuilder = join(work, 'osbuilder');
 const build = join(work, 'build');
 const packages = join(cacheRoot, 'packages');
 let user: TestUser;
+const distroTrees = () => join(user.home, '.cache/osbuilder-ts/distro-trees');
+const FROM_CACHE = /setup stage only \(distro tree from the cache\)/;
 let ubuntu: UbuntuArchive | undefined;
 
 /** `make ARGS` in the osbuilder dir, as the user, with only the environment build_image.sh's caller has. */
@@ -61,6 +65,8 @@ s.before(async () => {
   cpSync(await testAgentBinary(), join(stage, 'usr/bin/kata-agent'));
   await $`tar --zstd -cf ${join(work, 'kata-static-agent.tar.zst')} -C ${stage} .`;
   mkdirSync(build);
+  // Each run starts with the user's distro-tree cache empty (root may remove what the containers left in it).
+  await $`rm -rf ${distroTrees()}`;
   mkdirSync(packages, { recursive: true }); // shared with the other tests: stays root's, the container keeps its owner
   await $`chown -R ${user.uid}:${user.gid} ${work}`;
 });
@@ -76,7 +82,8 @@ const common = () => [
   'DISTRO=debian', 'DEBUG=', 'USE_DOCKER=1', `AGENT_TARBALL=${join(work, 'kata-static-agent.tar.zst')}`, 'AGENT_POLICY=no',
   'COCO_GUEST_COMPONENTS_TARBALL=', 'PAUSE_IMAGE_TARBALL=', 'GUEST_HOOKS_TARBALL=',
 ];
-const runEnv = () => ({ IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, MEASURED_ROOTFS: 'yes' });
+// Four distro trees: the AGENT_INIT=no and =yes ones of debian and ubuntu (the default keeps three).
+const runEnv = () => ({ IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, MEASURED_ROOTFS: 'yes', DISTRO_CACHE_ENTRIES: '4' });
 
 s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the user, where build_image.sh takes them, booting to the agent', async () => {
   const dest = join(build, 'rootfs-image');
@@ -84,7 +91,7 @@ s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the use
   const image = await makeAsUser(['image', ...common(), 'BUILD_VARIANT=base', `ROOTFS_BUILD_DEST=${dest}`], runEnv());
   assert.is(image.exitCode, 0, `${image.stdout.slice(-3000)}\n${image.stderr.slice(-3000)}`);
   assert.not.match(image.stderr, /Permission denied|WARNING: could not keep the distro tree/);
-  assert.match(image.stdout + image.stderr, /Distro-tree cache skipped/);
+  assert.match(image.stdout + image.stderr, /distro stage and setup/);
   const imageSeconds = (Date.now() - start) / 1000;
   for (const name of ['kata-containers.img', 'kata-containers.img.cdx.json', 'root_hash_base.txt']) {
     assert.ok(ownedBy(join(osbuilder, name), user.uid), `${name} in the osbuilder dir, the user's`);
@@ -125,7 +132,7 @@ s('make image (measured base) and make initrd (AGENT_INIT=yes): owned by the use
 
 // build_image.sh's four guests of kata-deploy (rootfs-image, -confidential, rootfs-initrd, -confidential),
 // each a make line of its own (the two images share ROOTFS_BUILD_DEST, as do the two initrds; the
-// non-root path still redoes the distro stage: its distro-tree cache is skipped).
+// confidential ones take their distro tree from the cache: CONFIDENTIAL_GUEST changes the setup only).
 const KATA_DEPLOY_ARTIFACTS = [
   { name: 'measured base', target: 'image', dest: 'rootfs-image', vars: { BUILD_VARIANT: 'base' }, exported: { MEASURED_ROOTFS: 'yes' }, rootHash: 'root_hash_base.txt' },
   { name: 'confidential image', target: 'image', dest: 'rootfs-image', vars: { BUILD_VARIANT: 'confidential', COCO: true }, exported: { CONFIDENTIAL_GUEST: 'yes', MEASURED_ROOTFS: 'yes' }, rootHash: 'root_hash_confidential.txt' },
@@ -150,7 +157,8 @@ for (const distro of ['ubuntu', 'debian'] as const) {
       const start = Date.now();
       const out = await makeAsUser(line, exported);
       assert.is(out.exitCode, 0, `${a.name}: ${out.stdout.slice(-3000)}\n${out.stderr.slice(-3000)}`);
-      assert.not.match(out.stderr, /Permission denied/);
+      assert.not.match(out.stderr, /Permission denied|WARNING: could not keep the distro tree|Not using the cached distro tree/);
+      assert.match(out.stdout + out.stderr, 'COCO' in a.vars ? FROM_CACHE : /distro stage and setup/, `${a.name}: ${'COCO' in a.vars ? 'the distro tree from the cache' : 'a distro stage'}`);
       const seconds = (Date.now() - start) / 1000;
       const file = a.target === 'image' ? 'kata-containers.img' : 'kata-containers-initrd.img';
       assert.ok(ownedBy(join(osbuilder, file), user.uid), `${a.name}: ${file} in the osbuilder dir, the user's`);
@@ -170,5 +178,12 @@ for (const distro of ['ubuntu', 'debian'] as const) {
     console.log(`non-root ${distro}: ${times.join(', ')}`);
   });
 }
+
+s('make clean-cache as the user: the root-owned cached trees go through a container', async () => {
+  assert.ok(readdirSync(distroTrees()).filter((n) => /^[0-9a-f]{32}$/.test(n)).length >= 2, 'the guests above left distro trees in the user\'s cache');
+  const out = await makeAsUser(['clean-cache', 'USE_DOCKER=1']);
+  assert.is(out.exitCode, 0, `${out.stdout}\n${out.stderr}`);
+  assert.not.ok(existsSync(distroTrees()), 'the distro-tree cache is gone');
+});
 
 s.run();

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CACHE_MARKER } from '../../lib/core/cache-root.ts';
 import { $ } from '../../lib/core/exec.ts';
-import { entriesByUse, hasEntry, restoreTree, storeTree, treeCacheFor, treeStats, type TreeCache } from '../../lib/rootfs/tree-cache.ts';
+import { beginEntry, commitEntry, entriesByUse, entryFilled, fillEntry, hasEntry, restoreTree, storeTree, treeCacheFor, treeStats, type TreeCache } from '../../lib/rootfs/tree-cache.ts';
 import { treeListing } from '../../lib/rootfs/tree-listing.ts';
 import { isBuildError } from '../helpers/errors.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
@@ -223,6 +223,47 @@ test('storing a key again replaces its entry', async () => {
   assert.ok(await restoreTree(cache, K('k'), dest));
   assert.match(readFileSync(join(dest, 'usr/bin/tool'), 'utf8'), /new/);
   assert.equal(readdirSync(cache.dir).sort(), [CACHE_MARKER, K('k')].sort());
+});
+
+test("a build container's view: the read-only cache restored into the kept /rootfs dir, emptied (kept) when damaged; a new entry filled there, committed outside", async () => {
+  const cache = cacheIn('container');
+  const src = await tree('c');
+  await storeTree(cache, K('k'), 'debian', src);
+  // The container's mounts: the cache read-only, /rootfs an existing empty dir.
+  const view = join(scratch, 'container-view');
+  mkdirSync(view);
+  await $`mount --bind ${cache.dir} ${view}`;
+  try {
+    await $`mount -o remount,bind,ro ${view}`;
+    const inside: TreeCache = { dir: view, maxEntries: 3 };
+    const rootfs = join(scratch, 'container-rootfs');
+    mkdirSync(rootfs, { mode: 0o700 });
+    assert.ok(await restoreTree(inside, K('k'), rootfs), 'restored although the cache is read-only (its use is marked outside)');
+    assert.is(await listing(rootfs), await listing(src), 'the kept dir holds the tree, its own mode included');
+    rmSync(rootfs, { recursive: true });
+    // Damaged: not used, the kept dir emptied but there; the entry cannot be dropped from a read-only cache.
+    await $`mount -o remount,bind,rw ${view}`;
+    writeFileSync(join(view, K('k'), 'tree/usr/bin/tool'), '#!/bin/sh\necho d\n');
+    await $`mount -o remount,bind,ro ${view}`;
+    mkdirSync(rootfs);
+    const { result } = await stderrOf(() => restoreTree(inside, K('k'), rootfs));
+    assert.not.ok(result);
+    assert.ok(existsSync(rootfs), 'the mount point is kept');
+    assert.equal(readdirSync(rootfs), [], 'and emptied');
+  } finally {
+    await $`umount ${view}`;
+  }
+  // The build in the container fills the entry dir made outside; outside, it replaces the damaged entry.
+  const { tmp, dropCleanup } = await beginEntry(cache);
+  assert.not.ok(entryFilled(tmp));
+  await fillEntry(tmp, 'debian', src);
+  assert.ok(entryFilled(tmp));
+  await commitEntry(cache, K('k'), tmp);
+  dropCleanup();
+  assert.equal(readdirSync(cache.dir).sort(), [CACHE_MARKER, K('k')].sort(), 'the entry replaced, no temporary left');
+  const dest = join(scratch, `restore-${n++}`);
+  assert.ok(await restoreTree(cache, K('k'), dest));
+  assert.is(readFileSync(join(dest, 'usr/bin/tool'), 'utf8'), '#!/bin/sh\necho c\n');
 });
 
 test('make clean-cache empties the user cache dir (distro trees, packages, kernels) and nothing beside it', async () => {
