@@ -9,7 +9,8 @@
 // used. At most DISTRO_CACHE_ENTRIES entries are kept, the least recently used
 // evicted first. The cache dir is ours only with our marker (cache-root.ts);
 // nothing in it but our entries and temporaries is ever touched.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { dirname, isAbsolute, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
@@ -134,7 +135,7 @@ function readEntry(cache: TreeCache, key: string): { record: EntryRecord; listin
 async function dropEntry(cache: TreeCache, key: string): Promise<void> {
   const aside = join(cache.dir, `${EVICT_PREFIX}${process.pid}-${key}`);
   try {
-    renameSync(entryDir(cache, key), aside);
+    fx.rename(entryDir(cache, key), aside);
   } catch {
     return; // another build dropped it first
   }
@@ -176,7 +177,7 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
   let copyFailed = false;
   if ('record' in entry) {
     const now = new Date();
-    utimesSync(recordPath(cache, key), now, now); // least recently used goes first
+    fx.touch(recordPath(cache, key), now, now); // least recently used goes first
     const cp = await takeOut(treeOf(cache, key), dest, key);
     if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
     if (cp.exitCode !== 0) {
@@ -213,18 +214,18 @@ export async function storeTree(cache: TreeCache, key: string, distro: string, s
   await removeStaleTemps(cache.dir, EVICT_PREFIX);
   const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}`);
   await removeTree(tmp);
-  mkdirSync(tmp);
+  fx.mkdir(tmp);
   const dropCleanup = onCleanup(() => removeTree(tmp));
   try {
     await step(`Saving the distro tree in the cache ${cache.dir}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
     const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
-    writeFileSync(join(tmp, 'listing'), listing);
-    writeFileSync(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
+    fx.write(join(tmp, 'listing'), listing);
+    fx.write(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
     const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
-    writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
+    fx.write(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
     if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);
     try {
-      renameSync(tmp, entryDir(cache, key));
+      fx.rename(tmp, entryDir(cache, key));
     } catch (e) {
       // A concurrent build of the same inputs stored it first: theirs is as good.
       if (!existsSync(entryDir(cache, key))) throw e;
