@@ -5,7 +5,8 @@
 // until the agent's marker appears. Prints upstream's size table plus the
 // boot time.
 // Usage: tsx test-images.ts [--list | --test-images-only | --test-initrds-only] [DISTRO...]
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { fx } from './lib/core/effects.ts';
 import { join } from 'node:path';
 import { parseCommandLine } from './lib/core/args.ts';
 import { hostOsId } from './lib/core/os-release.ts';
@@ -107,8 +108,8 @@ async function testDistro(distro: string, agentInit: AgentInit, plan: Plan, work
   const label = agentInit === 'yes' ? `${distro}-agent-init` : distro;
   const rootfsDest = join(workDir, `rootfs-agent-init-${agentInit}`);
   const imagesDest = join(workDir, `images-agent-init-${agentInit}`);
-  mkdirSync(rootfsDest, { recursive: true });
-  mkdirSync(imagesDest, { recursive: true });
+  fx.mkdir(rootfsDest, { recursive: true });
+  fx.mkdir(imagesDest, { recursive: true });
   const env = { ...process.env, ARCH: arch, AGENT_INIT: agentInit, AGENT_SOURCE_BIN: agent };
   // Images on NVDIMM as Kata attaches them, where the machine offers it.
   const media = BOOT_ARCHES[arch].nvdimmMachine ? 'nvdimm' : 'virtio';
@@ -170,11 +171,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   if (!plan.distros.length) die('no distro to test on this machine: name one, e.g. tsx test-images.ts debian');
   info(`Running tests for: ${plan.distros.join(' ')} (${arch})`);
 
-  const workDir = mkdtempSync('/var/tmp/osbuilder-test-');
+  const workDir = fx.mkdtemp('/var/tmp/osbuilder-test-');
   if (!s.keepTestDir) {
     onCleanup(async () => {
       for (const sub of ['rootfs-agent-init-yes', 'rootfs-agent-init-no']) await removeTree(join(workDir, sub));
-      rmSync(workDir, { recursive: true, force: true });
+      fx.remove(workDir, { recursive: true, force: true });
     });
   }
   const agent = s.agentSourceBin || (await testAgentBinary(arch));

@@ -2,7 +2,8 @@
 // host's /bin/busybox (busybox-static) for its own, else that architecture's
 // busybox-static package, fetched through the private apt state and kept in
 // the kernel cache, one directory a version.
-import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { atomicOutput } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import { ARCHES, type Arch, hostArch } from '../core/arch.ts';
@@ -66,7 +67,7 @@ export async function busyboxFor(arch: Arch): Promise<string> {
   if (existsSync(path)) return path;
   info(`downloading busybox-static ${version} (${ARCHES[arch].debian}) for the boot shim`);
   await atomicOutput(dir, async (tmp) => {
-    mkdirSync(tmp, { recursive: true });
+    fx.mkdir(tmp, { recursive: true });
     await withDownloadRetries('apt-get download busybox-static', () => $({ cwd: tmp })`apt-get ${apt} download busybox-static`);
     await $({ cwd: tmp })`dpkg-deb -x ./busybox-static_*.deb . && rm -f ./busybox-static_*.deb`;
   }, { keepExisting: true });

@@ -2,7 +2,8 @@
 // architecture's gcc (the host's, or Debian's cross compiler) on first use and kept in the kernel cache directory, keyed by its
 // source, so the shim carries one small binary and no shared libraries.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { atomicOutput } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import { $, haveCommand } from '../core/exec.ts';
@@ -21,7 +22,7 @@ export async function dmCreateBinary(arch?: Arch): Promise<string> {
   if (existsSync(path)) return path;
   const gcc = compilerFor(arch);
   if (!(await haveCommand(gcc))) die(`${gcc} is missing: the boot shim compiles its dm-create helper with it (install it and its libc6-dev: scripts/setup-host.sh)`);
-  mkdirSync(dir, { recursive: true });
+  fx.mkdir(dir, { recursive: true });
   await atomicOutput(path, (tmp) => $`${gcc} -static -Os -s -o ${tmp} ${SOURCE}`, { keepExisting: true });
   return path;
 }

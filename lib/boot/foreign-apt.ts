@@ -2,7 +2,8 @@
 // shim) without touching the host's apt configuration: the host's sources,
 // but a private list, status and archive directory in the kernel cache,
 // refreshed once a day.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { ARCHES, type Arch, hostArch } from '../core/arch.ts';
 import { $ } from '../core/exec.ts';
@@ -29,11 +30,11 @@ export async function foreignApt(arch: Arch, cacheDir: string): Promise<string[]
   if (!opts.length) return opts;
   const stamp = join(stateDir, 'updated');
   if (!existsSync(stamp) || Date.now() - statSync(stamp).mtimeMs > LISTS_MAX_AGE_MS) {
-    for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(stateDir, d), { recursive: true });
-    if (!existsSync(join(stateDir, 'status'))) writeFileSync(join(stateDir, 'status'), '');
+    for (const d of ['lists/partial', 'cache/archives/partial']) fx.mkdir(join(stateDir, d), { recursive: true });
+    if (!existsSync(join(stateDir, 'status'))) fx.write(join(stateDir, 'status'), '');
     info(`fetching the ${ARCHES[arch].debian} package lists (private apt state in ${stateDir})`);
     await withDownloadRetries(`apt-get update (${ARCHES[arch].debian})`, () => $`apt-get ${opts} -qq update`);
-    writeFileSync(stamp, '');
+    fx.write(stamp, '');
   }
   return opts;
 }

@@ -2,7 +2,8 @@
 // `apt-get download` + `dpkg-deb -x` and kept in a user cache directory
 // (never in the repository). Its virtio, NVDIMM, xfs and erofs drivers are
 // modules; lib/boot/shim.ts packs the ones a disk boot needs.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { atomicOutput } from '../core/atomic-write.ts';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
@@ -55,7 +56,7 @@ async function downloadKernel(release: string, dest: string, arch: Arch, apt: st
   const pkg = `linux-image-${release}`;
   // Another process may download the same kernel at once: the first one's stays.
   await atomicOutput(dest, async (tmp) => {
-    mkdirSync(tmp, { recursive: true });
+    fx.mkdir(tmp, { recursive: true });
     await step(`Downloading ${pkg} (Debian ${arch} kernel for boot checks)`, async () => {
       await withDownloadRetries(`apt-get download ${pkg}`, () => $({ cwd: tmp })`apt-get ${apt} download ${pkg}`);
       await $({ cwd: tmp })`dpkg-deb -x ./${pkg}_*.deb . && rm -f ./${pkg}_*.deb`;
@@ -84,7 +85,7 @@ export async function debianKernel(arch: Arch = hostBootArch()): Promise<DebianK
   }
   const dir = join(cacheDir, `kernel-${release}`);
   if (!existsSync(dir)) {
-    mkdirSync(cacheDir, { recursive: true });
+    fx.mkdir(cacheDir, { recursive: true });
     await downloadKernel(release, dir, arch, apt);
   }
   return kernelOf(dir, release, arch);

@@ -13,7 +13,8 @@
 // project is mounted in the container, so paths computed from it (the
 // distro folders, the script dir) point into that mount and `isMain()` of the
 // bundled scripts stays false: the generated entry calls `runMain` itself.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { basename, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -107,6 +108,6 @@ export async function bundleStage(b: StageBundle): Promise<void> {
     logLevel: 'silent',
   });
   const mainFile = mainFileOf(b.outFile);
-  writeFileSync(mainFile, result.outputFiles[0]!.contents);
-  writeFileSync(b.outFile, launcherText(mainFile));
+  fx.write(mainFile, result.outputFiles[0]!.contents);
+  fx.write(b.outFile, launcherText(mainFile));
 }

@@ -3,7 +3,8 @@
 // the tree are read), so before they exit they chown the caller's outputs
 // (image, initrd, root hash file, SBOM) to the caller, and what they added to
 // the package cache to that cache's owner.
-import { existsSync, lchownSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 
 /** Variable of the container's environment: `uid:gid` of a non-root caller; unset for root. */
@@ -18,7 +19,7 @@ function parseOwner(owner: string): { uid: number; gid: number } | undefined {
 export function giveToCaller(paths: string[], env: NodeJS.ProcessEnv = process.env): void {
   const owner = parseOwner(env[OWNER_VARIABLE] ?? '');
   if (!owner) return;
-  for (const path of paths) if (existsSync(path)) lchownSync(path, owner.uid, owner.gid);
+  for (const path of paths) if (existsSync(path)) fx.lchown(path, owner.uid, owner.gid);
 }
 
 /** Everything below `dir` gets `dir`'s own owner (a cache the caller owns stays the caller's); nothing for a root caller. */
@@ -27,7 +28,7 @@ export function matchDirOwner(dir: string, env: NodeJS.ProcessEnv = process.env)
   const { uid, gid } = statSync(dir);
   const walk = (path: string) => {
     const st = lstatSync(path);
-    if (st.uid !== uid || st.gid !== gid) lchownSync(path, uid, gid);
+    if (st.uid !== uid || st.gid !== gid) fx.lchown(path, uid, gid);
     if (st.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
   };
   walk(dir);

@@ -6,7 +6,8 @@
 // (agent, tarballs, policy, modules) are mounted read-only at their host
 // paths. The stage runs as a bundle on the distro's own Node
 // (lib/container/bundle.ts).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { resolve } from 'node:path';
 import { asVariable, containerEnv } from '../core/cli.ts';
 import { callerOwner } from '../core/engine-choice.ts';
@@ -219,7 +220,7 @@ async function hostFacts(containerName: string, stageDir: string): Promise<HostF
 export async function runContainerStage(ctx: RootfsContext, agent?: AgentSource, trees?: StageTreeCache): Promise<void> {
   const engine = engineFor(ctx.settings)!;
   const packageCache = packageCacheBase(ctx.settings.packageCacheDir);
-  if (packageCache) mkdirSync(packageCache, { recursive: true }); // a mount needs its source
+  if (packageCache) fx.mkdir(packageCache, { recursive: true }); // a mount needs its source
   await runInContainer({
     engine,
     build: stageBuildSpec(ctx, engine),

@@ -3,7 +3,7 @@
 // container on every exit path. Used by the rootfs distro stage and by the
 // image/initrd pack; knows nothing of either.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
@@ -142,12 +142,12 @@ export async function runInContainer(job: ContainerJob): Promise<void> {
   const { engine } = job;
   await checkEngine(engine);
   warnLoopbackProxies(job.build.buildArgs);
-  const stageDir = mkdtempSync(join(tmpdir(), 'osbuilder-stage-'));
-  const dropStageDir = onCleanup(() => rmSync(stageDir, { recursive: true, force: true }));
+  const stageDir = fx.mkdtemp(join(tmpdir(), 'osbuilder-stage-'));
+  const dropStageDir = onCleanup(() => fx.remove(stageDir, { recursive: true, force: true }));
   try {
     const hostNetwork = rootlessEngine(engine);
     const build: BuildSpec = { ...job.build, dockerfile: join(stageDir, 'Dockerfile'), hostNetwork };
-    writeFileSync(build.dockerfile, job.dockerfileText);
+    fx.write(build.dockerfile, job.dockerfileText);
     await step(`Building the ${engine} image ${build.image}`, async () => {
       const r = await $({ nothrow: true })`${engine} ${buildArgv(build)}`;
       if (r.exitCode !== 0) die(`${engine} build of ${build.image} failed (exit ${r.exitCode}): ${failureSummary(r)}`);
@@ -162,7 +162,7 @@ export async function runInContainer(job: ContainerJob): Promise<void> {
     await step(`Running ${job.what} in ${engine} container ${containerName}`, () => runStage(engine, runArgv(run), `${job.what} in the ${engine} container`));
     dropContainer();
   } finally {
-    rmSync(stageDir, { recursive: true, force: true });
+    fx.remove(stageDir, { recursive: true, force: true });
     dropStageDir();
   }
 }

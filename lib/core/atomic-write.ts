@@ -4,7 +4,8 @@
 // sees half a file, a failed or interrupted write leaves nothing, and the temp
 // of a process that died (SIGKILL) is swept by the next writer of that name
 // (stale-temps.ts).
-import { renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { fx } from './effects.ts';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from './cli.ts';
 import { removeStaleTemps } from './stale-temps.ts';
@@ -35,13 +36,13 @@ export interface StagedOutput {
 export async function stageOutput(path: string): Promise<StagedOutput> {
   await removeStaleTemps(dirname(path), tempPrefix(path));
   const tmp = tempPathFor(path);
-  const remove = () => rmSync(tmp, { recursive: true, force: true });
+  const remove = () => fx.remove(tmp, { recursive: true, force: true });
   if (existsSync(tmp)) remove(); // a leftover of an earlier process with this pid
   const drop = onCleanup(remove);
   return {
     tmp,
     commit: () => {
-      renameSync(tmp, path);
+      fx.rename(tmp, path);
       drop();
     },
     discard: () => {
@@ -78,10 +79,10 @@ export async function atomicOutput<T>(path: string, fn: (tmp: string) => Promise
 export function writeFileAtomic(path: string, data: string | NodeJS.ArrayBufferView, mode?: number): void {
   const tmp = tempPathFor(path);
   try {
-    writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
-    renameSync(tmp, path);
+    fx.write(tmp, data, mode === undefined ? undefined : { mode });
+    fx.rename(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    fx.remove(tmp, { force: true });
     throw e;
   }
 }

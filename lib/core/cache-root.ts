@@ -4,7 +4,8 @@
 // (its contents are someone's files), unless everything in it is recognisably
 // an entry of ours (a cache from before the marker existed): then it is
 // adopted. In a marked dir, what we did not make is left alone and named once.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { fx } from './effects.ts';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { die, info, warn } from './log.ts';
@@ -96,10 +97,10 @@ function warnForeign(root: CacheRoot): void {
 export function claimCacheRoot(root: CacheRoot, env: NodeJS.ProcessEnv = process.env): void {
   checkCacheRoot(root, env);
   const fresh = !existsSync(root.dir) || readdirSync(root.dir).length === 0;
-  mkdirSync(root.dir, { recursive: true });
+  fx.mkdir(root.dir, { recursive: true });
   if (markerKind(root.dir) === undefined) {
     try {
-      writeFileSync(join(root.dir, CACHE_MARKER), `${JSON.stringify({ kind: root.kind, by: 'osbuilder-ts' })}\n`, { flag: 'wx' });
+      fx.write(join(root.dir, CACHE_MARKER), `${JSON.stringify({ kind: root.kind, by: 'osbuilder-ts' })}\n`, { flag: 'wx' });
       if (!fresh) info(`${root.variable}=${root.dir} holds only osbuilder-ts cache entries: marked as ours (${CACHE_MARKER})`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another build marked it first

@@ -3,7 +3,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess, spawn } from 'node:child_process';
 import { $, ProcessOutput } from 'zx/core';
-import { planning, planSpawn, startPlan, stopPlan, type PlanPrinter } from './plan.ts';
+import { fx, realEffects, useEffects } from './effects.ts';
+import { planEffects, planSpawn, type PlanPrinter } from './plan.ts';
 
 $.shell = '/bin/bash';
 $.verbose = false;
@@ -86,21 +87,23 @@ export function commandOf(out: ProcessOutput): string | undefined {
   return undefined;
 }
 
-/** Plan mode (lib/core/plan.ts): every command is printed instead of run, and so is every disk write. */
-export function startPlanMode(print?: PlanPrinter): void {
-  startPlan(print);
-  $.spawn = planSpawn(() => $.prefix ?? '');
+/** Plan mode (lib/core/plan.ts): every command is printed instead of run, and so is every disk effect (lib/core/effects.ts). */
+export function startPlanMode(print: PlanPrinter = (line) => process.stdout.write(`${line}\n`)): void {
+  if (fx.planning) return;
+  useEffects(planEffects(print));
+  $.spawn = planSpawn(print, () => $.prefix ?? '');
 }
 
+/** Leave plan mode (tests): the real effects come back. */
 export function stopPlanMode(): void {
-  stopPlan();
+  useEffects(realEffects);
   $.spawn = commandSpawn;
 }
 
 /** `true` when the command exists on PATH. */
 export async function haveCommand(name: string): Promise<boolean> {
   // A plan describes the build on a host that has the build's tools.
-  if (planning()) return true;
+  if (fx.planning) return true;
   const r = await $({ nothrow: true, quiet: true, verbose: false })`command -v ${name}`;
   return r.exitCode === 0;
 }

@@ -7,11 +7,11 @@
 // under it, is refused by name. Files are replaced (a new file renamed over
 // the old one), never written in place: a file hard-linked with another tree
 // keeps its content there. Removals never follow a symlink.
-import { chmodSync, chownSync, constants, copyFileSync, lstatSync, readFileSync, readlinkSync, renameSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { fx } from './effects.ts';
 import { basename, dirname, join } from 'node:path';
 import { $ } from './exec.ts';
 import { die } from './log.ts';
-import { planning } from './plan.ts';
 import { guestPath } from './in-root.ts';
 import { realPathOf } from './safe-paths.ts';
 
@@ -27,7 +27,7 @@ function lstatOrUndefined(path: string): Stats | undefined {
 /** A fresh name beside the file: a leftover of a killed run with the same pid is removed first. */
 function tempBeside(dir: string, rel: string): string {
   const tmp = join(dir, `.${basename(rel)}.osbuilder-new-${process.pid}`);
-  if (lstatOrUndefined(tmp) && !lstatSync(tmp).isDirectory()) unlinkSync(tmp);
+  if (lstatOrUndefined(tmp) && !lstatSync(tmp).isDirectory()) fx.unlink(tmp);
   return tmp;
 }
 
@@ -87,11 +87,11 @@ export function guestTree(root: string): GuestTree {
   const replace = (rel: string, make: (path: string) => void, opts: ReplaceOptions, defaultMode?: number): string => {
     const dir = mkdir(dirname(rel));
     const dest = join(dir, nameOf(rel));
-    if (planning()) {
+    if (fx.planning) {
       // A plan shows the file at its place.
       make(dest);
-      if (opts.uid !== undefined || opts.gid !== undefined) chownSync(dest, opts.uid ?? -1, opts.gid ?? -1);
-      if (opts.mode !== undefined) chmodSync(dest, opts.mode);
+      if (opts.uid !== undefined || opts.gid !== undefined) fx.chown(dest, opts.uid ?? -1, opts.gid ?? -1);
+      if (opts.mode !== undefined) fx.chmod(dest, opts.mode);
       return dest;
     }
     const old = lstatOrUndefined(dest);
@@ -103,11 +103,11 @@ export function guestTree(root: string): GuestTree {
       const mode = opts.mode ?? (keep ? keep.mode & 0o7777 : defaultMode);
       const uid = opts.uid ?? keep?.uid;
       const gid = opts.gid ?? keep?.gid;
-      if (uid !== undefined || gid !== undefined) chownSync(tmp, uid ?? -1, gid ?? -1);
-      if (mode !== undefined) chmodSync(tmp, mode);
-      renameSync(tmp, dest);
+      if (uid !== undefined || gid !== undefined) fx.chown(tmp, uid ?? -1, gid ?? -1);
+      if (mode !== undefined) fx.chmod(tmp, mode);
+      fx.rename(tmp, dest);
     } catch (e) {
-      try { unlinkSync(tmp); } catch { /* not made */ }
+      try { fx.unlink(tmp); } catch { /* not made */ }
       throw e;
     }
     return dest;
@@ -124,19 +124,19 @@ export function guestTree(root: string): GuestTree {
       return lstatOrUndefined(path)?.isFile() ? readFileSync(path, 'utf8') : undefined;
     },
     mkdir,
-    write: (rel, data, opts = {}) => replace(rel, (path) => writeFileSync(path, data, { flag: planning() ? 'w' : 'wx' }), opts, 0o644),
-    copy: (source, rel, opts = {}) => replace(rel, (path) => copyFileSync(source, path, planning() ? 0 : constants.COPYFILE_EXCL), opts),
+    write: (rel, data, opts = {}) => replace(rel, (path) => fx.write(path, data, { flag: 'wx' }), opts, 0o644),
+    copy: (source, rel, opts = {}) => replace(rel, (path) => fx.copy(source, path, constants.COPYFILE_EXCL), opts),
     symlink(target, rel) {
       const dir = mkdir(dirname(rel));
       const dest = join(dir, nameOf(rel));
-      if (planning()) {
-        symlinkSync(target, dest);
+      if (fx.planning) {
+        fx.symlink(target, dest);
         return dest;
       }
       if (lstatOrUndefined(dest)?.isDirectory()) die(`cannot replace /${rel} in ${root} with a symlink: it is a directory`);
       const tmp = tempBeside(dir, rel);
-      symlinkSync(target, tmp);
-      renameSync(tmp, dest);
+      fx.symlink(target, tmp);
+      fx.rename(tmp, dest);
       return dest;
     },
     async copyTree(source, rel) {
@@ -147,7 +147,7 @@ export function guestTree(root: string): GuestTree {
       // cp makes tmp itself: nothing below it existed before, so it follows no link of the tree.
       await $`cp -a ${source} ${tmp}`;
       await $`rm -rf --one-file-system ${dest}`;
-      renameSync(tmp, dest);
+      fx.rename(tmp, dest);
       return dest;
     },
     async remove(...rels) {
@@ -159,7 +159,7 @@ export function guestTree(root: string): GuestTree {
       const path = entry(rel);
       const st = lstatOrUndefined(path);
       if (st?.isDirectory()) die(`cannot remove /${rel} in ${root} as a file: it is a directory`);
-      if (st || planning()) unlinkSync(path);
+      if (st || fx.planning) fx.unlink(path);
     },
     checkSameOnHost(rel, what) {
       const guest = guestPath(root, rel, { followLast: true, create: false });

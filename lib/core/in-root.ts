@@ -2,7 +2,8 @@
 // followed with the rootfs as `/`, so an absolute target or `..` never
 // reaches the host's own files. The result is a host path with no symlink in
 // it. Writers go through lib/core/guest-tree.ts.
-import { lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { fx } from './effects.ts';
 import { join, posix } from 'node:path';
 import { isExecutableFile } from './fs-checks.ts';
 import { BuildError, die } from './log.ts';
@@ -52,7 +53,7 @@ export function guestPath(root: string, rel: string, opts: { followLast: boolean
       if (opts.create) {
         const via = rest.find((p) => p.via)?.via;
         if (via) die(leadsNowhere(root, rel, via));
-        mkdirSync(path, { recursive: true });
+        fx.mkdir(path, { recursive: true });
       }
       return path;
     }

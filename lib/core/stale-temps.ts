@@ -1,7 +1,8 @@
 // Temporary names carry the writer's PID (`.<name>.partial-<pid>`,
 // `.<name>.tmp-<pid>`): two builds never share one, and those of a process
 // that died without cleaning up (SIGKILL, power loss) are swept by the next run.
-import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { fx } from './effects.ts';
 import { join } from 'node:path';
 import { info } from './log.ts';
 import { removeTree } from './safe-paths.ts';
@@ -44,7 +45,7 @@ export async function removeStaleTemps(dir: string, prefix: string): Promise<str
     const st = lstatSync(path, { throwIfNoEntry: false }); // a link of that name goes, never what it points to
     if (!st) continue; // another run swept it first
     if (st.isDirectory()) await removeTree(path);
-    else rmSync(path, { force: true });
+    else fx.remove(path, { force: true });
     info(`removed ${path}, left by process ${pid} which no longer runs`);
     removed.push(path);
   }

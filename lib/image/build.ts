@@ -3,7 +3,8 @@
 // dm-verity tree, and move the finished file into place. Importable as is, so
 // a container build can run the same function.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsync, fsyncSync, ftruncateSync, mkdtempSync, openSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { type StagedOutput, stageOutput } from '../core/atomic-write.ts';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
@@ -131,8 +132,8 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   if (o.fsType === 'erofs' && o.blockSize !== 4096) die(`BLOCK_SIZE=${o.blockSize} is not valid for erofs: use 4096`);
   const outDir = dirname(o.image);
   await removeStaleTemps(outDir, `.${basename(o.image)}.build-`);
-  const scratch = mkdtempSync(join(outDir, `.${basename(o.image)}.build-${process.pid}-`));
-  const dropScratch = onCleanup(() => rmSync(scratch, { recursive: true, force: true }));
+  const scratch = fx.mkdtemp(join(outDir, `.${basename(o.image)}.build-${process.pid}-`));
+  const dropScratch = onCleanup(() => fx.remove(scratch, { recursive: true, force: true }));
   const staged = await stageOutput(o.image);
   const tmpImage = staged.tmp;
   try {
@@ -181,7 +182,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
       rootHashFile = join(outDir, `root_hash_${o.buildVariant}.txt`);
       rootHash = await stageOutput(rootHashFile);
       verityLine = verityParamsLine(params);
-      writeFileSync(rootHash.tmp, verityLine + '\n');
+      fx.write(rootHash.tmp, verityLine + '\n');
     }
     // The image is read back for its sha256 while the kernel writes it out:
     // the flush runs on libuv's thread pool, the hashing on this thread.
@@ -201,7 +202,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     ok(`Image created: ${o.image} (${imageMb} MiB)`);
     return { image: o.image, imageBytes: layout.imageBytes, layout, ...(rootHashFile ? { rootHashFile } : {}) };
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    fx.remove(scratch, { recursive: true, force: true });
     dropScratch();
   }
 }

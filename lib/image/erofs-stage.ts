@@ -7,7 +7,7 @@
 // of the same output. Costs the tree's size in disk and a copy's time, only
 // when machine-id is missing.
 import { basename, dirname, join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
@@ -19,7 +19,7 @@ export async function sweepLegacyStages(root: string): Promise<void> {
 
 export async function stagedCopy(root: string, scratch: string): Promise<{ dir: string; release: () => void }> {
   const dir = join(scratch, 'stage');
-  const drop = () => rmSync(dir, { recursive: true, force: true });
+  const drop = () => fx.remove(dir, { recursive: true, force: true });
   const undo = onCleanup(drop);
   await $`cp -a --preserve=xattr --no-target-directory ${root} ${dir}`;
   return {

@@ -2,7 +2,8 @@
 // lz4hc, no inline data. When etc/machine-id must be added, mkfs.erofs
 // reads a staged copy instead of the rootfs, with etc's mtime kept as the
 // tree has it.
-import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { die } from '../core/log.ts';
@@ -44,8 +45,8 @@ export async function buildErofsFile(
     const source = stage?.dir ?? tree.root;
     if (stage) {
       const etc = statSync(join(stage.dir, 'etc'));
-      writeFileSync(join(stage.dir, MACHINE_ID), '', { mode: 0o644 });
-      utimesSync(join(stage.dir, 'etc'), etc.atime, etc.mtime);
+      fx.write(join(stage.dir, MACHINE_ID), '', { mode: 0o644 });
+      fx.touch(join(stage.dir, 'etc'), etc.atime, etc.mtime);
     }
     const fixed = ids ? [`-U${ids.uuid}`] : [];
     // SOURCE_DATE_EPOCH in its environment makes mkfs.erofs clamp mtimes to it

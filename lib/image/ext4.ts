@@ -4,7 +4,7 @@
 // the mtimes after 2038 that mke2fs writes without the 256-byte inode's extra
 // epoch bits, and, for reproducible builds, pins every inode's timestamps. The rootfs
 // directory itself is only read.
-import { writeFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { EXT4_RESERVED_PERCENT, ext4InodeCount, ext4Needs } from './size.ts';
@@ -67,11 +67,11 @@ export async function buildExt4(b: FsBuild): Promise<void> {
   await $({ env: { ...process.env, ...env } })`mke2fs -q -F -t ext4 -b ${b.blockSize} -m ${EXT4_RESERVED_PERCENT} ${inodes} ${ids} -E ${extended} -d ${b.tree.root} ${b.image} ${`${b.region.bytes / 1024}k`}`;
   const device = `${b.image}?offset=${b.region.offset}`;
   const emptyFile = join(b.scratch, 'empty');
-  writeFileSync(emptyFile, '', { mode: 0o644 });
+  fx.write(emptyFile, '', { mode: 0o644 });
   const script = ext4EditScript(b, emptyFile);
   if (script.length) {
     const scriptFile = join(b.scratch, 'debugfs.cmds');
-    writeFileSync(scriptFile, Buffer.from(script.join('\n') + '\n', 'latin1'));
+    fx.write(scriptFile, Buffer.from(script.join('\n') + '\n', 'latin1'));
     const out = await $({ env: { ...process.env, ...env } })`debugfs -w -f ${scriptFile} ${device}`;
     // stderr holds the version banner, then one line per failed request.
     const failed = out.stderr.split('\n').find((l) => l.trim() && !/^debugfs \d/.test(l));

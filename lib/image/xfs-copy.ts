@@ -5,9 +5,8 @@
 // dies with this process (setpriv --pdeathsig): whatever way the build ends,
 // the host's mount table never shows it, and when the namespace's last
 // process exits the kernel unmounts it and frees the loop device.
-import { writeFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { dirname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { $, failureSummary } from '../core/exec.ts';
 import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
@@ -27,12 +26,12 @@ if [ -n "$6" ]; then find "$2" -newermt "@$6" -print0 | xargs -0 -r touch -h -m 
 
 export async function fillXfsByCopy(b: FsBuild, fsFile: string, reason: string): Promise<void> {
   const mnt = join(b.scratch, 'mnt');
-  mkdirSync(mnt);
+  fx.mkdir(mnt);
   const touched = join(b.scratch, 'dirs.list');
   const nul = (paths: string[]) => paths.map((p) => `${p}\0`).join('');
   // Adding machine-id changes its directory's mtime: put the tree's back.
   const dirs = new Set((b.tree.addMachineId ? [MACHINE_ID] : []).map((rel) => dirname(rel)));
-  writeFileSync(touched, nul([...dirs].map((d) => (d === '.' ? '.' : d))));
+  fx.write(touched, nul([...dirs].map((d) => (d === '.' ? '.' : d))));
   const out = await $({ nothrow: true })`setpriv --pdeathsig KILL unshare -m --propagation private bash -c ${SCRIPT} xfs-copy ${fsFile} ${mnt} ${b.tree.root} ${touched} ${b.tree.addMachineId ? 'yes' : 'no'} ${b.epoch ?? ''}`;
   if (out.exitCode === 0) return;
   const why = failureSummary(out);

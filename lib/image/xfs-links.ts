@@ -4,7 +4,7 @@
 // entries at the first name's inode, sets its link count, and clears the
 // empty stand-ins, whose inodes `xfs_repair` returns to the free map. All
 // deterministic: the same tree gives the same bytes.
-import { writeFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { dirname, join } from 'node:path';
 import { $, failureSummary } from '../core/exec.ts';
 import { die } from '../core/log.ts';
@@ -30,7 +30,7 @@ export function linkGroups(entries: TreeEntry[]): LinkGroup[] {
 
 async function xfsDb(fsFile: string, scratch: string, cmds: string[], write = false): Promise<string> {
   const script = join(scratch, 'xfs_db-links.cmds');
-  writeFileSync(script, cmds.join('\n') + '\n');
+  fx.write(script, cmds.join('\n') + '\n');
   const out = write ? await $({ nothrow: true })`xfs_db -x -f ${fsFile} < ${script}` : await $({ nothrow: true })`xfs_db -r -f ${fsFile} < ${script}`;
   if (out.exitCode !== 0) die(`making hard links in the xfs image with xfs_db failed: ${failureSummary(out)}`);
   return out.stdout;

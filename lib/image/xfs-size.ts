@@ -4,7 +4,7 @@
 // mount-time reservations: the reserve pool (5%, at most 8192 blocks) and the
 // per-AG set-aside and btree reservations (measured on this kernel as about
 // 4 + agblocks/1000 blocks per AG). xfs needs >= 300 MiB.
-import { rmSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { MiB } from './layout.ts';
@@ -47,7 +47,7 @@ export async function xfsAvailableBlocks(partitionBytes: number, blockSize: numb
     const get = (k: string) => Number(out.match(new RegExp(`${k} = (\\d+)`))![1]);
     return xfsAvailableBlocksFromSb({ fdblocks: get('fdblocks'), dblocks: get('dblocks'), agcount: get('agcount'), agblocks: get('agblocks') });
   } finally {
-    rmSync(probe, { force: true });
+    fx.remove(probe, { force: true });
   }
 }
 

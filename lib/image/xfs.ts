@@ -10,7 +10,7 @@
 //   those: the kernel's own xfs keeps everything `cp -a` carries.
 // Both refuse what xfs itself cannot hold: device majors above 511, minors
 // above 262143, link targets over 1023 bytes, times outside 1901-2486.
-import { writeFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { $, failureSummary } from '../core/exec.ts';
 import { linkGroups, linkXfs } from './xfs-links.ts';
@@ -153,10 +153,10 @@ async function fillByProtofile(b: FsBuild, fsFile: string, meta: string): Promis
   const groups = linkGroups(b.tree.entries);
   const standIns = new Set(groups.flatMap((g) => g.others));
   const proto = join(b.scratch, 'xfs.proto');
-  writeFileSync(proto, xfsProtofile(b, standIns));
+  fx.write(proto, xfsProtofile(b, standIns));
   await $`mkfs.xfs -q -f -m ${meta} -b size=${b.blockSize} -p ${proto} ${fsFile}`;
   const script = join(b.scratch, 'xfs_db.cmds');
-  writeFileSync(script, xfsFixups(b, standIns).join('\n') + '\n');
+  fx.write(script, xfsFixups(b, standIns).join('\n') + '\n');
   const out = await $({ nothrow: true })`xfs_db -x -f ${fsFile} < ${script}`;
   const problem = `${out.stderr}\n${out.stdout}`.split('\n').find((l) => /not found|parsing error|no current|No such|invalid|bad/i.test(l));
   if (out.exitCode !== 0 || problem) die(`fixing up the xfs image with xfs_db failed: ${problem ?? `exit ${out.exitCode}`}`);

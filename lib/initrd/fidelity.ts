@@ -5,7 +5,6 @@
 // 32-bit file sizes (a file of 4 GiB or more: ERROR, a disk image holds it).
 import { haveCommand } from '../core/exec.ts';
 import { die, warn } from '../core/log.ts';
-import { planning } from '../core/plan.ts';
 import { showPath } from '../core/show-path.ts';
 import { xattrHolders } from '../core/xattrs.ts';
 import { S_IFMT, S_IFREG } from './cpio.ts';
@@ -33,7 +32,6 @@ export function checkNewcLimits(records: TreeRecord[], sourceDateEpoch?: number)
 
 /** One WARNING when the tree has extended attributes: the initrd drops them. */
 export async function warnDroppedXattrs(root: string): Promise<void> {
-  if (planning()) return;
   if (!(await haveCommand('getfattr'))) {
     warn('cannot tell whether the rootfs has extended attributes (file capabilities, ACLs, SELinux labels), which a newc initrd drops: install the attr package (getfattr)');
     return;

@@ -1,7 +1,8 @@
 // Installing the kata-agent into the rootfs from one of three sources — a
 // prebuilt binary (AGENT_SOURCE_BIN), a tarball (AGENT_TARBALL) or the agent
 // source tree built with make — and wiring it up as init or systemd service.
-import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { tmpdir } from 'node:os';
 import { isExecutableFile } from '../core/fs-checks.ts';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
@@ -10,7 +11,6 @@ import type { RootfsContext } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { checkAgentTarball } from '../core/input-checks.ts';
 import { die, info, ok, step, warn } from '../core/log.ts';
-import { planning } from '../core/plan.ts';
 import type { RootfsSettings } from './settings.ts';
 import { unpackTarball } from './tar-unpack.ts';
 import { rustVersion } from './versions.ts';
@@ -79,20 +79,20 @@ const agentRel = (ctx: RootfsContext) => relative(ctx.workDir, ctx.agentDest);
 async function stripAgent(tree: GuestTree, rel: string): Promise<void> {
   if (!(await haveCommand('strip'))) return;
   const path = tree.resolve(rel);
-  if (planning()) {
+  if (fx.planning) {
     await $`strip ${path}`;
     return;
   }
   if (!tree.isFile(rel)) return;
-  const scratch = mkdtempSync(join(tmpdir(), 'osbuilder-strip-'));
+  const scratch = fx.mkdtemp(join(tmpdir(), 'osbuilder-strip-'));
   try {
     const copy = join(scratch, 'kata-agent');
-    copyFileSync(path, copy);
+    fx.copy(path, copy);
     const r = await $({ nothrow: true })`strip ${copy}`;
     if (r.exitCode !== 0) warn(`could not strip ${path}: left as is`);
     else tree.copy(copy, relative(tree.root, path));
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    fx.remove(scratch, { recursive: true, force: true });
   }
 }
 
@@ -110,7 +110,7 @@ export async function installAgent(ctx: RootfsContext, source: AgentSource): Pro
     await buildFromSource(ctx, source.dir);
   }
   await stripAgent(tree, rel);
-  if (!planning() && !isExecutableFile(tree.resolve(rel))) die(`${ctx.agentDest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
+  if (!fx.planning && !isExecutableFile(tree.resolve(rel))) die(`${ctx.agentDest} is not installed in ${ctx.workDir} (or not executable): check the agent source`);
   ok('Agent installed');
 }
 
@@ -150,7 +150,7 @@ export function makeAgentInit(ctx: RootfsContext): void {
   const tree = guestTree(ctx.workDir);
   tree.mkdir('sbin');
   tree.unlink('sbin/init');
-  renameSync(tree.entry(agentRel(ctx)), tree.entry('sbin/init'));
+  fx.rename(tree.entry(agentRel(ctx)), tree.entry('sbin/init'));
   ok('Agent is installed as init process');
 }
 

@@ -2,7 +2,8 @@
 // the packages into an empty root with --initdb. The mirror is REPO_URL or,
 // without one, the one the host's own /etc/apk/repositories names (the
 // Alpine build container's), never a built-in host.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import type { RootfsContext } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
@@ -65,11 +66,11 @@ export async function buildAlpineRootfs(ctx: RootfsContext): Promise<void> {
   const root = ctx.workDir;
   const repository = mainRepository(mirrorOf(ctx), ctx.osVersion);
   const apk = await apkProgram();
-  mkdirSync(root, { recursive: true });
+  fx.mkdir(root, { recursive: true });
   // The host's keys (the build container's) let apk check the signatures.
   const trusted = existsSync(HOST_KEYS);
   const copyKeys = async () => {
-    mkdirSync(join(root, 'etc/apk'), { recursive: true });
+    fx.mkdir(join(root, 'etc/apk'), { recursive: true });
     await $`cp -a ${HOST_KEYS} ${join(root, 'etc/apk')}/`;
   };
   if (trusted) await copyKeys();
@@ -82,6 +83,6 @@ export async function buildAlpineRootfs(ctx: RootfsContext): Promise<void> {
   };
   await step(`${apk} add (${[...ctx.packages, ...ctx.extraPackages].join(' ')})`, () =>
     explainMissingPackages(ctx, () => withDownloadRetries(`${apk} add`, () => $`${apk} ${args}`, { beforeRetry })));
-  for (const d of ['root', 'etc/apk', 'proc']) mkdirSync(join(root, d), { recursive: true });
-  writeFileSync(join(root, 'etc/apk/repositories'), `${repository}\n`);
+  for (const d of ['root', 'etc/apk', 'proc']) fx.mkdir(join(root, d), { recursive: true });
+  fx.write(join(root, 'etc/apk/repositories'), `${repository}\n`);
 }

@@ -3,7 +3,8 @@
 // architecture's binaries to qemu-user (binfmt_misc). The handler needs the F
 // flag: the interpreter is opened at registration, as nothing of the host's
 // /usr exists inside the chroot.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { ARCHES, type Arch, hostArch } from '../core/arch.ts';
 import { $, haveCommand } from '../core/exec.ts';
@@ -46,13 +47,13 @@ async function tryRegister(name: string): Promise<void> {
   const current = readHandler(name);
   try {
     if (current && !current.enabled) {
-      writeFileSync(join(BINFMT_MISC, name), '1');
+      fx.write(join(BINFMT_MISC, name), '1');
       return;
     }
     const conf = join(BINFMT_D, `${name}.conf`);
     const line = existsSync(conf) ? registrationLine(readFileSync(conf, 'utf8')) : undefined;
     if (line) {
-      writeFileSync(join(BINFMT_MISC, 'register'), line);
+      fx.write(join(BINFMT_MISC, 'register'), line);
       return;
     }
   } catch {

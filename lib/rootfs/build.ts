@@ -2,7 +2,8 @@
 // stage (on the host, or in a build container), the setup, the staging and
 // the caches, and the overlay of an existing tree. rootfs.ts is its command
 // line; where each step runs is the run mode, decided once (run-mode.ts).
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { hostOsId } from '../core/os-release.ts';
 import { errorMessage, onCleanup, resolveSettings } from '../core/cli.ts';
@@ -140,7 +141,7 @@ export function contextFor(
 export async function buildRootfsDistro(ctx: RootfsContext, agent?: AgentSource, mode: RunMode = runModeOf(ctx.settings), trees?: StageTreeCache): Promise<void> {
   const distro = ctx.distro!;
   if (distro.archExcludeList?.includes(ctx.arch)) die(`${ctx.distroName} cannot be built for ${ctx.arch}: pick another distro`);
-  mkdirSync(ctx.workDir, { recursive: true });
+  fx.mkdir(ctx.workDir, { recursive: true });
   if (startsContainer(mode)) {
     await runContainerStage(ctx, agent, trees);
     return;
@@ -242,7 +243,7 @@ export async function buildDistro(
   // A setup on a copied tree is a few file writes: no RAM stage for it.
   const { sibling, ram } = stagingFor(ctx, mode, !cached);
   // The RAM stage is copied to the sibling at the end: its parent must be there (a build on the disk makes it first thing).
-  if (sibling) mkdirSync(dirname(sibling), { recursive: true });
+  if (sibling) fx.mkdir(dirname(sibling), { recursive: true });
   if (sibling) await removeStaleTemps(dirname(sibling), siblingPrefix(ctx.rootfsDir));
   if (ram) await removeStaleTemps(dirname(ram), RAM_STAGE_PREFIX);
   const removeStages = async () => {
@@ -274,7 +275,7 @@ export async function buildDistro(
     dropCleanup();
     if (!ctx.settings.gracefulExit || !ctx.distro?.buildCanFail || mode.kind === 'container-inner') throw e;
     info(`Detected a build error, but ${ctx.distroName} is allowed to fail (BUILD_CAN_FAIL specified), so exiting successfully`);
-    writeFileSync(failMarker(ctx), '');
+    fx.write(failMarker(ctx), '');
     return false;
   }
 }

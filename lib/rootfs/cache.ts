@@ -3,7 +3,8 @@
 // last build, and swap a rebuilt tree in place of the old one. The manifest
 // logic itself is pure, in manifest.ts.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { writeFileAtomic } from '../core/atomic-write.ts';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { AgentSource } from './agent.ts';
@@ -203,18 +204,18 @@ export function buildLine(dir: string, decision: CacheDecision | undefined, from
  */
 export async function moveIntoPlace(staged: string, rootfsDir: string): Promise<void> {
   const manifest = manifestPath(rootfsDir);
-  if (existsSync(manifest)) unlinkSync(manifest);
+  if (existsSync(manifest)) fx.unlink(manifest);
   if (isEmptyDir(rootfsDir)) {
-    if (existsSync(rootfsDir)) rmdirSync(rootfsDir);
-    renameSync(staged, rootfsDir);
+    if (existsSync(rootfsDir)) fx.rmdir(rootfsDir);
+    fx.rename(staged, rootfsDir);
     return;
   }
   const asidePrefix = `.${basename(rootfsDir)}.old-`;
   await removeStaleTemps(dirname(rootfsDir), asidePrefix);
   const aside = join(dirname(rootfsDir), `${asidePrefix}${process.pid}`);
   const dropCleanup = onCleanup(() => removeTree(aside));
-  renameSync(rootfsDir, aside);
-  renameSync(staged, rootfsDir);
+  fx.rename(rootfsDir, aside);
+  fx.rename(staged, rootfsDir);
   await removeTree(aside);
   dropCleanup();
 }

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { GuestTree } from '../core/guest-tree.ts';
 import { info, warn } from '../core/log.ts';
-import { planLine, planning } from '../core/plan.ts';
+import { fx } from '../core/effects.ts';
 
 export const CHRONY_APPEND = `refclock PHC /dev/ptp0 poll 3 dpoll -2 offset 0
 # Step the system clock instead of slewing it if the adjustment is larger than
@@ -37,10 +37,10 @@ function editFile(tree: GuestTree, rel: string, text: string, edit: (s: string) 
 }
 
 export function configureChrony(tree: GuestTree, paths: { conf: string; unit: string }): void {
-  if (planning()) {
+  if (fx.planning) {
     // The files come from the distro's packages: a plan can only name them.
-    planLine(`# edit ${join(tree.root, paths.conf)}`);
-    planLine(`# edit ${join(tree.root, paths.unit)}`);
+    fx.note(`# edit ${join(tree.root, paths.conf)}`);
+    fx.note(`# edit ${join(tree.root, paths.unit)}`);
     return;
   }
   const conf = tree.read(paths.conf);

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { GuestTree } from '../core/guest-tree.ts';
 import { die, info } from '../core/log.ts';
-import { planLine, planning } from '../core/plan.ts';
+import { fx } from '../core/effects.ts';
 import type { RootfsSettings } from './settings.ts';
 
 export const RUN_TMPFS_LINE = 'tmpfs /run tmpfs nodev,nosuid,size=50% 0 0';
@@ -36,10 +36,10 @@ export function applyConfidentialTweaks(tree: GuestTree, settings: RootfsSetting
     return;
   }
   info('Tweaking /run to use 50% of the available memory');
-  if (planning()) {
+  if (fx.planning) {
     // fstab comes from the distro's packages, the target from the agent: a plan can only name them.
-    planLine(`# edit ${join(tree.root, 'etc/fstab')}`);
-    planLine(`# edit ${join(tree.root, targetRel)}`);
+    fx.note(`# edit ${join(tree.root, 'etc/fstab')}`);
+    fx.note(`# edit ${join(tree.root, targetRel)}`);
     return;
   }
   tree.write('etc/fstab', fstabWithRunTmpfs(tree.read('etc/fstab') ?? ''));

@@ -1,7 +1,8 @@
 // The builder of Debian-family distros: mmdebstrap (upstream's tool, the
 // default when installed) or debootstrap, both with the required/minbase
 // set and the distro's package list, then debian-tree.ts's finishing steps.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join, resolve } from 'node:path';
 import { oneOf, type Parser, type SettingSpec } from '../core/cli.ts';
 import type { RootfsContext } from './types.ts';
@@ -134,13 +135,13 @@ export async function bootstrapDebianTree(ctx: RootfsContext, opts: BootstrapOpt
   const dir = ctx.workDir;
   const tool = await chooseBootstrapTool(opts.tool ?? (ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
   if (opts.customizeHooks?.length && tool !== 'mmdebstrap') die(`${ctx.distroName} is built with mmdebstrap only: install mmdebstrap`);
-  mkdirSync(dir, { recursive: true });
+  fx.mkdir(dir, { recursive: true });
   if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
   const arch = debianArch(ctx.arch);
   // One cache a tool: debootstrap reads the release alone, mmdebstrap without a mirror
   // (Debian) its updates too, so sharing would make each drop the other's versions.
   const packageCache = packageCacheDir(ctx.settings.packageCacheDir, `${ctx.distro?.packageCacheOf ?? ctx.distroName}-${ctx.osVersion}-${arch}-${tool}`);
-  if (packageCache) mkdirSync(packageCache, { recursive: true });
+  if (packageCache) fx.mkdir(packageCache, { recursive: true });
   const args = bootstrapArgs({
     tool,
     suite: ctx.osVersion,

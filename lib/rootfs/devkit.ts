@@ -5,11 +5,11 @@
 // busybox (the only binary the shell-less guest base can run before the
 // chroot exists), the helper scripts, and trimmed. Every write into the tree
 // goes through the in-tree writer.
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { die, info } from '../core/log.ts';
-import { planLine, planning } from '../core/plan.ts';
 import { bootstrapDebianTree } from './debootstrap.ts';
 import type { RootfsContext } from './types.ts';
 import { packageVersion, versionsFileOf } from './versions.ts';
@@ -72,7 +72,7 @@ export function devkitStageInputs(ctx: RootfsContext): Record<string, string> {
 }
 
 function exposeStaticBusybox(tree: GuestTree): void {
-  const found = BUSYBOX_PLACES.find((rel) => tree.isFile(rel)) ?? (planning() ? BUSYBOX_PLACES[0] : undefined);
+  const found = BUSYBOX_PLACES.find((rel) => tree.isFile(rel)) ?? (fx.planning ? BUSYBOX_PLACES[0] : undefined);
   if (!found) die(`busybox-static installed no busybox in ${tree.root} (looked for ${BUSYBOX_PLACES.join(', ')}): the package list must keep busybox-static`);
   tree.copy(tree.resolve(found), STATIC_BUSYBOX, { mode: 0o755, uid: 0, gid: 0 });
 }
@@ -91,7 +91,7 @@ function installHelpers(ctx: RootfsContext, tree: GuestTree, repo: CudaRepo | un
 async function trim(tree: GuestTree): Promise<void> {
   for (const dir of TRIMMED_DIRS) {
     const host = tree.resolve(dir);
-    if (planning()) planLine(`# empty ${host}`);
+    if (fx.planning) fx.note(`# empty ${host}`);
     else if (existsSync(host)) await tree.remove(...readdirSync(host).map((name) => `${dir}/${name}`));
   }
 }
@@ -104,8 +104,8 @@ export async function buildDevkitRootfs(ctx: RootfsContext): Promise<void> {
   exposeStaticBusybox(tree);
   installHelpers(ctx, tree, repo);
   tree.write(APT_SANDBOX_CONF.path, APT_SANDBOX_CONF.text, { mode: 0o644 });
-  chmodSync(tree.mkdir('tmp'), 0o1777);
+  fx.chmod(tree.mkdir('tmp'), 0o1777);
   await trim(tree);
   // Searchable by everyone once mounted read-only.
-  chmodSync(ctx.workDir, 0o755);
+  fx.chmod(ctx.workDir, 0o755);
 }

@@ -1,6 +1,7 @@
 // The default builder (upstream lib.sh build_rootfs): dnf or yum with
 // --installroot and a generated config naming one repository.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { machine, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
@@ -8,7 +9,6 @@ import type { RootfsContext } from './types.ts';
 import type { DnfRepo } from './types.ts';
 import { $, haveCommand } from '../core/exec.ts';
 import { guestTree } from '../core/guest-tree.ts';
-import { planning } from '../core/plan.ts';
 import { die, info, step } from '../core/log.ts';
 import { withDownloadRetries } from '../core/retry.ts';
 import { insideUserNamespace } from '../core/userns.ts';
@@ -94,7 +94,7 @@ async function fetchGpgKey(ctx: RootfsContext, repo: DnfRepo, dir: string): Prom
 /** dnf5 (Fedora 41 and later, where `dnf` is dnf5): `dnf5 version 5.…` on the first line of --version. */
 export async function isDnf5(pm: string): Promise<boolean> {
   // A plan prints commands without running any: it shows the dnf 4 line.
-  if (planning()) return false;
+  if (fx.planning) return false;
   const out = await $({ nothrow: true, quiet: true })`${pm} --version`;
   return /^dnf5\b/.test(out.stdout.trimStart());
 }
@@ -108,7 +108,7 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
   const root = ctx.workDir;
   const repo = ctx.distro?.dnf ?? {};
   const pm = await packageManager(ctx.settings.pkgManager, repo.packageManagers);
-  mkdirSync(root, { recursive: true });
+  fx.mkdir(root, { recursive: true });
   let config: string | undefined;
   const useHostRepos = ctx.settings.distroRepo || (!ctx.repoUrl && !repo.metalink && !repo.mirrorList);
   if (ctx.settings.dnfConf) {
@@ -120,11 +120,11 @@ export async function buildDnfRootfs(ctx: RootfsContext): Promise<void> {
   } else {
     // The config lives outside the rootfs; cachedir and logfile are
     // installroot-relative for dnf and land in var/, which setupRootfs cleans.
-    const dir = mkdtempSync(join(tmpdir(), 'osbuilder-dnf-'));
-    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-    mkdirSync(join(dir, 'repos.d'));
+    const dir = fx.mkdtemp(join(tmpdir(), 'osbuilder-dnf-'));
+    onCleanup(() => fx.remove(dir, { recursive: true, force: true }));
+    fx.mkdir(join(dir, 'repos.d'));
     config = join(dir, `kata-${ctx.osName}-dnf.conf`);
-    writeFileSync(
+    fx.write(
       config,
       dnfConfigText({
         osName: ctx.osName,

@@ -4,7 +4,8 @@
 // damaged file is downloaded again, never installed. After a build, a cached
 // package that the build installed in another version is dropped, so the
 // cache follows the repository without growing.
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { writeFileAtomic } from '../core/atomic-write.ts';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
@@ -101,7 +102,7 @@ export function dropSupersededPackages(cache: string, statusFile: string): void 
     warn(`PACKAGE_CACHE_DIR: ${cache} holds files osbuilder-ts did not put there, left alone: ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ` and ${foreign.length - 5} more` : ''}`);
   }
   const old = supersededDebs(ours, installed);
-  for (const file of old) rmSync(join(cache, file), { force: true });
+  for (const file of old) fx.remove(join(cache, file), { force: true });
   if (old.length) info(`Dropped ${old.length} superseded package(s) from ${cache}`);
   writeFileAtomic(record, ours.filter((f) => !old.includes(f)).sort().map((f) => `${f}\n`).join(''));
 }

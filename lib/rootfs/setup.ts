@@ -10,7 +10,7 @@ import { RED_HAT_CHRONY, configureChrony } from './chrony.ts';
 import { PRUNED_SYSTEMD_FILES, PRUNED_SYSTEMD_UNITS } from '../core/systemd-prune.ts';
 import type { RootfsContext } from './types.ts';
 import { die, info, ok, step } from '../core/log.ts';
-import { planning } from '../core/plan.ts';
+import { fx } from '../core/effects.ts';
 import { guestTree, type GuestTree } from '../core/guest-tree.ts';
 import { realPathOf } from '../core/safe-paths.ts';
 import { createSummaryFile } from './summary.ts';
@@ -67,6 +67,8 @@ function emptyResolvConf(tree: GuestTree): void {
 export function deleteUnneededFiles(tree: GuestTree): void {
   info('Removing unneeded systemd services, sockets and files');
   const names = new Set([...PRUNED_SYSTEMD_UNITS.flatMap((u) => [`${u}.service`, `${u}.socket`]), ...PRUNED_SYSTEMD_FILES]);
+  // A plan has no tree to walk: which files match is known only when it is there.
+  if (fx.planning) return fx.note(`# remove ${[...names].sort().join(' ')} under ${tree.root}`);
   const device = lstatSync(tree.root).dev;
   const walk = (rel: string) => {
     for (const e of readdirSync(join(tree.root, rel), { withFileTypes: true })) {
@@ -88,7 +90,7 @@ export function deleteUnneededFiles(tree: GuestTree): void {
  * if the host would reach another place through an absolute link on the way.
  */
 function checkAgentDirs(tree: GuestTree, agentInit: string): void {
-  if (planning()) return;
+  if (fx.planning) return;
   const dirs = agentInit === 'yes' ? ['usr/bin', 'sbin'] : ['usr/bin', 'usr/lib/systemd/system', 'etc/systemd/system'];
   for (const dir of dirs) {
     tree.mkdir(dir);
@@ -112,7 +114,7 @@ export async function setupRootfs(ctx: RootfsContext, agent: AgentSource): Promi
   applyConfidentialTweaks(tree, s, AGENT_TARGET_PATH);
   installAgentPolicy(tree, s, ctx.scriptDir);
   info('Check init is installed');
-  if (!planning() && !tree.has('sbin/init')) die(`/sbin/init is not installed in ${root}: the distro must provide it (systemd) or use AGENT_INIT=yes`);
+  if (!fx.planning && !tree.has('sbin/init')) die(`/sbin/init is not installed in ${root}: the distro must provide it (systemd) or use AGENT_INIT=yes`);
   ok('init is installed');
   await unpackGuestTarballs(root, s);
   emptyResolvConf(tree);

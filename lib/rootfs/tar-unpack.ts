@@ -6,14 +6,11 @@
 // tree is touched. Pass 2 re-checks each placement against the disk and
 // writes: files renamed from the spool, links and nodes made under a temporary
 // name beside their place then renamed, so no entry is ever half there.
-import {
-  chmodSync, chownSync, closeSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync,
-  renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { dirname, join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { BuildError, die, step } from '../core/log.ts';
-import { planLine, planning } from '../core/plan.ts';
 import { removeStaleTemps } from '../core/stale-temps.ts';
 import { diskView, ModelView, nameParts, placeEntry, PlaceRefusal, type Placement } from './tar-place.ts';
 import { readTar, tarBytes, tarCompression, TarRefusal, type TarCompression, type TarEntry } from './tar-read.ts';
@@ -78,7 +75,7 @@ async function planArchive(tarball: Tarball, root: string | undefined, spoolDir?
       if (entry.kind !== 'file' || !spoolDir) return undefined;
       // Spool files spread over subdirectories: one directory of tens of thousands of new names is slow to create in.
       const bucket = join(spoolDir, String(++spooled >> 8));
-      if (bucket !== lastBucket) mkdirSync((lastBucket = bucket));
+      if (bucket !== lastBucket) fx.mkdir((lastBucket = bucket));
       planned.spool = join(bucket, String(spooled));
       fd = openSync(planned.spool, 'wx', 0o600);
       const out = fd;
@@ -111,13 +108,13 @@ const tempBeside = (path: string) => join(dirname(path), `.osbuilder-tmp-${proce
 /** Owner, mode and times of a new file, directory or node (chown first: it clears setuid). */
 function setMeta(path: string, e: TarEntry, link = false): void {
   if (link) {
-    lchownSync(path, e.uid, e.gid);
-    lutimesSync(path, e.mtime, e.mtime);
+    fx.lchown(path, e.uid, e.gid);
+    fx.touch(path, e.mtime, e.mtime, true);
     return;
   }
-  chownSync(path, e.uid, e.gid);
-  chmodSync(path, e.mode);
-  utimesSync(path, e.mtime, e.mtime);
+  fx.chown(path, e.uid, e.gid);
+  fx.chmod(path, e.mode);
+  fx.touch(path, e.mtime, e.mtime);
 }
 
 /** Make `tmp` into what the entry is, then rename it to `dest` (replacing a non-directory, never following it). */
@@ -126,13 +123,13 @@ async function putEntry(p: Planned, root: string, dest: string): Promise<void> {
   if (e.kind === 'file') {
     setMeta(p.spool!, e);
     try {
-      renameSync(p.spool!, dest);
+      fx.rename(p.spool!, dest);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
       const tmp = tempBeside(dest); // another filesystem mounted in the tree
-      copyFileSync(p.spool!, tmp);
+      fx.copy(p.spool!, tmp);
       setMeta(tmp, e);
-      renameSync(tmp, dest);
+      fx.rename(tmp, dest);
     }
     return;
   }
@@ -141,18 +138,18 @@ async function putEntry(p: Planned, root: string, dest: string): Promise<void> {
     const target = join(root, p.place.target!);
     const there = lstatSync(dest, { throwIfNoEntry: false });
     if (there && there.ino === lstatSync(target).ino && there.dev === lstatSync(target).dev) return;
-    linkSync(target, tmp);
+    fx.link(target, tmp);
   } else if (e.kind === 'symlink') {
-    symlinkSync(e.linkName, tmp);
+    fx.symlink(e.linkName, tmp);
   } else {
     const type = e.kind === 'fifo' ? ['p'] : [e.kind === 'char' ? 'c' : 'b', String(e.devMajor), String(e.devMinor)];
     await $`mknod ${tmp} ${type}`;
   }
   try {
     if (e.kind !== 'hardlink') setMeta(tmp, e, e.kind === 'symlink');
-    renameSync(tmp, dest);
+    fx.rename(tmp, dest);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    fx.remove(tmp, { force: true });
     throw err;
   }
 }
@@ -177,11 +174,11 @@ async function writePlan(tarball: Tarball, root: string, plan: Planned[]): Promi
     }
     const dest = join(root, p.place.rel);
     try {
-      for (const dir of p.place.mkdirs) mkdirSync(join(root, dir), 0o755);
+      for (const dir of p.place.mkdirs) fx.mkdir(join(root, dir), 0o755);
       if (p.place.op === 'dir') {
-        if (p.place.replaces) unlinkSync(dest);
-        mkdirSync(dest, 0o700);
-        chownSync(dest, e.uid, e.gid);
+        if (p.place.replaces) fx.unlink(dest);
+        fx.mkdir(dest, 0o700);
+        fx.chown(dest, e.uid, e.gid);
         newDirs.push([dest, e]);
       } else if (p.place.op !== 'keep') {
         await putEntry(p, root, dest);
@@ -194,15 +191,15 @@ async function writePlan(tarball: Tarball, root: string, plan: Planned[]): Promi
   }
   // Directory modes and times last: writing into a directory changes its mtime, and a read-only mode would stop the writes.
   for (const [dir, e] of newDirs.reverse()) {
-    chmodSync(dir, e.mode);
-    utimesSync(dir, e.mtime, e.mtime);
+    fx.chmod(dir, e.mode);
+    fx.touch(dir, e.mtime, e.mtime);
   }
 }
 
 /** Unpack at the root of `root`: every entry checked and placed inside the tree before the first write. */
 export async function unpackTarball(root: string, tarball: Tarball): Promise<void> {
   await step(`Unpacking ${tarball.variable} ${tarball.path}`, async () => {
-    if (planning()) planLine(`# unpack ${tarball.path} ${root}`);
+    if (fx.planning) fx.note(`# unpack ${tarball.path} ${root}`);
     else await unpackArchive(root, tarball);
   });
 }
@@ -216,13 +213,13 @@ export async function unpackArchive(root: string, tarball: Tarball): Promise<voi
   await removeStaleTemps(root, SPOOL_PREFIX);
   let spoolDir: string;
   try {
-    spoolDir = mkdtempSync(join(root, `${SPOOL_PREFIX}${process.pid}-`));
+    spoolDir = fx.mkdtemp(join(root, `${SPOOL_PREFIX}${process.pid}-`));
   } catch (e) {
     return die(`${tarball.variable}=${tarball.path} cannot be unpacked into ${root} (${(e as NodeJS.ErrnoException).code}); nothing was unpacked: check that directory`);
   }
   try {
     await writePlan(tarball, root, await planArchive(tarball, root, spoolDir));
   } finally {
-    rmSync(spoolDir, { recursive: true, force: true });
+    fx.remove(spoolDir, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,8 @@
 // used. At most DISTRO_CACHE_ENTRIES entries are kept, the least recently used
 // evicted first. The cache dir is ours only with our marker (cache-root.ts);
 // nothing in it but our entries and temporaries is ever touched.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { dirname, isAbsolute, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { checkCacheRoot, claimCacheRoot, type CacheRoot } from '../core/cache-root.ts';
@@ -134,7 +135,7 @@ function readEntry(cache: TreeCache, key: string): { record: EntryRecord; listin
 async function dropEntry(cache: TreeCache, key: string): Promise<void> {
   const aside = join(cache.dir, `${EVICT_PREFIX}${process.pid}-${key}`);
   try {
-    renameSync(entryDir(cache, key), aside);
+    fx.rename(entryDir(cache, key), aside);
   } catch {
     return; // another build dropped it first
   }
@@ -170,7 +171,7 @@ async function takeOut(tree: string, dest: string, key: string) {
 export function touchEntry(cache: TreeCache, key: string): void {
   const now = new Date();
   try {
-    utimesSync(recordPath(cache, key), now, now);
+    fx.touch(recordPath(cache, key), now, now);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EROFS') throw e;
   }
@@ -232,7 +233,7 @@ export async function beginEntry(cache: TreeCache): Promise<{ tmp: string; dropC
   await removeStaleTemps(cache.dir, EVICT_PREFIX);
   const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}`);
   await removeTree(tmp);
-  mkdirSync(tmp);
+  fx.mkdir(tmp);
   return { tmp, dropCleanup: onCleanup(() => removeTree(tmp)) };
 }
 
@@ -240,10 +241,10 @@ export async function beginEntry(cache: TreeCache): Promise<{ tmp: string; dropC
 export async function fillEntry(tmp: string, distro: string, src: string): Promise<void> {
   await step(`Saving the distro tree in the cache ${dirname(tmp)}`, () => $`cp -a --reflink=auto ${src} ${join(tmp, 'tree')}`);
   const listing = await step('Listing the saved tree (type, mode, owner, size, content of every path)', async () => treeListing(join(tmp, 'tree')));
-  writeFileSync(join(tmp, 'listing'), listing);
-  writeFileSync(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
+  fx.write(join(tmp, 'listing'), listing);
+  fx.write(join(tmp, 'stamps'), treeStamps(join(tmp, 'tree'), listing));
   const record: EntryRecord = { format: ENTRY_FORMAT, distro, ...listingStats(listing), listingSha256: listingDigest(listing) };
-  writeFileSync(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
+  fx.write(join(tmp, 'entry.json'), `${JSON.stringify(record, null, 2)}\n`);
 }
 
 /** True when fillEntry completed in `tmp` (a build container fills it for a non-root caller). */
@@ -254,7 +255,7 @@ export async function commitEntry(cache: TreeCache, key: string, tmp: string): P
   checkKey(key);
   if (existsSync(entryDir(cache, key))) await dropEntry(cache, key);
   try {
-    renameSync(tmp, entryDir(cache, key));
+    fx.rename(tmp, entryDir(cache, key));
   } catch (e) {
     // A concurrent build of the same inputs stored it first: theirs is as good.
     if (!existsSync(entryDir(cache, key))) throw e;

@@ -2,7 +2,8 @@
 // tree carries, with the output file as the described component: its sha256,
 // size and, for MEASURED_ROOTFS, the dm-verity parameters (root hash, salt) —
 // what an attestation policy compares against.
-import { lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { basename, join } from 'node:path';
 import { stageOutput } from '../core/atomic-write.ts';
 import { sha256OfFile } from '../core/file-read.ts';
@@ -97,7 +98,7 @@ export async function stageOutputSbom(rootfs: string, facts: OutputFacts): Promi
   const staged = await stageOutput(path);
   // A synchronous read in large chunks: about 4x faster here than a read stream.
   const sha256 = facts.sha256 ?? sha256OfFile(facts.file);
-  writeFileSync(staged.tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
+  fx.write(staged.tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
   return {
     path,
     commit: () => {

@@ -2,7 +2,8 @@
 // sqlite, bdb and ndb formats alike, whatever dnf left. rpm reads a private
 // copy: opening a sqlite database writes its -shm file in place, and the
 // tree's files may be hard links shared with the distro-tree cache.
-import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { fx } from '../core/effects.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from '../core/exec.ts';
@@ -53,17 +54,17 @@ export function parseRpmQuery(out: string): PackageSet['packages'] {
 export async function readRpm(root: string): Promise<PackageSet | undefined> {
   const db = rpmDbPath(root);
   if (!db) return undefined;
-  const copy = mkdtempSync(join(tmpdir(), 'osbuilder-rpmdb-'));
+  const copy = fx.mkdtemp(join(tmpdir(), 'osbuilder-rpmdb-'));
   try {
     const dir = resolveInRoot(root, db)!;
     // Regular files only: a link in a guest tree is never followed out of it.
-    for (const f of readdirSync(dir)) if (lstatSync(join(dir, f)).isFile()) copyFileSync(join(dir, f), join(copy, f));
+    for (const f of readdirSync(dir)) if (lstatSync(join(dir, f)).isFile()) fx.copy(join(dir, f), join(copy, f));
     const r = await $({ nothrow: true })`rpm -qa --dbpath ${copy} --qf ${QUERY_FORMAT}`;
     if (r.exitCode !== 0) {
       die(`cannot read the rpm database /${db} of ${root} (rpm -qa failed: ${r.stderr.trim() || `exit ${r.exitCode}`}): install rpm on the host (apt-get install rpm)`);
     }
     return { type: 'rpm', database: db, packages: parseRpmQuery(r.stdout) };
   } finally {
-    rmSync(copy, { recursive: true, force: true });
+    fx.remove(copy, { recursive: true, force: true });
   }
 }

@@ -1,13 +1,15 @@
 // tier: unit
 // lib/core/plan.ts: the `+ CMD` / `# write PATH` lines, and the two guards — in
-// plan mode a command through `$` does not run and a disk write does not
-// happen, for named imports of node:fs too; leaving plan mode restores both.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// plan mode a command through `$` does not run and a disk effect through
+// lib/core/effects.ts does not happen; node:fs itself is left alone; leaving
+// plan mode restores both.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { $, haveCommand, startPlanMode, stopPlanMode } from '../../lib/core/exec.ts';
-import { commandLine, planning, shellWord, writeLines } from '../../lib/core/plan.ts';
+import { fx } from '../../lib/core/effects.ts';
+import { commandLine, shellWord, writeLines } from '../../lib/core/plan.ts';
 
 const scratch = mkdtempSync('/tmp/osbuilder-plan-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -32,23 +34,28 @@ test('plan mode: commands are printed not run, disk writes are printed not made;
   const target = join(scratch, 'made');
   startPlanMode((l) => lines.push(l));
   try {
-    assert.ok(planning());
+    assert.ok(fx.planning);
     const r = await $`touch ${target}`;
     assert.is(r.exitCode, 0);
     assert.is(r.stdout, '');
     await $({ cwd: scratch })`make ${'a b'}`;
-    mkdirSync(join(scratch, 'dir'), { recursive: true });
-    writeFileSync(join(scratch, 'dir/f.conf'), 'k=v\n');
-    symlinkSync('../tmp', join(scratch, 'link'));
-    const tmp = mkdtempSync(join(scratch, 'osbuilder-x-'));
+    fx.mkdir(join(scratch, 'dir'), { recursive: true });
+    fx.mkdir(join(scratch, 'dir'), { recursive: true });
+    fx.write(join(scratch, 'dir/f.conf'), 'k=v\n');
+    fx.symlink('../tmp', join(scratch, 'link'));
+    const tmp = fx.mkdtemp(join(scratch, 'osbuilder-x-'));
     assert.is(tmp, join(scratch, 'osbuilder-x-XXXXXX'));
-    rmSync(tmp, { recursive: true });
+    fx.remove(tmp, { recursive: true });
+    fx.note('# unpack a.tar /r');
+    // Nothing patches node:fs: a write past the effects is a real one (test/core/disk-writes.test.ts keeps the build from making any).
+    writeFileSync(join(scratch, 'direct'), 'x');
     // A plan assumes the build's tools are there.
     assert.ok(await haveCommand('no-such-tool-anywhere'));
   } finally {
     stopPlanMode();
   }
-  assert.not.ok(planning());
+  assert.not.ok(fx.planning);
+  assert.is(readFileSync(join(scratch, 'direct'), 'utf8'), 'x');
   assert.equal(lines, [
     `+ touch ${target}`,
     `+ (cd ${scratch} && make $'a b')`,
@@ -58,11 +65,12 @@ test('plan mode: commands are printed not run, disk writes are printed not made;
     `# symlink ${scratch}/link -> ../tmp`,
     `# mkdir ${scratch}/osbuilder-x-XXXXXX`,
     `# remove ${scratch}/osbuilder-x-XXXXXX`,
+    '# unpack a.tar /r',
   ]);
   for (const p of ['made', 'dir', 'link']) assert.not.ok(existsSync(join(scratch, p)), `${p} not created`);
   // Real again.
   await $`touch ${target}`;
-  writeFileSync(join(scratch, 'real'), 'x');
+  fx.write(join(scratch, 'real'), 'x');
   assert.ok(existsSync(target) && existsSync(join(scratch, 'real')));
   assert.not.ok(await haveCommand('no-such-tool-anywhere'));
 });
