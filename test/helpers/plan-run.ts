@@ -1,7 +1,7 @@
-// Run `rootfs.ts --dry-run` as a subprocess and split its plan: the `+ CMD`
+// Run `rootfs.ts --dry-run` (its main() in this process) and split its plan: the `+ CMD`
 // lines (commands in order) and the `# ...` lines (disk writes).
 import { join } from 'node:path';
-import { runRootfs } from './rootfs-fixture.ts';
+import { runRootfsInProcess } from './rootfs-fixture.ts';
 
 /** Where plans say the rootfs goes; a plan must never create it. */
 export const PLAN_ROOT = '/tmp/osbuilder-plan-rootfs';
@@ -19,7 +19,7 @@ export interface Plan {
 }
 
 export async function plan(distro: string, env: Record<string, string> = {}, args: string[] = []): Promise<Plan> {
-  const out = await runRootfs(['--dry-run', '-r', PLAN_ROOT, ...args, distro], { AGENT_SOURCE_BIN: '/bin/true', TMPDIR: '/tmp', PACKAGE_CACHE_DIR: 'no', ...env });
+  const out = await runRootfsInProcess(['--dry-run', '-r', PLAN_ROOT, ...args, distro], { AGENT_SOURCE_BIN: '/bin/true', TMPDIR: '/tmp', PACKAGE_CACHE_DIR: 'no', ...env });
   const lines = out.stdout.split('\n');
   const commands = lines.filter((l) => l.startsWith('+ ')).map((l) => l.slice(2));
   const setup = commands.findIndex((c) => c.startsWith(`rm -rf --one-file-system ${join(PLAN_ROOT, 'var/cache')}`));

@@ -9,6 +9,8 @@ import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { extensionMountSources, testAgentBinary, testAgentTarball } from './agent.ts';
 import { type Arch, hostArch } from '../../lib/core/arch.ts';
 import { cached, cacheRoot, hashFiles, hashOf } from './cache.ts';
+import { runInProcess } from './in-process.ts';
+import { main as rootfsMain } from '../../rootfs.ts';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 
@@ -44,6 +46,12 @@ export interface DebianRootfsOptions {
 /** Runs `tsx rootfs.ts` as a subprocess; downloaded packages are kept in the test cache, not the user's. */
 export function runRootfs(args: string[], env: Record<string, string> = {}) {
   return $({ cwd: repoRoot, env: { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...env }, nothrow: true })`${join(repoRoot, 'node_modules/.bin/tsx')} rootfs.ts ${args}`;
+}
+
+/** rootfs.ts's main() in this process (no tsx start-up), with runRootfs's environment. */
+export function runRootfsInProcess(args: string[], env: Record<string, string> = {}) {
+  const all = { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), ...env };
+  return runInProcess(() => rootfsMain(args, all), all);
 }
 
 /**
