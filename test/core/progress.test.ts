@@ -11,7 +11,43 @@ function fakeOut(isTTY: boolean) {
   const writes: string[] = [];
   return { isTTY, columns: 100, writes, write: (t: string) => writes.push(t) };
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A fake clock for Date.now and setInterval (all progress.ts uses): `sleep`
+ * moves it on and fires the due ticks in order, so the 10 s of the plain
+ * lines take no real time.
+ */
+const clock = { now: 0, timers: new Map<number, { due: number; every: number; fn: () => void }>(), next: 1 };
+const real = { now: Date.now, setInterval: globalThis.setInterval, clearInterval: globalThis.clearInterval };
+test.before.each(() => {
+  clock.now = real.now();
+  clock.timers.clear();
+  Date.now = () => clock.now;
+  globalThis.setInterval = ((fn: () => void, every: number) => {
+    const id = clock.next++;
+    clock.timers.set(id, { due: clock.now + every, every, fn });
+    return { unref: () => {}, [Symbol.toPrimitive]: () => id };
+  }) as unknown as typeof setInterval;
+  globalThis.clearInterval = ((t?: unknown) => {
+    if (t !== undefined) clock.timers.delete(Number(t));
+  }) as typeof clearInterval;
+});
+test.after.each(() => {
+  Date.now = real.now;
+  globalThis.setInterval = real.setInterval;
+  globalThis.clearInterval = real.clearInterval;
+});
+async function sleep(ms: number): Promise<void> {
+  const end = clock.now + ms;
+  for (;;) {
+    const due = [...clock.timers.values()].filter((t) => t.due <= end).sort((a, b) => a.due - b.due)[0];
+    if (!due) break;
+    clock.now = due.due;
+    due.due += due.every;
+    due.fn();
+  }
+  clock.now = end;
+}
 
 test('elapsed time and nested steps read well', async () => {
   assert.is(formatElapsed(9_900), '9 s');
