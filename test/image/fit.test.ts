@@ -1,4 +1,3 @@
-// tier: unit
 // Sizing that fits first time: a 10 GiB sparse file is sized by its
 // allocated blocks (mke2fs -d and cp --sparse keep holes), and a tree of many
 // small files gets its inodes (ext4: mke2fs -N) instead of dozens of growth
