@@ -79,7 +79,7 @@ function consoleWriter(s: { noColor: string; term: string }): (text: string) => 
   return (text) => void process.stdout.write(plain.push(text));
 }
 
-async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   const opts = parseCommandLine(bootSettings, argv, { min: 0, max: 1, what: 'one disk image or initrd to boot' });
   // -e repeats: each one an extension, in order.
   const extensions = [opts.e ?? []].flat().map((raw) => parseExtensionOption(String(raw)));

@@ -4,27 +4,33 @@
 // running into its description.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { $ } from '../../lib/core/exec.ts';
 import { type SettingSpec, settingName, truthy } from '../../lib/core/cli.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { debootstrapSettings } from '../../lib/rootfs/debootstrap.ts';
-import { imageSettings } from '../../image.ts';
-import { initrdSettings } from '../../initrd.ts';
-import { bootSettings } from '../../boot.ts';
+import { main as rootfsMain } from '../../rootfs.ts';
+import { imageSettings, main as imageMain } from '../../image.ts';
+import { initrdSettings, main as initrdMain } from '../../initrd.ts';
+import { bootSettings, main as bootMain } from '../../boot.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 
-const repo = new URL('../../', import.meta.url).pathname;
-const tsx = `${repo}node_modules/.bin/tsx`;
-
-const scripts: [string, SettingSpec<unknown>[]][] = [
-  ['rootfs.ts', [...Object.values(rootfsSettings), ...Object.values(debootstrapSettings)] as SettingSpec<unknown>[]],
-  ['image.ts', Object.values(imageSettings) as SettingSpec<unknown>[]],
-  ['initrd.ts', Object.values(initrdSettings) as SettingSpec<unknown>[]],
-  ['boot.ts', Object.values(bootSettings) as SettingSpec<unknown>[]],
+type Main = (argv: string[]) => Promise<void>;
+const scripts: [string, Main, SettingSpec<unknown>[]][] = [
+  ['rootfs.ts', rootfsMain, [...Object.values(rootfsSettings), ...Object.values(debootstrapSettings)] as SettingSpec<unknown>[]],
+  ['image.ts', imageMain, Object.values(imageSettings) as SettingSpec<unknown>[]],
+  ['initrd.ts', initrdMain, Object.values(initrdSettings) as SettingSpec<unknown>[]],
+  ['boot.ts', bootMain, Object.values(bootSettings) as SettingSpec<unknown>[]],
 ];
 
-for (const [script, specs] of scripts) {
+/** `script -h` as its main() prints it, in this process. */
+async function help(main: Main): Promise<{ stdout: string }> {
+  const out = await runInProcess(() => main(['-h']));
+  assert.is(out.exitCode, 0, out.stderr);
+  return out;
+}
+
+for (const [script, main, specs] of scripts) {
   test(`${script} -h: one line per setting of its table, one description column`, async () => {
-    const out = await $({ cwd: repo })`${tsx} ${script} -h`;
+    const out = await help(main);
     const lines = out.stdout.split('\n');
     const columns = new Set<number>();
     for (const spec of specs) {
@@ -43,9 +49,9 @@ for (const [script, specs] of scripts) {
 }
 
 test('the glitches of issue 16 are gone', async () => {
-  const rootfs = (await $({ cwd: repo })`${tsx} rootfs.ts -h`).stdout;
+  const rootfs = (await help(rootfsMain)).stdout;
   assert.match(rootfs, /\n {2}-o VERSION, OSBUILDER_VERSION {2,}osbuilder version/);
-  const image = (await $({ cwd: repo })`${tsx} image.ts -h`).stdout;
+  const image = (await help(imageMain)).stdout;
   assert.match(image, /\n {2}-o IMAGE, IMAGE {2,}path of the image/);
 });
 
