@@ -53,15 +53,19 @@ function interrupted(mode: string): Promise<{ code: number | null; stderr: strin
   );
 }
 
+/** Both cases run side by side (each mostly waits), started by the first test that needs one. */
+let runs: ReturnType<typeof interrupted>[] | undefined;
+const run = (i: 0 | 1) => (runs ??= [interrupted('between'), interrupted('running')])[i]!;
+
 test('a command the build starts after the signal dies at once: the cleanup runs when the build has stopped', async () => {
-  const r = await interrupted('between');
+  const r = await run(0);
   assert.is(r.code, 143, r.stderr);
   assert.equal(r.files, ['cleanup-ran']);
   assert.equal(r.stderr.trim().split('\n'), ['ERROR: interrupted by SIGTERM, cleaning up']);
 });
 
 test('a running command gets the signal though only our pid had it: nothing writes after the exit', async () => {
-  const r = await interrupted('running');
+  const r = await run(1);
   assert.is(r.code, 143, r.stderr);
   assert.equal(r.files, ['cleanup-ran']);
   assert.ok(r.ms < 12_000, `exited after ${r.ms} ms, not when the 15 s fallback ended`);
