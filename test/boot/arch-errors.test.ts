@@ -12,10 +12,14 @@ import { kernelArch, kernelArchOf, summaryArch } from '../../lib/boot/guest-arch
 import { elfArch } from '../../lib/core/arch.ts';
 import { $ } from '../../lib/core/exec.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
+import { runInProcess } from '../helpers/in-process.ts';
+import { main as bootMain } from '../../boot.ts';
 
 const work = mkdtempSync('/var/tmp/osbuilder-arch-errors-test-');
 test.after(() => rmSync(work, { recursive: true, force: true }));
+/** boot.ts as its own process (once: its exit and ERROR line as a user sees them) or its main() in this one. */
 const boot = (args: string[]) => $({ nothrow: true, cwd: repoRoot })`${join(repoRoot, 'node_modules/.bin/tsx')} boot.ts ${args}`;
+const bootInProcess = (args: string[]) => runInProcess(() => bootMain(args));
 
 async function aarch64Initrd(): Promise<string> {
   const tree = join(work, 'tree');
@@ -58,10 +62,10 @@ test('a kernel of another architecture than the guest: one ERROR naming both', a
 
 test('-a contradicting the summary, and an unknown -a: one ERROR each', async () => {
   const initrd = await aarch64Initrd();
-  const wrong = await boot(['-a', 's390x', initrd]);
+  const wrong = await bootInProcess(['-a', 's390x', initrd]);
   assert.is(wrong.exitCode, 1);
   oneError(wrong.stderr, /holds a guest for aarch64, not s390x: give -a aarch64/);
-  const unknown = await boot(['-a', 'mips64', initrd]);
+  const unknown = await bootInProcess(['-a', 'mips64', initrd]);
   assert.is(unknown.exitCode, 1);
   oneError(unknown.stderr, /-a=mips64 is not a supported architecture: use one of x86_64, aarch64, ppc64le, s390x/);
 });

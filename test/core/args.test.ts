@@ -8,6 +8,8 @@ import { $ } from '../../lib/core/exec.ts';
 import { parseCommandLine } from '../../lib/core/args.ts';
 import { resolveSettings } from '../../lib/core/cli.ts';
 import { imageSettings } from '../../image.ts';
+import { main as initrdMain } from '../../initrd.ts';
+import { runInProcess } from '../helpers/in-process.ts';
 import { isBuildError } from '../helpers/errors.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
 
@@ -27,8 +29,13 @@ test('unknown options, too many arguments, --help', () => {
 });
 
 test("image.ts and initrd.ts with -o '': one ERROR naming -o", async () => {
-  for (const script of ['image.ts', 'initrd.ts']) {
-    const out = await $({ nothrow: true, cwd: repoRoot })`npx tsx ${script} -o ${''} /nonexistent-rootfs`;
+  // image.ts as its own process; initrd.ts's main() in this one (the same code path, without a tsx start-up).
+  const runs = {
+    'image.ts': () => $({ nothrow: true, cwd: repoRoot })`${repoRoot}node_modules/.bin/tsx image.ts -o ${''} /nonexistent-rootfs`,
+    'initrd.ts': () => runInProcess(() => initrdMain(['-o', '', '/nonexistent-rootfs'])),
+  };
+  for (const [script, run] of Object.entries(runs)) {
+    const out = await run();
     assert.is(out.exitCode, 1, script);
     const errors = out.stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
     assert.is(errors.length, 1, out.stderr);

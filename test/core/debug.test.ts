@@ -27,11 +27,9 @@ test('yes/no values', () => {
 });
 
 test('DEBUG=no and DEBUG=0 echo no command; DEBUG=1 does', async () => {
-  for (const off of ['no', '0', 'false']) {
-    const out = await run(off);
-    assert.not.match(out, /\$ echo osb-debug-probe/, `DEBUG=${off}`);
-  }
-  const on = await run('1');
+  const offs = ['no', '0', 'false'];
+  const [on, ...outs] = await Promise.all(['1', ...offs].map(run));
+  offs.forEach((off, i) => assert.not.match(outs[i]!, /\$ echo osb-debug-probe/, `DEBUG=${off}`));
   assert.match(on, /\$ echo osb-debug-probe/);
 });
 

@@ -22,7 +22,7 @@ const script = (name: string, body: string) => {
   ].join('\n'));
   return path;
 };
-const run = (path: string, debug = '') => $({ nothrow: true, env: { ...process.env, DEBUG: debug, NO_COLOR: '1' } })`npx tsx ${path}`;
+const run = (path: string, debug = '') => $({ nothrow: true, env: { ...process.env, DEBUG: debug, NO_COLOR: '1' } })`${repoRoot}/node_modules/.bin/tsx ${path}`;
 const errors = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('ERROR:'));
 
 test('a failed command: its first words and the last line of its stderr', async () => {
@@ -33,12 +33,11 @@ test('a failed command: its first words and the last line of its stderr', async 
 
 test('an unexpected error is called a bug; DEBUG=1 adds its stack', async () => {
   const path = script('bug.mts', 'const x: any = undefined; x.field.more = 1;');
-  const quiet = await run(path);
+  const [quiet, loud] = await Promise.all([run(path), run(path, '1')]);
   assert.is(quiet.exitCode, 1);
   assert.equal(errors(quiet.stderr).length, 1);
   assert.match(errors(quiet.stderr)[0]!, /^ERROR: unexpected error \(a bug in osbuilder-ts; rerun with DEBUG=1 for its stack\): TypeError: /);
   assert.not.match(quiet.stderr, /\n\s+at /);
-  const loud = await run(path, '1');
   assert.match(errors(loud.stderr)[0]!, /its stack follows\): TypeError: /);
   assert.match(loud.stderr, /TypeError: .*\n\s+at .*bug\.mts/);
 });

@@ -27,7 +27,7 @@ test('BOOT_TIMEOUT=abc and 0 are refused by name', () => {
 });
 
 test('the script: one ERROR line, exit 1, nothing built', async () => {
-  const out = await $({ nothrow: true, cwd: repoRoot, env: { ...process.env, BOOT_TIMEOUT: 'abc' } })`npx tsx test-images.ts debian`;
+  const out = await $({ nothrow: true, cwd: repoRoot, env: { ...process.env, BOOT_TIMEOUT: 'abc' } })`${repoRoot}node_modules/.bin/tsx test-images.ts debian`;
   assert.is(out.exitCode, 1);
   assert.equal(out.stderr.split('\n').filter((l) => l.startsWith('ERROR:')), ['ERROR: BOOT_TIMEOUT=abc is not a whole number: give a number from 1 to 86400']);
   assert.not.match(out.stdout + out.stderr, /Building rootfs/);

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { parseHandler, registrationLine } from '../../lib/rootfs/binfmt.ts';
 import { $ } from '../../lib/core/exec.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
-import { cleanEnv, repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
+import { cleanEnv, repoRoot, runRootfsInProcess } from '../helpers/rootfs-fixture.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-arch-errors-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -28,7 +28,7 @@ test('binfmt_misc handler files and binfmt.d lines are read', () => {
 
 test('unknown ARCH: one ERROR listing the supported architectures, nothing written', async () => {
   const root = join(scratch, 'unknown');
-  const out = await runRootfs(['-r', root, 'debian'], { ARCH: 'mips64', AGENT_SOURCE_BIN: await testAgentBinary() });
+  const out = await runRootfsInProcess(['-r', root, 'debian'], { ARCH: 'mips64', AGENT_SOURCE_BIN: await testAgentBinary() });
   assert.is(out.exitCode, 1);
   assert.equal(errorLines(out.stderr), ['ERROR: ARCH=mips64 is not a supported architecture: use one of x86_64, aarch64, ppc64le, s390x'], out.stderr);
   assert.not.ok(existsSync(root));
