@@ -5,10 +5,11 @@
 // listed here with the reason (none of them on a path a plan runs). Nothing
 // patches node:fs. A new import fails this test until it goes through the
 // effects or is listed.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { projectSources } from '../helpers/project-sources.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
 
 /** The node:fs (and node:fs/promises) calls that change the disk or open a file for writing. */
@@ -38,19 +39,7 @@ const ALLOWED: Allowed[] = [
 /** An open that only reads (openSync, fs/promises open): allowed anywhere, checked call by call. */
 const readOnlyOpens = (name: string) => new RegExp(`\\b${name}\\([^,()]+, (?:'r'|constants\\.O_RDONLY\\b[^)]*)\\)`, 'g');
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sources(path);
-    return e.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
-const files = [
-  ...sources(join(repoRoot, 'lib')),
-  ...sources(join(repoRoot, 'rootfs')),
-  ...readdirSync(repoRoot).filter((f) => f.endsWith('.ts')).map((f) => join(repoRoot, f)),
-].map((f) => relative(repoRoot, f));
+const files = projectSources(['lib', 'rootfs']);
 
 /** The disk-changing names each file imports from node:fs; a default or namespace import counts as all of them. */
 function diskImports(file: string): string[] {

@@ -3,10 +3,11 @@
 // settings table from `process.env` once (main's `env` parameter) and hands the
 // values on. What else reads `process.env` is listed here with the reason;
 // a new read fails this test until it goes through a table or is listed.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { projectSources } from '../helpers/project-sources.ts';
 import { repoRoot } from '../helpers/rootfs-fixture.ts';
 
 interface Allowed {
@@ -43,18 +44,7 @@ const ALLOWED: Allowed[] = [
   },
 ];
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return sources(path);
-    return e.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
-const files = [
-  ...sources(join(repoRoot, 'lib')),
-  ...readdirSync(repoRoot).filter((f) => f.endsWith('.ts')).map((f) => join(repoRoot, f)),
-].map((f) => relative(repoRoot, f));
+const files = projectSources(['lib']);
 
 const reads = files.flatMap((file) =>
   readFileSync(join(repoRoot, file), 'utf8').split('\n').flatMap((line, i) => (line.includes('process.env') ? [{ file, line, at: `${file}:${i + 1}` }] : [])));
