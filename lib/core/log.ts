@@ -38,6 +38,8 @@ export function formatSeconds(ms: number): string {
 
 interface StepTime {
   title: string;
+  /** When it started (Date.now()). */
+  started: number;
   ms: number;
 }
 
@@ -61,7 +63,7 @@ export async function step<T>(
     const result = await fn();
     stop();
     const ms = Date.now() - start;
-    stepTimes.push({ title, ms });
+    stepTimes.push({ title, started: start, ms });
     ok(`${title} (${formatSeconds(ms)})`);
     return result;
   } finally {
@@ -69,9 +71,10 @@ export async function step<T>(
   }
 }
 
-/** One line with the total time and each step's, when there were several steps. */
+/** One line with the total time and each step's since `sinceMs` (a run's start), when there were several steps. */
 export function printTotals(sinceMs: number): void {
-  if (stepTimes.length < 2) return;
-  const parts = stepTimes.map((t) => `${t.title.length > 48 ? `${t.title.slice(0, 47)}…` : t.title} ${formatSeconds(t.ms)}`);
+  const steps = stepTimes.filter((t) => t.started >= sinceMs);
+  if (steps.length < 2) return;
+  const parts = steps.map((t) => `${t.title.length > 48 ? `${t.title.slice(0, 47)}…` : t.title} ${formatSeconds(t.ms)}`);
   info(`total ${formatSeconds(Date.now() - sinceMs)}: ${parts.join('; ')}`);
 }
