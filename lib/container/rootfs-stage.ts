@@ -125,7 +125,8 @@ export function stageEnv(ctx: RootfsContext, agent?: AgentSource, trees?: StageT
   env.push(...versionsInput(ctx).env);
   if (agent) env.push(...setupInputs(ctx, agent).env);
   else env.push(['STAGE_PREPARE_ROOTFS', '1']);
-  if (trees) env.push(['DISTRO_CACHE_DIR', CONTAINER_DISTRO_CACHE_DIR], ['DISTRO_STAGE_KEY', trees.key], ...(ctx.settings.forceRebuild ? [['FORCE_REBUILD', 'yes'] as [string, string]] : []));
+  if (trees) env.push(['DISTRO_CACHE_DIR', CONTAINER_DISTRO_CACHE_DIR], ['DISTRO_STAGE_KEY', trees.key]);
+  if (trees && ctx.settings.forceRebuild) env.push(['FORCE_REBUILD', 'yes']);
   const owner = callerOwner(engineFor(ctx.settings) ?? 'docker');
   if (owner) env.push([OWNER_VARIABLE, owner]);
   env.push(['HOME', '/root']);

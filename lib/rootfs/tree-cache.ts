@@ -149,9 +149,9 @@ async function dropEntry(cache: TreeCache, key: string): Promise<void> {
  * the entry's bytes and metadata. Across filesystems, where links cannot go,
  * it is a copy (reflinks where the filesystem has them).
  */
-async function takeOut(tree: string, dest: string, key: string) {
-  // A dest that exists is the build container's /rootfs, a mount: no link reaches it, its contents become a copy.
-  if (existsSync(dest)) return step(`Copying the cached distro tree ${key.slice(0, 12)} into ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree}/. ${dest}`);
+async function takeOut(tree: string, dest: string, key: string, into: boolean) {
+  // `into`: dest is the build container's /rootfs, a mount: no link reaches it, its contents become a copy.
+  if (into) return step(`Copying the cached distro tree ${key.slice(0, 12)} into ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree}/. ${dest}`);
   const sameFs = statSync(tree).dev === statSync(dirname(dest)).dev;
   if (!sameFs) info(`The distro-tree cache ${dirname(dirname(tree))} is on another filesystem than ${dirname(dest)}: the cached tree is copied, not hard-linked (put both on one filesystem for the faster rebuild)`);
   const copy = () => step(`Copying the cached distro tree ${key.slice(0, 12)} to ${dest}`, () => $({ nothrow: true })`cp -a --reflink=auto ${tree} ${dest}`);
@@ -198,7 +198,7 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
   let copyFailed = false;
   if ('record' in entry) {
     touchEntry(cache, key);
-    const cp = await takeOut(treeOf(cache, key), dest, key);
+    const cp = await takeOut(treeOf(cache, key), dest, key, kept);
     if (cp.signal) throw cp; // interrupted (Ctrl-C reaches cp too): no fallback build
     if (cp.exitCode !== 0) {
       why = `the copy failed: ${cp.stderr.trim().split('\n')[0]}`;
