@@ -1,7 +1,8 @@
 // The device nodes of a tree's table (lib/core/device-nodes.ts), made by each
 // packer itself: read back from the ext4 image (debugfs stat), the erofs
 // image (fsck.erofs --extract, and the very bytes mkfs.erofs writes from
-// real nodes), the xfs image (the same bytes as from real nodes) and the
+// real nodes), the xfs image (the same bytes as from real nodes; xfs_db
+// by the copy route) and the
 // initrd (cpio's listing). A node the tree holds itself is packed as it is;
 // a bad table line is one ERROR, nothing written.
 import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { $ } from '../../lib/core/exec.ts';
 import { DEVICE_NODE_TABLE, deviceNodeTableText, type DeviceNode } from '../../lib/core/device-nodes.ts';
 import { DEVICE_NODES } from '../../lib/rootfs/debian-tree.ts';
 import { repoRoot, runImageTs, syntheticRootfs } from '../helpers/image-fixture.ts';
+import { xfsListing } from '../helpers/image-readback.ts';
 
 const EPOCH = '1700000000';
 const work = mkdtempSync('/var/tmp/osb-device-nodes-');
@@ -78,6 +80,18 @@ test('erofs: the bytes mkfs.erofs writes from real nodes; fsck.erofs --extract g
 
 test('xfs (protofile): the bytes of the tree holding the nodes', async () => {
   assert.ok(await same(await image(withTable, 'table.xfs.img', 'xfs'), await image(withNodes, 'nodes.xfs.img', 'xfs')));
+});
+
+test('xfs through the loop-mount copy (a tree with an xattr): xfs_db reads each node back', async () => {
+  const tree = join(work, 'with-xattr');
+  await $`cp -a ${withTable} ${tree}`;
+  await $`setfattr -n user.osb -v 1 ${join(tree, 'etc/sgid')}`;
+  const img = await image(tree, 'xattr.xfs.img', 'xfs');
+  const fsFile = join(work, 'xattr.xfs.fs');
+  await $`dd if=${img} of=${fsFile} bs=1M skip=${ROOTFS_AT} iflag=skip_bytes status=none`;
+  const listing = await xfsListing(fsFile);
+  for (const n of ADDED) assert.equal(listing.get(n.rel), { type: n.type === 'char' ? 'c' : 'b', perm: n.perm.toString(8), uid: n.uid, gid: n.gid }, n.rel);
+  assert.equal(listing.get('dev/null')?.perm, '644');
 });
 
 test('initrd: cpio lists each node; the bytes of the tree holding the nodes', async () => {
