@@ -1,7 +1,9 @@
 // erofs from the directory (mkfs.erofs reads a tree, no mount), as upstream:
-// lz4hc, no inline data. When etc/machine-id must be added, mkfs.erofs
-// reads a staged copy instead of the rootfs, with etc's mtime kept as the
-// tree has it.
+// lz4hc, no inline data. When etc/machine-id or the device nodes of the
+// tree's table must be added, mkfs.erofs reads a staged copy instead of the
+// rootfs, with the directories' mtimes kept as the tree has them; each node
+// goes in as an empty file that erofs-nodes.ts then turns into the node in
+// the image (no mknod: the same bytes in a user namespace as for root).
 import { statSync } from 'node:fs';
 import { fx } from '../core/effects.ts';
 import { join } from 'node:path';
@@ -10,7 +12,9 @@ import { die } from '../core/log.ts';
 import type { FsIds } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { showPath } from '../core/show-path.ts';
-import type { RootfsTree } from './tree.ts';
+import { deviceNodeEntries, type RootfsTree } from './tree.ts';
+import { retypeErofsStandIns } from './erofs-nodes.ts';
+import { dirname } from 'node:path';
 import { stagedCopy, sweepLegacyStages } from './erofs-stage.ts';
 
 /** mkfs.erofs 1.5 fails ("Could not format the device") on a name of 255 bytes, which ext4 holds. */
@@ -40,19 +44,30 @@ export async function buildErofsFile(
 ): Promise<void> {
   checkErofsCanHold(tree, epoch);
   await sweepLegacyStages(tree.root);
-  const stage = tree.addMachineId ? await stagedCopy(tree.root, scratch) : undefined;
+  const nodes = deviceNodeEntries(tree);
+  const stage = tree.addMachineId || nodes.length ? await stagedCopy(tree.root, scratch) : undefined;
   try {
     const source = stage?.dir ?? tree.root;
     if (stage) {
-      const etc = statSync(join(stage.dir, 'etc'));
-      fx.write(join(stage.dir, MACHINE_ID), '', { mode: 0o644 });
-      fx.touch(join(stage.dir, 'etc'), etc.atime, etc.mtime);
+      const added = [...(tree.addMachineId ? [MACHINE_ID] : []), ...nodes.map((e) => e.rel)];
+      const dirs = [...new Set(added.map((rel) => dirname(rel)))].map((d) => [d, statSync(join(stage.dir, d))] as const);
+      if (tree.addMachineId) fx.write(join(stage.dir, MACHINE_ID), '', { mode: 0o644 });
+      for (const e of nodes) {
+        const standIn = join(stage.dir, e.rel);
+        fx.write(standIn, '', { mode: e.perm });
+        fx.chmod(standIn, e.perm);
+        // Only root (of the namespace, too) may give it the node's owner; the retyping writes it anyway.
+        if (process.getuid?.() === 0) fx.chown(standIn, e.uid, e.gid);
+        fx.touch(standIn, e.mtimeSec, e.mtimeSec);
+      }
+      for (const [d, st] of dirs) fx.touch(join(stage.dir, d), st.atime, st.mtime);
     }
     const fixed = ids ? [`-U${ids.uuid}`] : [];
     // SOURCE_DATE_EPOCH in its environment makes mkfs.erofs clamp mtimes to it
     // (and use it as the build time); -T would set every mtime to it instead.
     const env = { ...process.env, ...(epoch !== undefined ? { SOURCE_DATE_EPOCH: String(epoch) } : {}) };
     await $({ env })`mkfs.erofs --quiet -zlz4hc -Enoinline_data ${fixed} ${out} ${source}`;
+    retypeErofsStandIns(out, nodes);
   } finally {
     stage?.release();
   }

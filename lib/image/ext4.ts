@@ -1,6 +1,7 @@
 // ext4 without a mount: `mke2fs -d` fills the filesystem straight from the
 // rootfs directory into its partition of the image file (-E offset=), then
-// debugfs applies the image's one edit (an empty machine-id in), sets
+// debugfs applies the image's edits (an empty machine-id in, the device
+// nodes of the tree's table made with their mode, owner and mtime), sets
 // the mtimes after 2038 that mke2fs writes without the 256-byte inode's extra
 // epoch bits, and, for reproducible builds, pins every inode's timestamps. The rootfs
 // directory itself is only read.
@@ -10,7 +11,8 @@ import { $ } from '../core/exec.ts';
 import { EXT4_RESERVED_PERCENT, ext4InodeCount, ext4Needs } from './size.ts';
 import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
-import { imageEntries } from './tree.ts';
+import { deviceNodeEntries, imageEntries } from './tree.ts';
+import { devMajor, devMinor } from '../initrd/cpio.ts';
 import { die } from '../core/log.ts';
 import { showPath } from '../core/show-path.ts';
 
@@ -39,6 +41,16 @@ function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): 
   const cmds: string[] = [];
   if (b.tree.addMachineId) {
     cmds.push(`write ${debugfsArg(emptyFile)} /${MACHINE_ID}`, `sif /${MACHINE_ID} mode 0100644`, `sif /${MACHINE_ID} uid 0`, `sif /${MACHINE_ID} gid 0`);
+  }
+  for (const e of deviceNodeEntries(b.tree)) {
+    const q = debugfsPath(e.path);
+    const type = e.type === 'char' ? 0o20000 : 0o60000;
+    // debugfs's mknod takes a name in the current directory, not a path.
+    const slash = e.path.lastIndexOf(0x2f);
+    const dir = slash < 0 ? Buffer.alloc(0) : e.path.subarray(0, slash);
+    cmds.push(`cd ${debugfsPath(dir)}`, `mknod ${debugfsArg(e.path.subarray(slash + 1))} ${e.type === 'char' ? 'c' : 'b'} ${devMajor(e.rdev)} ${devMinor(e.rdev)}`, 'cd /');
+    cmds.push(`sif ${q} mode 0${(type | e.perm).toString(8)}`, `sif ${q} uid ${e.uid}`, `sif ${q} gid ${e.gid}`);
+    if (b.epoch === undefined) cmds.push(`sif ${q} mtime @${e.mtimeSec}`);
   }
   for (const e of imageEntries(b.tree)) {
     const q = () => (e.rel ? debugfsPath(e.path) : '/'); // only for the entries edited: most names never reach debugfs

@@ -3,12 +3,15 @@
 // etc/machine-id): systemd units are pruned by `rootfs.ts -d`, as upstream
 // main does since a49d0fb343. Sizing, the xfs protofile, timestamp clamping
 // and the reproducibility hash all read it.
+// The device nodes the tree's table asks for (lib/core/device-nodes.ts) are
+// entries too, marked `deviceNode`: each filesystem writer adds them itself.
 // Names are read and kept as bytes (`path`): a name that is not UTF-8 is
 // still found by lstat and written exactly; `rel` is its text for messages.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { fileType, type FileType } from '../core/file-type.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { die } from '../core/log.ts';
+import { makeDev, nodesToAdd } from '../core/device-nodes.ts';
 import { showPath } from '../core/show-path.ts';
 
 /** Linux PATH_MAX: the mkfs tools read the tree by path, so no deeper path can be packed. */
@@ -37,6 +40,8 @@ export interface TreeEntry {
   target?: string;
   /** Symlink target as bytes. */
   targetBytes?: Buffer;
+  /** A node of the tree's device-node table, not in the directory: the writer makes it. */
+  deviceNode?: true;
 }
 
 export interface RootfsTree {
@@ -88,10 +93,39 @@ export function walkRootfs(root: string): RootfsTree {
     for (const d of children) visit(rel.length ? Buffer.concat([rel, SLASH, d.name]) : d.name);
   };
   visit(Buffer.alloc(0));
+  addDeviceNodes(root, entries);
   const hasEtc = entries.some((e) => e.rel === 'etc' && e.type === 'dir');
   const hasMachineId = entries.some((e) => e.rel === MACHINE_ID);
   return { root, entries, addMachineId: hasEtc && !hasMachineId };
 }
+
+/** `e` among the walk's entries where the walk would have met it: after its parent, before its first later sibling's subtree. */
+function insertInWalkOrder(entries: TreeEntry[], e: TreeEntry): void {
+  const slash = e.path.lastIndexOf(0x2f);
+  const parent = slash < 0 ? Buffer.alloc(0) : e.path.subarray(0, slash);
+  const prefix = parent.length ? Buffer.concat([parent, SLASH]) : parent;
+  let at = entries.findIndex((x) => x.path.equals(parent)) + 1;
+  for (; at < entries.length; at++) {
+    const p = entries[at]!.path;
+    if (!p.subarray(0, prefix.length).equals(prefix)) break;
+    if (!p.includes(0x2f, prefix.length) && Buffer.compare(p, e.path) > 0) break;
+  }
+  entries.splice(at, 0, e);
+}
+
+function addDeviceNodes(root: string, entries: TreeEntry[]): void {
+  const byRel = new Map(entries.map((e) => [e.rel, e]));
+  const { nodes, mtimeSec } = nodesToAdd(root, (rel, type) => (type ? byRel.get(rel)?.type === type : byRel.has(rel)));
+  for (const n of nodes) {
+    insertInWalkOrder(entries, {
+      rel: n.rel, path: Buffer.from(n.rel), type: n.type, perm: n.perm, uid: n.uid, gid: n.gid, size: 0, allocated: 0,
+      dev: 0, ino: 0, nlink: 1, rdev: makeDev(n.major, n.minor), mtimeSec, deviceNode: true,
+    });
+  }
+}
+
+/** The entries the writers add themselves (device nodes of the table). */
+export const deviceNodeEntries = (tree: RootfsTree): TreeEntry[] => tree.entries.filter((e) => e.deviceNode);
 
 /**
  * A test that is true for a hard-linked entry's first name only (`seen`

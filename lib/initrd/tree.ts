@@ -3,10 +3,13 @@
 // planArchive() is pure: sorted names, fixed inode numbering, link counts
 // within the archive, hard-linked files' data once (on the last link, as GNU
 // cpio does), mtimes clamped to SOURCE_DATE_EPOCH, and `/init` added.
+// The tree's table of device nodes (lib/core/device-nodes.ts) adds records
+// for the nodes it lacks: the archive holds them, the directory need not.
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, devMajor, devMinor, type NewcHeader } from './cpio.ts';
 import type { CpioBody } from './cpio-stream.ts';
 import { die } from '../core/log.ts';
+import { makeDev, nodesToAdd } from '../core/device-nodes.ts';
 import { showPath } from '../core/show-path.ts';
 
 const PATH_MAX = 4096;
@@ -71,7 +74,19 @@ export async function scanTree(root: string): Promise<TreeRecord[]> {
     )));
   };
   await visit(Buffer.alloc(0), Buffer.from(root));
-  return records;
+  return [...records, ...deviceNodeRecords(root, records)];
+}
+
+function deviceNodeRecords(root: string, records: TreeRecord[]): TreeRecord[] {
+  const byRel = new Map(records.map((r) => [r.rel.toString(), r]));
+  const { nodes, mtimeSec } = nodesToAdd(root, (rel, type) => {
+    const r = byRel.get(rel);
+    return type ? r !== undefined && (r.mode & S_IFMT) === S_IFDIR : r !== undefined;
+  });
+  return nodes.map((n) => ({
+    rel: Buffer.from(n.rel), abs: Buffer.from(`${root}/${n.rel}`), mode: (n.type === 'char' ? S_IFCHR : S_IFBLK) | n.perm,
+    uid: n.uid, gid: n.gid, size: 0, mtime: mtimeSec, rdev: makeDev(n.major, n.minor), inode: `device-node:${n.rel}`,
+  }));
 }
 
 /** newc's mtime is unsigned 32-bit: earlier/later times are clamped (fidelity.ts warns). */

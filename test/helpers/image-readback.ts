@@ -1,9 +1,10 @@
 // Read a built image's filesystem back without mounting it (debugfs, xfs_db,
 // fsck.erofs --extract) as a path -> metadata listing, and the listing the
 // rootfs directory should give (independently, with find).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from '../../lib/core/exec.ts';
+import { DEVICE_NODE_TABLE, parseDeviceNodeTable } from '../../lib/core/device-nodes.ts';
 
 export interface Meta {
   type: string; // f d l c b p s
@@ -38,6 +39,10 @@ async function findListing(root: string): Promise<Listing> {
 export async function expectedListing(root: string): Promise<Listing> {
   const map = await findListing(root);
   if (map.get('etc')?.type === 'd' && !map.has('etc/machine-id')) map.set('etc/machine-id', { type: 'f', perm: '644', uid: 0, gid: 0, size: 0 });
+  const table = join(root, DEVICE_NODE_TABLE);
+  for (const n of existsSync(table) ? parseDeviceNodeTable(readFileSync(table, 'utf8')) : []) {
+    if (!map.has(n.rel)) map.set(n.rel, { type: n.type === 'char' ? 'c' : 'b', perm: n.perm.toString(8), uid: n.uid, gid: n.gid });
+  }
   return map;
 }
 

@@ -2,13 +2,14 @@
 // mode, owner, size, link target and a content hash per path, hard links
 // resolved (in newc the data rides on one of the links).
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { S_IFLNK, S_IFMT, S_IFREG, parseNewc, type NewcMember } from '../../lib/initrd/cpio.ts';
 import { $ } from '../../lib/core/exec.ts';
+import { DEVICE_NODE_TABLE, parseDeviceNodeTable } from '../../lib/core/device-nodes.ts';
 
 export interface ListedPath {
   mode: string;
@@ -89,6 +90,11 @@ export async function treeListing(root: string): Promise<Listing> {
     }
   };
   await visit('.');
+  // The nodes of the tree's device-node table it lacks: initrd.ts adds them.
+  const table = join(root, DEVICE_NODE_TABLE);
+  for (const n of existsSync(table) ? parseDeviceNodeTable(readFileSync(table, 'utf8')) : []) {
+    if (!out.has(n.rel)) out.set(n.rel, { mode: ((n.type === 'char' ? 0o20000 : 0o60000) | n.perm).toString(8), uid: n.uid, gid: n.gid, size: 0, rdev: `${n.major}:${n.minor}` });
+  }
   return out;
 }
 

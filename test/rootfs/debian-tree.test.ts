@@ -1,10 +1,12 @@
 // The finishing steps of the Debian-family builder (upstream's Ubuntu
-// rootfs_lib.sh) on a small stand-in tree: real mknod, real copies.
+// rootfs_lib.sh) on a small stand-in tree: real copies; the device nodes as
+// the table the packers read, the same in a user namespace.
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { finishDebianTree, OPENSSL_CERT_LINK, TREE_CA_BUNDLE, UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debian-tree.ts';
+import { DEVICE_NODES, finishDebianTree, OPENSSL_CERT_LINK, TREE_CA_BUNDLE, UNNEEDED_SHARE_DIRS } from '../../lib/rootfs/debian-tree.ts';
+import { DEVICE_NODE_TABLE, parseDeviceNodeTable } from '../../lib/core/device-nodes.ts';
 import { $ } from '../../lib/core/exec.ts';
 import { insideUserNamespace } from '../../lib/core/userns.ts';
 import { stderrOf } from '../helpers/stderr.ts';
@@ -19,14 +21,18 @@ test.after(() => {
   rmSync(hostSide, { recursive: true, force: true });
 });
 
-/** A bootstrapped tree as mmdebstrap leaves it: var/run a directory, docs and time zones in usr/share. */
+/** A bootstrapped tree as mmdebstrap leaves it: var/run a directory, docs and time zones in usr/share, its own dev/ entries. */
 function standInTree(name: string): string {
   const root = join(scratch, name);
-  for (const d of ['var/run', 'etc', 'usr/share/doc/chrony', 'usr/share/man/man1', 'usr/share/zoneinfo', 'dev']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['var/run', 'etc', 'usr/share/doc/chrony', 'usr/share/man/man1', 'usr/share/zoneinfo', 'dev/pts', 'dev/shm']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'var/run/stale'), '');
   writeFileSync(join(root, 'usr/share/zoneinfo/UTC'), 'TZif');
+  symlinkSync('/proc/self/fd/0', join(root, 'dev/stdin')); // mmdebstrap's link, not upstream's
+  writeFileSync(join(root, 'dev/urandom'), ''); // where mmdebstrap as root leaves a node
   return root;
 }
+
+const DEV_AS_BUILT = ['.osbuilder-device-nodes', 'fd', 'stderr', 'stdin', 'stdout'];
 
 test('the CA bundle copied in, cert.pem linked to it; var/run -> /run; docs gone, time zones kept; device nodes and fd links', async () => {
   const root = standInTree('full');
@@ -48,15 +54,16 @@ test('the CA bundle copied in, cert.pem linked to it; var/run -> /run; docs gone
   assert.is(readlinkSync(join(root, 'var/run')), '/run');
   for (const d of UNNEEDED_SHARE_DIRS) assert.not.ok(existsSync(join(root, 'usr/share', d)), d);
   assert.ok(existsSync(join(root, 'usr/share/zoneinfo/UTC')));
-  const devices: [string, number, number, number][] = [
-    ['console', 5, 1, 0o600], ['tty', 5, 0, 0o666], ['ttyS0', 4, 64, 0o660], ['ttyS4', 4, 68, 0o660], ['null', 1, 3, 0o666], ['zero', 1, 5, 0o666],
-  ];
-  for (const [name, major, minor, mode] of devices) {
-    const st = statSync(join(root, 'dev', name));
-    assert.ok(st.isCharacterDevice(), name);
-    assert.equal([Math.floor(st.rdev / 256), st.rdev % 256, st.mode & 0o777], [major, minor, mode], name);
-  }
+  // dev/ as the guest gets it whoever builds: the bootstrap tool's entries gone, the fd links, the table of nodes (made by the packers).
+  assert.equal(readdirSync(join(root, 'dev')).sort(), DEV_AS_BUILT);
   assert.equal(['fd', 'stdin', 'stdout', 'stderr'].map((l) => readlinkSync(join(root, 'dev', l))), ['/proc/self/fd', 'fd/0', 'fd/1', 'fd/2']);
+  const table = parseDeviceNodeTable(readFileSync(join(root, DEVICE_NODE_TABLE), 'utf8'));
+  assert.equal(table, DEVICE_NODES);
+  assert.equal(table.map((n) => [n.rel, n.major, n.minor, n.perm]), [
+    ['dev/console', 5, 1, 0o600], ['dev/tty', 5, 0, 0o666], ...[0, 1, 2, 3, 4].map((n) => [`dev/ttyS${n}`, 4, 64 + n, 0o660]), ['dev/null', 1, 3, 0o666], ['dev/zero', 1, 5, 0o666],
+  ]);
+  assert.ok(table.every((n) => n.type === 'char' && n.uid === 0 && n.gid === 0), 'character devices, root\'s');
+  assert.is(statSync(join(root, DEVICE_NODE_TABLE)).mode & 0o777, 0o644);
   // Run twice (a debootstrap retry, a second pass): nothing fails, nothing changes.
   const again = await stderrOf(() => finishDebianTree(root, [bundle]));
   assert.is(again.error, undefined);
@@ -97,21 +104,22 @@ test('absolute links in the tree lead inside it: var, usr/lib/ssl and dev as lin
   for (const d of ['ssl', 'dev']) assert.equal(readdirSync(join(host, d)), [], `nothing written into the host's ${d}`);
   // The guest sees them where its own links lead: under the tree.
   assert.is(readlinkSync(join(root, host.slice(1), 'var/run')), '/run');
-  assert.ok(lstatSync(join(root, host.slice(1), 'dev/null')).isCharacterDevice());
+  assert.ok(lstatSync(join(root, host.slice(1), DEVICE_NODE_TABLE)).isFile());
   assert.ok(lstatSync(join(root, host.slice(1), 'ssl/cert.pem')).isSymbolicLink());
 });
 
-test('in a user namespace (rootless podman): no mknod, one WARNING naming the nodes, the fd links still made', async () => {
+test('in a user namespace (a rootless build, rootless podman): no WARNING, the same dev/ and table as root\'s', async () => {
   const root = standInTree('userns');
   const bundle = join(scratch, 'bundle-userns.crt');
   writeFileSync(bundle, 'stand-in');
   const module = new URL('../../lib/rootfs/debian-tree.ts', import.meta.url).pathname;
   const script = `import(${JSON.stringify(module)}).then((m) => m.finishDebianTree(${JSON.stringify(root)}, [${JSON.stringify(bundle)}]));`;
-  // A real user namespace mapping only root, as rootless podman's: the kernel refuses mknod there.
+  // A real user namespace mapping only root, as rootless podman's: the kernel refuses mknod there, and none is needed.
   const r = await $({ nothrow: true })`unshare --user --map-root-user ${tsxBin} -e ${script}`;
   assert.is(r.exitCode, 0, r.stderr);
-  assert.match(r.stderr, /WARNING: no device nodes in the tree's dev\/ \(console tty ttyS0 ttyS1 ttyS2 ttyS3 ttyS4 null zero\): a user namespace/);
-  assert.equal(readdirSync(join(root, 'dev')).sort(), ['fd', 'stderr', 'stdin', 'stdout']);
+  assert.not.match(r.stderr, /WARNING/);
+  assert.equal(readdirSync(join(root, 'dev')).sort(), DEV_AS_BUILT);
+  assert.is(readFileSync(join(root, DEVICE_NODE_TABLE), 'utf8'), readFileSync(join(scratch, 'full', DEVICE_NODE_TABLE), 'utf8'));
   assert.is(insideUserNamespace(), false, 'the test itself runs in the initial namespace');
 });
 

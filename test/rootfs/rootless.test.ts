@@ -1,9 +1,12 @@
 // Rootless builds (lib/core/userns.ts): a non-root user created here, with a
 // subordinate id range and no container engine, runs `make image-debian
-// initrd-debian` in its own copy of the project. The build runs as root of a
-// user namespace: the tree lists the same owners as the root build's, the
-// ext4 image and the initrd boot to the agent, the erofs image is packed, and
-// `make clean` and a SIGINT mid-build leave nothing the user cannot remove.
+// initrd-debian` in its own copy of the project, while root runs the same
+// make beside it, both with SOURCE_DATE_EPOCH. The build runs as root of a
+// user namespace: the tree is the root build's entry for entry (owners
+// through the mapping, content, /dev, summary and SBOM), the ext4 image,
+// the initrd and an erofs image are the root build's bytes and boot to the
+// agent, and `make clean` and a SIGINT mid-build leave nothing the user
+// cannot remove.
 // Each refusal (no range, a range too small, no newuidmap, user namespaces
 // off by sysctl) is one ERROR before any work.
 import { spawn } from 'node:child_process';
@@ -16,7 +19,7 @@ import { $ } from '../../lib/core/exec.ts';
 import { subordinateRange, type SubRange } from '../../lib/core/userns.ts';
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { cacheRoot } from '../helpers/cache.ts';
-import { debianRootfs, runRootfs } from '../helpers/rootfs-fixture.ts';
+import { runRootfs } from '../helpers/rootfs-fixture.ts';
 import { buildRpmRepo, FEDORA_STAND_INS } from '../helpers/rpm-repo.ts';
 import { projectCopy, type TestUser as User, testUser as user } from '../helpers/nonroot-user.ts';
 import { treeListing } from '../helpers/tree-listing.ts';
@@ -44,6 +47,19 @@ function asUser(u: User, cmd: string[], vars: Record<string, string> = {}, path 
 }
 const rootfsAsUser = (u: User, dest: string, vars: Record<string, string> = {}, path?: string) =>
   asUser(u, ['node_modules/.bin/tsx', 'rootfs.ts', '-d', '-r', dest, 'debian'], { AGENT_SOURCE_BIN: agent, AGENT_INIT: 'yes', ...vars }, path);
+
+/**
+ * Every entry of a tree, sorted: type, mode, owner, size (not a directory's),
+ * link target, mtime as the packers store it (clamped to SOURCE_DATE_EPOCH),
+ * and a regular file's sha256.
+ */
+async function treeWithContent(root: string): Promise<string[]> {
+  const sums = new Map((await $`cd ${root} && find . -type f -print0 | xargs -0 -r sha256sum`).stdout.trim().split('\n').map((l) => [l.slice(66), l.slice(0, 64)] as const));
+  return (await $`cd ${root} && find . -printf '%p\t%y\t%m\t%U:%G\t%s\t%l\t%T@\n'`).stdout.trim().split('\n').map((l) => {
+    const [path, type, mode, owner, size, target, mtime] = l.split('\t');
+    return [path, type, mode, owner, type === 'd' ? '-' : size, target, Math.min(Math.floor(Number(mtime)), Number(EPOCH)), sums.get(path!) ?? ''].join('\t');
+  }).sort();
+}
 
 /** On-disk ids as the namespace shows them: the user is 0, its range 1..N. */
 function inNamespace(listing: string[], u: User, r: SubRange): string[] {
@@ -114,36 +130,54 @@ s('refusals: no range, a range too small, no newuidmap, user namespaces off: one
   assert.not.ok(existsSync(join(work, 'refused')), 'nothing written');
 });
 
-s('make image-debian initrd-debian as the user: root\'s owners, booting to the agent; erofs too; make clean removes it all', async () => {
+s('make image-debian initrd-debian as the user and as root, SOURCE_DATE_EPOCH set: the same tree, ext4, erofs and initrd bytes; booting to the agent; make clean removes it all', async () => {
   const dest = join(work, 'build');
   const out = join(work, 'out');
+  const rootDest = join(work, 'root-build');
+  const rootOut = join(work, 'root-out');
   // The destinations on make's command line: the Makefile sets them (:=) over the environment.
   const dests = [`ROOTFS_BUILD_DEST=${dest}`, `IMAGES_BUILD_DEST=${out}`];
   for (const dir of [dest, out]) {
     mkdirSync(dir);
     await $`chown ${me.uid}:${me.gid} ${dir}`;
   }
+  for (const dir of [rootDest, rootOut]) mkdirSync(dir);
+  const vars = { AGENT_SOURCE_BIN: agent, AGENT_INIT: 'yes', SOURCE_DATE_EPOCH: EPOCH, DEBUG: '1' };
+  // The root build of the same guest in the same project copy, beside the user's (root keeps the shared package cache).
+  const rootEnv = Object.entries({ PATH: SYS_PATH, HOME: '/root', PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), DISTRO_CACHE_DIR: 'no', ...vars }).map(([k, v]) => `${k}=${v}`);
   const start = Date.now();
-  const make = await asUser(me, ['make', 'image-debian', 'initrd-debian', ...dests], { AGENT_SOURCE_BIN: agent, AGENT_INIT: 'yes', SOURCE_DATE_EPOCH: EPOCH, DEBUG: '1' });
+  const [make, rootMake] = await Promise.all([
+    asUser(me, ['make', 'image-debian', 'initrd-debian', ...dests], vars),
+    $({ nothrow: true, cwd: osbuilder })`env -i ${rootEnv} make image-debian initrd-debian ROOTFS_BUILD_DEST=${rootDest} IMAGES_BUILD_DEST=${rootOut}`,
+  ]);
   assert.is(make.exitCode, 0, `${make.stdout.slice(-4000)}\n${make.stderr.slice(-6000)}`);
-  console.log(`rootless make image-debian initrd-debian: ${((Date.now() - start) / 1000).toFixed(0)} s`);
+  assert.is(rootMake.exitCode, 0, `${rootMake.stdout.slice(-4000)}\n${rootMake.stderr.slice(-6000)}`);
+  console.log(`make image-debian initrd-debian, rootless and root side by side: ${((Date.now() - start) / 1000).toFixed(0)} s`);
   assert.match(make.stdout + make.stderr, /INFO: Rootless: rootfs.ts runs in a user namespace as root/);
-  assert.not.match(make.stderr, /Permission denied/);
+  assert.not.match(make.stderr, /Permission denied|WARNING: no device nodes/);
   const tree = join(dest, 'debian_rootfs');
+  const rootTree = join(rootDest, 'debian_rootfs');
   assert.is(lstatSync(join(tree, 'sbin/init')).uid, me.uid, 'root\'s files (the agent as init) are the user\'s on disk');
 
-  // The same owners, modes and sizes as the root build of the same guest, read through the mapping;
-  // /dev (no device nodes in a namespace) and the summary/SBOM (their build times) aside.
-  const aside = [/^\.\/dev\//, /^\.\/var\/lib\/osbuilder\//];
-  const rootTree = await debianRootfs({ agentInit: 'yes' });
-  const rootless = inNamespace(await treeListing(tree), me, uids).filter((l) => !aside.some((re) => re.test(l)));
-  const rooted = (await treeListing(rootTree)).filter((l) => !aside.some((re) => re.test(l)));
-  assert.equal(rootless, rooted);
+  // The whole tree, read through the mapping: owners, modes, sizes, mtimes as the packers store them, content; dev/ and the summary/SBOM included.
+  const rootless = inNamespace(await treeWithContent(tree), me, uids);
+  const rooted = await treeWithContent(rootTree);
+  const [inRootless, inRooted] = [new Set(rootless), new Set(rooted)];
+  const differ = [...rootless.filter((l) => !inRooted.has(l)).map((l) => `rootless: ${l}`), ...rooted.filter((l) => !inRootless.has(l)).map((l) => `root:     ${l}`)];
+  assert.equal(differ, [], `the trees differ:\n${differ.slice(0, 40).join('\n')}`);
+  assert.ok(rooted.length > 3000, `a whole Debian tree (${rooted.length} entries)`);
   assert.ok(rootless.some((l) => /\t\d+:[1-9]\d*\t/.test(l)), 'files of system groups (shadow, messagebus, _chrony) keep their group');
+  assert.ok(rooted.some((l) => l.startsWith('./dev/.osbuilder-device-nodes\t')) && !rooted.some((l) => /^\.\/dev\/[^\t]*\tc\t/.test(l)), 'dev/ holds the table, no nodes');
 
   const erofs = await asUser(me, ['node_modules/.bin/tsx', 'image.ts', '-o', join(out, 'erofs.img'), tree], { FS_TYPE: 'erofs', AGENT_INIT: 'yes', SOURCE_DATE_EPOCH: EPOCH });
   assert.is(erofs.exitCode, 0, erofs.stderr);
-  for (const f of ['kata-containers-image-debian.img', 'kata-containers-initrd-debian.img', 'erofs.img']) assert.is(lstatSync(join(out, f)).uid, me.uid, `${f} is the user's`);
+  const rootErofs = await $({ nothrow: true, cwd: osbuilder, env: { PATH: SYS_PATH, HOME: '/root', FS_TYPE: 'erofs', AGENT_INIT: 'yes', SOURCE_DATE_EPOCH: EPOCH } })`node_modules/.bin/tsx image.ts -o ${join(rootOut, 'erofs.img')} ${rootTree}`;
+  assert.is(rootErofs.exitCode, 0, rootErofs.stderr);
+  for (const f of ['kata-containers-image-debian.img', 'kata-containers-initrd-debian.img', 'erofs.img']) {
+    assert.is(lstatSync(join(out, f)).uid, me.uid, `${f} is the user's`);
+    const cmp = await $({ nothrow: true })`cmp ${join(out, f)} ${join(rootOut, f)}`;
+    assert.is(cmp.exitCode, 0, `${f}: the rootless build's bytes are the root build's (${cmp.stdout.trim()})`);
+  }
   const image = await bootGuest({ image: join(out, 'kata-containers-image-debian.img') });
   assert.ok(image.markerSeen, `${AGENT_MARKER} from the ext4 image; last lines:\n${image.console.split('\n').slice(-15).join('\n')}`);
   const initrd = await bootGuest({ initrd: join(out, 'kata-containers-initrd-debian.img') });
@@ -153,6 +187,7 @@ s('make image-debian initrd-debian as the user: root\'s owners, booting to the a
   assert.is(clean.exitCode, 0, clean.stderr);
   assert.equal(readdirSync(dest), [], 'make clean removed the tree, its manifest and marker');
   assert.equal(readdirSync(out).filter((n) => n.startsWith('kata-containers')), [], 'and the images');
+  await $`rm -rf ${rootDest} ${rootOut}`;
 });
 
 s('fedora with dnf --installroot in the namespace (stand-in repository): the root build\'s listing and owners', async () => {
