@@ -2,8 +2,7 @@
 // 1 GiB file with a tenth of it data and the rest holes (as an ext4 image of
 // a small tree is), and on a 1 GiB file all data, both in the page cache as
 // a just-built image is: reading alone, hashing alone (the same bytes from
-// memory, no read), sha256OfFile (one after the other),
-// and sha256OfFileOverlapped (the next read while this chunk is hashed). If
+// memory, no read) and sha256OfFile (one after the other). If
 // hashing alone is nearly all of it, skipping the holes' reads (SEEK_DATA)
 // or other read sizes cannot buy much: SHA-256 must still digest every zero.
 // Usage: npm run bench:image-hash [-- --runs N]
@@ -11,7 +10,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import minimist from 'minimist';
-import { sha256OfFile, sha256OfFileOverlapped } from '../lib/core/file-read.ts';
+import { sha256OfFile } from '../lib/core/file-read.ts';
 import { median, seconds } from './timing.ts';
 
 const args = minimist(process.argv.slice(2), { string: ['runs'] });
@@ -56,8 +55,7 @@ try {
     const read = await m(() => readAll(path));
     const hash = await m(() => hashFromMemory());
     const ours = await m(() => sha256OfFile(path));
-    const overlapped = await m(() => sha256OfFileOverlapped(path));
-    console.log(`${what}: read ${read.toFixed(2)} s, hash from memory ${hash.toFixed(2)} s, sha256OfFile (read, then hash) ${ours.toFixed(2)} s, sha256OfFileOverlapped ${overlapped.toFixed(2)} s (medians of ${runs})`);
+    console.log(`${what}: read ${read.toFixed(2)} s, hash from memory ${hash.toFixed(2)} s, sha256OfFile (read, then hash) ${ours.toFixed(2)} s (medians of ${runs})`);
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -4,7 +4,6 @@
 // node's "File size is greater than 2 GiB" or "Cannot create a string longer
 // than …".
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { die } from './log.ts';
 
@@ -24,34 +23,6 @@ export function sha256OfFile(path: string): string {
     return sha256OfFd(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/**
- * sha256 (hex) of a large file, its reads overlapped with the hashing: the
- * next chunk is read on libuv's thread pool while this thread hashes the
- * last, so the time is the hashing's rather than the reads' plus the
- * hashing's (bench/image-hash.ts). For the output images' SBOMs.
- */
-export async function sha256OfFileOverlapped(path: string, chunkBytes = 4 << 20): Promise<string> {
-  const file = await open(path, 'r');
-  try {
-    const h = createHash('sha256');
-    const bufs = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
-    let position = 0;
-    let next = 0;
-    let reading = file.read(bufs[next]!, 0, chunkBytes, position);
-    for (;;) {
-      const { bytesRead, buffer } = await reading;
-      if (bytesRead === 0) break;
-      position += bytesRead;
-      next ^= 1;
-      reading = file.read(bufs[next]!, 0, chunkBytes, position);
-      h.update(buffer.subarray(0, bytesRead));
-    }
-    return h.digest('hex');
-  } finally {
-    await file.close();
   }
 }
 
