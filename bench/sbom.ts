@@ -1,5 +1,5 @@
 // Benchmark: what generating the SBOM adds to a Debian build. Each run is a
-// fresh Node process (so loading the CycloneDX library counts; the command
+// fresh Node process (so loading the SBOM modules counts; the command
 // runner every build loads is loaded before the clock starts) that reads the
 // package database of a real Debian distro stage (mmdebstrap, cached by the
 // tests' helper), hashes the agent, builds and writes the document. Prints

@@ -9,15 +9,13 @@ import { type StagedOutput, stageOutput } from '../core/atomic-write.ts';
 import { basename, dirname, join } from 'node:path';
 import { onCleanup } from '../core/cli.ts';
 import { $ } from '../core/exec.ts';
-import { buildErofsFile } from './erofs.ts';
 import { buildExt4, checkExt4CanHold } from './ext4.ts';
-import { buildXfs, xfsRoute, type XfsRoute } from './xfs.ts';
+import type { XfsRoute } from './xfs.ts';
 import type { FsBuild, FsIds, FsType } from './fs.ts';
 import { DAX_ALIGNMENT_MB, DAX_HEADER_MB, fittingImageMb, imageLayout, MiB, ROOTFS_START_MB, type ImageLayout } from './layout.ts';
 import { checkRootfs } from './rootfs-check.ts';
 import { ext4AvailableMb, ext4Needs, ext4ShortBlocks, fitImageMb, imageMbFor, requiredDiskMb, SIZE_INCREMENT_MB, SIZE_TRIES } from './size.ts';
 import { diskUsageBytes, walkRootfs, type RootfsTree } from './tree.ts';
-import { verityParamsLine, writeVerityTree } from './verity.ts';
 import { XFS_MIN_MB, xfsAvailableBlocks, xfsAvailableMb, xfsNeedsBlocks } from './xfs-size.ts';
 import { die, info, ok, step } from '../core/log.ts';
 import { mbrSector } from './mbr.ts';
@@ -140,10 +138,14 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const tree = await step('Reading the rootfs tree', async () => walkRootfs(o.rootfs));
     const fixed = o.epoch !== undefined ? reproducibleIds(tree, o) : undefined;
     const erofsFile = join(scratch, 'erofs.img');
-    const route = o.fsType === 'xfs' ? await xfsRoute(tree) : undefined;
+    // The erofs, xfs and dm-verity modules are loaded only when used: the
+    // default ext4 image is most builds, and each module costs start-up time.
+    const xfs = o.fsType === 'xfs' ? await import('./xfs.ts') : undefined;
+    const route = xfs ? await xfs.xfsRoute(tree) : undefined;
     if (o.fsType === 'ext4') checkExt4CanHold(tree, o.epoch);
     let imageMb: number;
     if (o.fsType === 'erofs') {
+      const { buildErofsFile } = await import('./erofs.ts');
       await step('Creating the erofs filesystem', () => buildErofsFile(tree, erofsFile, scratch, o.epoch, fixed?.ids));
       imageMb = erofsImageMb(statSync(erofsFile).size, o);
     } else {
@@ -171,13 +173,14 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     ok('Partitions created');
     const build: FsBuild = { tree, image: tmpImage, region: layout.root, blockSize: o.blockSize, scratch, ...(o.epoch !== undefined ? { epoch: o.epoch, ids: fixed!.ids } : {}) };
     if (o.fsType === 'ext4') await step('Filling the ext4 root partition', () => buildExt4(build));
-    else if (o.fsType === 'xfs') await step('Filling the xfs root partition', () => buildXfs(build, route!));
+    else if (xfs) await step('Filling the xfs root partition', () => xfs.buildXfs(build, route!));
     else await $`dd if=${erofsFile} of=${tmpImage} bs=1M seek=${layout.root.offset} oflag=seek_bytes conv=notrunc status=none`;
 
     let rootHashFile: string | undefined;
     let rootHash: StagedOutput | undefined;
     let verityLine: string | undefined;
     if (layout.hash) {
+      const { verityParamsLine, writeVerityTree } = await import('./verity.ts');
       const params = await step('Computing the dm-verity hash tree', async () => writeVerityTree(tmpImage, layout.root, layout.hash!, fixed?.salt));
       rootHashFile = join(outDir, `root_hash_${o.buildVariant}.txt`);
       rootHash = await stageOutput(rootHashFile);

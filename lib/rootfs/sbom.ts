@@ -1,9 +1,8 @@
 // The rootfs SBOM (var/lib/osbuilder/sbom.cdx.json): the packages the
 // distro's database lists, read before setup clears var/lib, and what
 // osbuilder-ts put in. The inputs other than the agent are a table: a new
-// input (a tarball, a policy file) is one line here. The CycloneDX library
-// is loaded only when an SBOM is made: the container's distro stage, bundled
-// from rootfs.ts for the distro's older Node, never evaluates it.
+// input (a tarball, a policy file) is one line here. The document writer
+// (and the purl and SPDX parsers it uses) is loaded only when an SBOM is made.
 import { lstatSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { info } from '../core/log.ts';

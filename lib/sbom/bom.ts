@@ -1,23 +1,22 @@
-// The CycloneDX document of a rootfs tree, built with the CycloneDX library
-// (@cyclonedx/cyclonedx-library): the tree as the described component, one
-// component per installed package and one per input osbuilder-ts put in.
-// Byte-reproducible: sorted lists, serial number derived from the content,
-// timestamp from SOURCE_DATE_EPOCH.
-// Sub-paths: the package root also loads the validator, whose schema files
-// are found through __dirname, which a bundle (container builds) lacks.
-import * as License from '@cyclonedx/cyclonedx-library/Contrib/License';
-import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
-import * as Models from '@cyclonedx/cyclonedx-library/Models';
-import * as Serialize from '@cyclonedx/cyclonedx-library/Serialize';
-import * as Spec from '@cyclonedx/cyclonedx-library/Spec';
+// The CycloneDX 1.6 document of a rootfs tree: the tree as the described
+// component, one component per installed package and one per input
+// osbuilder-ts put in. Byte-reproducible: sorted lists, serial number derived
+// from the content, timestamp from SOURCE_DATE_EPOCH.
+// Written directly (loading the CycloneDX library cost ~0.2 s a build); the
+// bytes are what the library's JSON serializer gives for the same document
+// (sortLists, two-space indent), which test/sbom/bom-oracle.test.ts checks
+// against the library on real package sets. Hence the library's rules below:
+// lists ordered by String#localeCompare, empty values left out, a licence
+// that is a known SPDX id (any case) an id, else a valid SPDX expression an
+// expression, else a name.
+import { readFileSync } from 'node:fs';
 import { PackageURL } from 'packageurl-js';
 import parseSpdx from 'spdx-expression-parse';
 import type { SbomInput } from './inputs.ts';
 import type { InstalledPackage, PackageSet } from './packages.ts';
 import { withDerivedSerial } from './serial.ts';
 
-export const SPEC = Spec.Spec1dot6;
-export const SPEC_VERSION = Spec.Version.v1dot6;
+export const SPEC_VERSION = '1.6';
 /** bom-ref of the described component (the rootfs). */
 export const ROOTFS_REF = 'rootfs';
 
@@ -34,10 +33,6 @@ export interface RootfsBomData {
   epoch?: number;
 }
 
-const licenseFactory = new License.Factories.LicenseFactory((expr) => {
-  parseSpdx(expr);
-});
-
 export function packageUrl(p: InstalledPackage, distroId: string, distroVersion: string): string {
   const qualifiers: Record<string, string> = {};
   if (p.arch) qualifiers.arch = p.arch;
@@ -49,80 +44,122 @@ export function packageUrl(p: InstalledPackage, distroId: string, distroVersion:
   return new PackageURL(p.type, distroId, p.name, version, qualifiers, undefined).toString();
 }
 
-function property(name: string, value: string | undefined): Models.Property[] {
-  return value ? [new Models.Property(name, value)] : [];
+type Json = Record<string, unknown>;
+
+const byLocale = (a: string, b: string) => a.localeCompare(b);
+
+let spdxIds: Map<string, string> | undefined;
+
+/** The SPDX licence and exception ids the CycloneDX 1.6 schema knows, by lower case (read only when a package has a licence). */
+function spdxIdOf(value: string): string | undefined {
+  spdxIds ??= new Map((JSON.parse(readFileSync(new URL('./spdx-ids.json', import.meta.url), 'utf8')) as string[]).map((id) => [id.toLowerCase(), id]));
+  return spdxIds.get(value.toLowerCase());
 }
 
-function packageComponent(p: InstalledPackage, d: RootfsBomData): Models.Component {
+function licenseJson(value: string): Json {
+  const id = spdxIdOf(value);
+  if (id) return { license: { id } };
+  try {
+    parseSpdx(value);
+    return { expression: value };
+  } catch {
+    return { license: { name: value } };
+  }
+}
+
+const HASH_VALUE = /^([a-fA-F0-9]{32})$|^([a-fA-F0-9]{40})$|^([a-fA-F0-9]{64})$|^([a-fA-F0-9]{96})$|^([a-fA-F0-9]{128})$/;
+
+interface Component {
+  type: 'application' | 'file' | 'library' | 'operating-system';
+  name: string;
+  version?: string | undefined;
+  bomRef?: string;
+  description?: string;
+  sha256?: string | undefined;
+  license?: string | undefined;
+  purl?: string;
+  /** Left out when the value is empty. */
+  properties?: [string, string | undefined][];
+}
+
+function componentJson(c: Component): Json {
+  const props = (c.properties ?? []).filter((p): p is [string, string] => !!p[1])
+    .sort(([n1, v1], [n2, v2]) => n1.localeCompare(n2) || v1.localeCompare(v2));
+  return {
+    type: c.type,
+    name: c.name,
+    version: c.version || undefined,
+    'bom-ref': c.bomRef || undefined,
+    description: c.description || undefined,
+    hashes: c.sha256 ? (HASH_VALUE.test(c.sha256) ? [{ alg: 'SHA-256', content: c.sha256 }] : []) : undefined,
+    licenses: c.license ? [licenseJson(c.license)] : undefined,
+    purl: c.purl,
+    properties: props.length ? props.map(([name, value]) => ({ name, value })) : undefined,
+  };
+}
+
+function packageComponent(p: InstalledPackage, d: RootfsBomData): Component {
   const purl = packageUrl(p, d.distroId, d.distroVersion);
-  const c = new Models.Component(Enums.ComponentType.Library, p.name, {
-    version: p.version,
-    bomRef: purl,
-    purl,
-  });
-  if (p.license) c.licenses.add(licenseFactory.makeFromString(p.license));
-  for (const prop of [
-    ...property('osbuilder:package:type', p.type),
-    ...property('osbuilder:package:arch', p.arch),
-    ...property('osbuilder:package:source-name', p.sourceName),
-    ...property('osbuilder:package:source-version', p.sourceVersion),
-  ]) c.properties.add(prop);
-  return c;
+  return {
+    type: 'library', name: p.name, version: p.version, bomRef: purl, license: p.license, purl,
+    properties: [
+      ['osbuilder:package:type', p.type],
+      ['osbuilder:package:arch', p.arch],
+      ['osbuilder:package:source-name', p.sourceName],
+      ['osbuilder:package:source-version', p.sourceVersion],
+    ],
+  };
 }
 
 export const inputRef = (name: string) => `osbuilder-input:${name}`;
 
-function inputComponent(i: SbomInput): Models.Component {
-  const type = i.kind === 'agent' ? Enums.ComponentType.Application : Enums.ComponentType.File;
-  const c = new Models.Component(type, i.name, { bomRef: inputRef(i.name), ...(i.version ? { version: i.version } : {}) });
-  if (i.sha256) c.hashes.set(Enums.HashAlgorithm['SHA-256'], i.sha256);
-  for (const prop of [
-    ...property('osbuilder:input:kind', i.kind),
-    ...property('osbuilder:input:source', i.source),
-    ...property('osbuilder:input:installed-at', i.installedAt),
-  ]) c.properties.add(prop);
-  return c;
-}
-
-export function rootfsBom(d: RootfsBomData): Models.Bom {
-  const bom = new Models.Bom();
-  const rootfs = new Models.Component(Enums.ComponentType.OperatingSystem, d.distroId, {
-    bomRef: ROOTFS_REF,
-    ...(d.distroVersion ? { version: d.distroVersion } : {}),
-    description: 'Kata Containers guest rootfs',
-  });
-  for (const prop of [
-    ...property('osbuilder:architecture', d.arch),
-    ...property('osbuilder:package-database', d.packages ? `${d.packages.type} /${d.packages.database}` : 'none'),
-  ]) rootfs.properties.add(prop);
-  bom.metadata.component = rootfs;
-  bom.metadata.timestamp = new Date(d.epoch !== undefined ? d.epoch * 1000 : Date.now());
-  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'osbuilder-ts', { version: d.osbuilderVersion }));
-  const seen = new Set<string>();
-  for (const p of d.packages?.packages ?? []) {
-    const c = packageComponent(p, d);
-    if (seen.has(String(c.bomRef.value))) continue; // a name installed twice in one version (multiarch twins differ by arch)
-    seen.add(String(c.bomRef.value));
-    bom.components.add(c);
-    rootfs.dependencies.add(c.bomRef);
-  }
-  for (const i of d.inputs) {
-    const c = inputComponent(i);
-    bom.components.add(c);
-    rootfs.dependencies.add(c.bomRef);
-  }
-  return bom;
-}
-
-export function serializeBom(bom: Models.Bom): string {
-  const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(SPEC));
-  return withDerivedSerial((serial) => {
-    bom.serialNumber = serial;
-    return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;
-  });
+function inputComponent(i: SbomInput): Component {
+  return {
+    type: i.kind === 'agent' ? 'application' : 'file', name: i.name, version: i.version, bomRef: inputRef(i.name), sha256: i.sha256,
+    properties: [
+      ['osbuilder:input:kind', i.kind],
+      ['osbuilder:input:source', i.source],
+      ['osbuilder:input:installed-at', i.installedAt],
+    ],
+  };
 }
 
 /** The rootfs SBOM as JSON text. */
 export function rootfsBomJson(d: RootfsBomData): string {
-  return serializeBom(rootfsBom(d));
+  const rootfs = componentJson({
+    type: 'operating-system', name: d.distroId, version: d.distroVersion, bomRef: ROOTFS_REF, description: 'Kata Containers guest rootfs',
+    properties: [
+      ['osbuilder:architecture', d.arch],
+      ['osbuilder:package-database', d.packages ? `${d.packages.type} /${d.packages.database}` : 'none'],
+    ],
+  });
+  const components: Component[] = [];
+  const seen = new Set<string>();
+  for (const p of d.packages?.packages ?? []) {
+    const c = packageComponent(p, d);
+    if (seen.has(c.bomRef!)) continue; // a name installed twice in one version (multiarch twins differ by arch)
+    seen.add(c.bomRef!);
+    components.push(c);
+  }
+  components.push(...d.inputs.map(inputComponent));
+  const refs = components.map((c) => c.bomRef!).sort(byLocale);
+  components.sort((a, b) => byLocale(a.bomRef!, b.bomRef!));
+  const dependencies: Json[] = [...refs.map((ref) => ({ ref })), { ref: ROOTFS_REF, dependsOn: refs.length ? refs : undefined }]
+    .sort((a, b) => byLocale(a.ref, b.ref));
+  const timestamp = new Date(d.epoch !== undefined ? d.epoch * 1000 : Date.now()).toISOString();
+  const doc = (serialNumber: string) => ({
+    $schema: `http://cyclonedx.org/schema/bom-${SPEC_VERSION}.schema.json`,
+    bomFormat: 'CycloneDX',
+    specVersion: SPEC_VERSION,
+    version: 1,
+    serialNumber,
+    metadata: {
+      timestamp,
+      tools: { components: [componentJson({ type: 'application', name: 'osbuilder-ts', version: d.osbuilderVersion })] },
+      component: rootfs,
+    },
+    components: components.map(componentJson),
+    dependencies,
+  });
+  return withDerivedSerial((serial) => `${JSON.stringify(doc(serial), null, 2)}\n`);
 }
