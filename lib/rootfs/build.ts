@@ -263,8 +263,6 @@ export async function buildDistro(
       await keepTree(cache, ctx.distroName, work.workDir);
     }
     if (agent && !setupInContainer) await setupRootfs(work, agent);
-    // The mount point is the dir a non-root caller made outside: the tree's root must be root's, as in a root build.
-    if (mode.kind === 'container-inner') fx.chown(ctx.rootfsDir, 0, 0);
     if (ram && !fromCache) {
       await step(`Copying the tree from RAM to ${ctx.rootfsDir}`, () => $`cp -a ${ram} ${sibling}`);
       await removeTree(ram);

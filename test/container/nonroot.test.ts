@@ -188,7 +188,8 @@ s("kata-deploy's devkit extension (rootfs.sh devkit, image_builder.sh), OS_VERSI
   const made = await runAs(user, osbuilder, ['sh', '-c', `mkdir -p ${installDir} && mktemp -d ${osbuilder}/.devkit-extension-rootfs.XXXX`]);
   assert.is(made.exitCode, 0, made.stderr);
   const rootfs = made.stdout.trim();
-  const exported = { ...env, IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, REPO_URL: ubuntu!.repoUrl };
+  // The fifth distro tree in the user's cache: none evicted.
+  const exported = { ...env, IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, DISTRO_CACHE_ENTRIES: '5', REPO_URL: ubuntu!.repoUrl };
   const start = Date.now();
   const tree = await runAs(user, osbuilder, ['rootfs-builder/rootfs.sh', 'devkit'], {
     ...exported, ROOTFS_ONLY: 'yes', ROOTFS_DIR: rootfs, USE_DOCKER: '1', OS_VERSION: 'resolute', AGENT_INIT: 'no', AGENT_POLICY: 'no', AGENT_TARBALL: '',
