@@ -17,7 +17,8 @@ import { ensureBaseImage, startEngine, stopEngine } from '../../scripts/engines.
 import { AGENT_MARKER, testAgentBinary } from '../helpers/agent.ts';
 import { debianBaseTarball } from '../helpers/engines.ts';
 import { cacheRoot } from '../helpers/cache.ts';
-import { makeAs, testUser, projectCopy, type TestUser } from '../helpers/nonroot-user.ts';
+import { DEVKIT_IMAGE, DEVKIT_ROOT_HASH, assertDevkitTree, assertVerifiedExtension, extractExtension } from '../helpers/devkit-checks.ts';
+import { makeAs, runAs, testUser, projectCopy, type TestUser } from '../helpers/nonroot-user.ts';
 import { makeTar } from '../helpers/tar-writer.ts';
 import { ensureUbuntuBaseImage, startUbuntuArchive, type UbuntuArchive } from '../helpers/ubuntu-archive.ts';
 
@@ -178,6 +179,35 @@ for (const distro of ['ubuntu', 'debian'] as const) {
     console.log(`non-root ${distro}: ${times.join(', ')}`);
   });
 }
+
+// kata-deploy-binaries.sh's install_image_devkit_extension as the builder user: the extension's tree in
+// a mktemp dir under the project (upstream: the repo root, a path valid in its nested containers), the
+// image into the install dir, both commands with the exported variables only.
+s("kata-deploy's devkit extension (rootfs.sh devkit, image_builder.sh), OS_VERSION=resolute (stand-in archive): the user's, verified, the devkit's files", async () => {
+  const installDir = join(work, 'destdir/opt/kata/share/kata-containers');
+  const made = await runAs(user, osbuilder, ['sh', '-c', `mkdir -p ${installDir} && mktemp -d ${osbuilder}/.devkit-extension-rootfs.XXXX`]);
+  assert.is(made.exitCode, 0, made.stderr);
+  const rootfs = made.stdout.trim();
+  // The fifth distro tree in the user's cache: none evicted.
+  const exported = { ...env, IMAGE_REGISTRY: 'localhost', PACKAGE_CACHE_DIR: packages, DISTRO_CACHE_ENTRIES: '5', REPO_URL: ubuntu!.repoUrl };
+  const start = Date.now();
+  const tree = await runAs(user, osbuilder, ['rootfs-builder/rootfs.sh', 'devkit'], {
+    ...exported, ROOTFS_ONLY: 'yes', ROOTFS_DIR: rootfs, USE_DOCKER: '1', OS_VERSION: 'resolute', AGENT_INIT: 'no', AGENT_POLICY: 'no', AGENT_TARBALL: '',
+  });
+  assert.is(tree.exitCode, 0, `rootfs.sh devkit: ${tree.stdout.slice(-3000)}\n${tree.stderr.slice(-3000)}`);
+  assert.not.match(tree.stderr, /Permission denied|WARNING: could not keep the distro tree/);
+  const treeSeconds = (Date.now() - start) / 1000;
+  const image = join(installDir, DEVKIT_IMAGE);
+  const packed = await runAs(user, osbuilder, ['image-builder/image_builder.sh', '-o', image, rootfs], {
+    ...exported, USE_DOCKER: '1', BUILD_VARIANT: 'devkit-extension', FS_TYPE: 'erofs', MEASURED_ROOTFS: 'yes', SKIP_DAX_HEADER: 'yes', SKIP_ROOTFS_CHECK: 'yes',
+  });
+  assert.is(packed.exitCode, 0, `image_builder.sh: ${packed.stdout.slice(-3000)}\n${packed.stderr.slice(-3000)}`);
+  for (const name of [DEVKIT_IMAGE, DEVKIT_ROOT_HASH]) assert.ok(ownedBy(join(installDir, name), user.uid), `${name} in the install dir, the user's`);
+  await assertVerifiedExtension(image, join(installDir, DEVKIT_ROOT_HASH));
+  await assertDevkitTree(await extractExtension(image, join(work, 'devkit-x'), join(work, 'devkit-p1.erofs')));
+  assert.match(readFileSync(join(work, 'devkit-x/etc/apt/sources.list'), 'utf8'), new RegExp(`${ubuntu!.repoUrl}\\s+resolute\\s+main\\s+universe`), 'built from the stand-in\'s resolute');
+  console.log(`non-root devkit extension: tree ${treeSeconds.toFixed(0)} s, image ${((Date.now() - start) / 1000 - treeSeconds).toFixed(0)} s`);
+});
 
 s('make clean-cache as the user: the root-owned cached trees go through a container', async () => {
   assert.ok(readdirSync(distroTrees()).filter((n) => /^[0-9a-f]{32}$/.test(n)).length >= 2, 'the guests above left distro trees in the user\'s cache');
