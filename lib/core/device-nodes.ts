@@ -24,10 +24,15 @@ export interface DeviceNode {
   gid: number;
 }
 
+/** The letter mknod, debugfs and the table write for a node's type ('char' or 'block'). */
+export const nodeLetter = (type: string): 'c' | 'b' => (type === 'char' ? 'c' : 'b');
+/** A node's file-type bits in st_mode (S_IFCHR, S_IFBLK). */
+export const nodeModeBits = (type: string): number => (type === 'char' ? 0o020000 : 0o060000);
+
 const HEADER = '# path type(c|b) major minor mode uid gid: device nodes the packers (image.ts, initrd.ts) add to the image\n';
 
 export function deviceNodeTableText(nodes: DeviceNode[]): string {
-  return HEADER + nodes.map((n) => `${n.rel} ${n.type === 'char' ? 'c' : 'b'} ${n.major} ${n.minor} ${n.perm.toString(8).padStart(4, '0')} ${n.uid} ${n.gid}\n`).join('');
+  return HEADER + nodes.map((n) => `${n.rel} ${nodeLetter(n.type)} ${n.major} ${n.minor} ${n.perm.toString(8).padStart(4, '0')} ${n.uid} ${n.gid}\n`).join('');
 }
 
 /** Linux's dev_t encoding (glibc makedev), as lstat reports st_rdev. */

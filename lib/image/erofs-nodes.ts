@@ -11,6 +11,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { die } from '../core/log.ts';
 import { devMajor, devMinor } from '../initrd/cpio.ts';
 import type { TreeEntry } from './tree.ts';
+import { nodeModeBits } from '../core/device-nodes.ts';
 
 const SUPERBLOCK = 1024;
 const EROFS_MAGIC = 0xe0f5e1e2;
@@ -151,7 +152,7 @@ export function retypeErofsStandIns(image: string, nodes: TreeEntry[]): void {
       if ((ino.mode & S_IFMT) !== S_IFREG || ino.size !== 0 || ino.layout !== LAYOUT_PLAIN || fs.read(found!.typeAt, 1)[0] !== FT.file) {
         die(`erofs: /${node.rel} in the image is not the empty file put in its place`);
       }
-      const type = node.type === 'char' ? 0o020000 : 0o060000;
+      const type = nodeModeBits(node.type);
       const mode = Buffer.alloc(2);
       mode.writeUInt16LE(type | node.perm);
       fs.write(ino.at + 4, mode);

@@ -12,6 +12,7 @@ import { EXT4_RESERVED_PERCENT, ext4InodeCount, ext4Needs } from './size.ts';
 import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { deviceNodeEntries, imageEntries } from './tree.ts';
+import { nodeLetter, nodeModeBits } from '../core/device-nodes.ts';
 import { devMajor, devMinor } from '../initrd/cpio.ts';
 import { die } from '../core/log.ts';
 import { showPath } from '../core/show-path.ts';
@@ -44,11 +45,11 @@ function ext4EditScript(b: Pick<FsBuild, 'tree' | 'epoch'>, emptyFile: string): 
   }
   for (const e of deviceNodeEntries(b.tree)) {
     const q = debugfsPath(e.path);
-    const type = e.type === 'char' ? 0o20000 : 0o60000;
+    const type = nodeModeBits(e.type);
     // debugfs's mknod takes a name in the current directory, not a path.
     const slash = e.path.lastIndexOf(0x2f);
     const dir = slash < 0 ? Buffer.alloc(0) : e.path.subarray(0, slash);
-    cmds.push(`cd ${debugfsPath(dir)}`, `mknod ${debugfsArg(e.path.subarray(slash + 1))} ${e.type === 'char' ? 'c' : 'b'} ${devMajor(e.rdev)} ${devMinor(e.rdev)}`, 'cd /');
+    cmds.push(`cd ${debugfsPath(dir)}`, `mknod ${debugfsArg(e.path.subarray(slash + 1))} ${nodeLetter(e.type)} ${devMajor(e.rdev)} ${devMinor(e.rdev)}`, 'cd /');
     cmds.push(`sif ${q} mode 0${(type | e.perm).toString(8)}`, `sif ${q} uid ${e.uid}`, `sif ${q} gid ${e.gid}`);
     if (b.epoch === undefined) cmds.push(`sif ${q} mtime @${e.mtimeSec}`);
   }

@@ -12,6 +12,7 @@ import type { FsBuild } from './fs.ts';
 import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { die } from '../core/log.ts';
 import { deviceNodeEntries } from './tree.ts';
+import { nodeLetter } from '../core/device-nodes.ts';
 import { devMajor, devMinor } from '../initrd/cpio.ts';
 
 // $1 fs file, $2 mount point, $3 rootfs, $4 NUL list of directories whose
@@ -35,7 +36,7 @@ export async function fillXfsByCopy(b: FsBuild, fsFile: string, reason: string):
   const nul = (paths: string[]) => paths.map((p) => `${p}\0`).join('');
   const nodes = deviceNodeEntries(b.tree);
   const nodeList = join(b.scratch, 'nodes.list');
-  fx.write(nodeList, nodes.map((e) => `${e.rel} ${e.type === 'char' ? 'c' : 'b'} ${devMajor(e.rdev)} ${devMinor(e.rdev)} ${e.perm.toString(8)} ${e.uid} ${e.gid} ${e.mtimeSec}\n`).join(''));
+  fx.write(nodeList, nodes.map((e) => `${e.rel} ${nodeLetter(e.type)} ${devMajor(e.rdev)} ${devMinor(e.rdev)} ${e.perm.toString(8)} ${e.uid} ${e.gid} ${e.mtimeSec}\n`).join(''));
   // Adding machine-id and nodes changes their directories' mtimes: put the tree's back.
   const dirs = new Set([...(b.tree.addMachineId ? [MACHINE_ID] : []), ...nodes.map((e) => e.rel)].map((rel) => dirname(rel)));
   fx.write(touched, nul([...dirs].map((d) => (d === '.' ? '.' : d))));

@@ -9,7 +9,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, devMajor, devMinor, type NewcHeader } from './cpio.ts';
 import type { CpioBody } from './cpio-stream.ts';
 import { die } from '../core/log.ts';
-import { makeDev, nodesToAdd } from '../core/device-nodes.ts';
+import { makeDev, nodeModeBits, nodesToAdd } from '../core/device-nodes.ts';
 import { showPath } from '../core/show-path.ts';
 
 const PATH_MAX = 4096;
@@ -84,7 +84,7 @@ function deviceNodeRecords(root: string, records: TreeRecord[]): TreeRecord[] {
     return type ? r !== undefined && (r.mode & S_IFMT) === S_IFDIR : r !== undefined;
   });
   return nodes.map((n) => ({
-    rel: Buffer.from(n.rel), abs: Buffer.from(`${root}/${n.rel}`), mode: (n.type === 'char' ? S_IFCHR : S_IFBLK) | n.perm,
+    rel: Buffer.from(n.rel), abs: Buffer.from(`${root}/${n.rel}`), mode: nodeModeBits(n.type) | n.perm,
     uid: n.uid, gid: n.gid, size: 0, mtime: mtimeSec, rdev: makeDev(n.major, n.minor), inode: `device-node:${n.rel}`,
   }));
 }
