@@ -6,7 +6,7 @@
 // the image (no mknod: the same bytes in a user namespace as for root).
 import { statSync } from 'node:fs';
 import { fx } from '../core/effects.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { $ } from '../core/exec.ts';
 import { die } from '../core/log.ts';
 import type { FsIds } from './fs.ts';
@@ -14,7 +14,6 @@ import { MACHINE_ID } from '../core/systemd-prune.ts';
 import { showPath } from '../core/show-path.ts';
 import { deviceNodeEntries, type RootfsTree } from './tree.ts';
 import { retypeErofsStandIns } from './erofs-nodes.ts';
-import { dirname } from 'node:path';
 import { stagedCopy, sweepLegacyStages } from './erofs-stage.ts';
 
 /** mkfs.erofs 1.5 fails ("Could not format the device") on a name of 255 bytes, which ext4 holds. */
