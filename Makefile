@@ -2,9 +2,11 @@
 MK_DIR         := $(shell dirname $(realpath $(lastword $(MAKEFILE_LIST))))
 # tsx's loader in one node process: the tsx command would start a second one.
 TSX            := node --import $(MK_DIR)/node_modules/tsx/dist/loader.mjs
-ROOTFS_BUILDER := $(TSX) $(MK_DIR)/rootfs.ts
-IMAGE_BUILDER  := $(TSX) $(MK_DIR)/image.ts
-INITRD_BUILDER := $(TSX) $(MK_DIR)/initrd.ts
+# The builders run from a bundle cached per user (scripts/launch.mjs): no tsx start-up.
+LAUNCH         := node $(MK_DIR)/scripts/launch.mjs
+ROOTFS_BUILDER := $(LAUNCH) $(MK_DIR)/rootfs.ts
+IMAGE_BUILDER  := $(LAUNCH) $(MK_DIR)/image.ts
+INITRD_BUILDER := $(LAUNCH) $(MK_DIR)/initrd.ts
 TEST_RUNNER    := $(TSX) $(MK_DIR)/test-images.ts
 
 # A fresh checkout has no node modules: install them on first use, and again

@@ -5,4 +5,4 @@ set -euo pipefail
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The node modules on first use, as the Makefile's targets install them.
 make -s -C "$dir" DISTRO=debian AGENT_INIT=no TEST_AGENT= node-modules >&2
-exec node --import "$dir/node_modules/tsx/dist/loader.mjs" "$dir/rootfs.ts" "$@"
+exec node "$dir/scripts/launch.mjs" "$dir/rootfs.ts" "$@"

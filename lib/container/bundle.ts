@@ -16,8 +16,9 @@
 import { readFileSync } from 'node:fs';
 import { fx } from '../core/effects.ts';
 import { basename, join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 
 /** Major release of the oldest distro `nodejs` package the stage must run on. */
 export const STAGE_NODE_MIN_MAJOR = 18;
@@ -86,15 +87,21 @@ export interface StageBundle {
 }
 
 // The CycloneDX library's optional XML plug-ins: loaded in a try by the
-// library, not installed, and never used (the SBOMs are JSON).
-const OPTIONAL_EXTERNALS = ['xmlbuilder2', 'libxmljs2'];
+// library, not installed, and never used (the SBOMs are JSON). esbuild runs
+// its own binary from node_modules, so it cannot be bundled; it is only
+// loaded when bundling, which a stage never does.
+const OPTIONAL_EXTERNALS = ['xmlbuilder2', 'libxmljs2', 'esbuild'];
 
 // CommonJS dependencies (minimist...) call require(): give the ESM bundle one.
-const REQUIRE_SHIM = "import { createRequire as __osbCreateRequire } from 'node:module';\nconst require = __osbCreateRequire(import.meta.url);";
+// (Spelled in two parts: this module is bundled too, and the import-meta plugin rewrites the whole name.)
+const REQUIRE_SHIM = `import { createRequire as __osbCreateRequire } from 'node:module';\nconst require = __osbCreateRequire(import.meta${'.url'});`;
 
 /** Write the launcher to `outFile` and the bundle beside it. */
 export async function bundleStage(b: StageBundle): Promise<void> {
   const projectDir = resolve(b.projectDir);
+  // Loaded here, not at the top: a bundle holding this module (a script's
+  // host bundle, the stage) only needs esbuild when it bundles.
+  const { build } = await import('esbuild');
   const result = await build({
     stdin: { contents: b.entry, resolveDir: projectDir, sourcefile: 'stage-entry.ts', loader: 'ts' },
     bundle: true,
@@ -110,4 +117,58 @@ export async function bundleStage(b: StageBundle): Promise<void> {
   const mainFile = mainFileOf(b.outFile);
   fx.write(mainFile, result.outputFiles[0]!.contents);
   fx.write(b.outFile, launcherText(mainFile));
+}
+
+export interface ScriptBundle {
+  /** The script run (rootfs.ts, image.ts...), a path in projectDir. */
+  script: string;
+  projectDir: string;
+  /** The distro folder names: their configs are bundled and loaded on first use. */
+  distros: string[];
+  outFile: string;
+}
+
+/**
+ * A project script as one ESM file for this host's Node (scripts/launch.mjs
+ * runs it instead of tsx: no loader thread, one file to parse). Each module
+ * keeps its own `import.meta.url`, so paths and `isMain()` are as under tsx;
+ * the distro configs are registered as lazy loaders before the script runs;
+ * esbuild is imported from the project's node_modules. A linked source map
+ * lets DEBUG=1 stacks name the .ts files.
+ */
+export async function bundleScript(b: ScriptBundle): Promise<void> {
+  const projectDir = resolve(b.projectDir);
+  const { build } = await import('esbuild');
+  const esbuildPath = createRequire(join(projectDir, 'package.json')).resolve('esbuild');
+  const registry = 'osbuilder:distro-loaders';
+  const loaders: Plugin = {
+    name: 'distro-loaders',
+    setup(pb) {
+      pb.onResolve({ filter: /^osbuilder:distro-loaders$/ }, () => ({ path: registry, namespace: 'osbuilder' }));
+      pb.onLoad({ filter: /.*/, namespace: 'osbuilder' }, () => ({
+        resolveDir: projectDir,
+        loader: 'ts',
+        contents: [
+          "import { distroLoaders } from './lib/rootfs/distro.ts';",
+          ...b.distros.map((d) => `distroLoaders.set(${JSON.stringify(d)}, () => import(${JSON.stringify(`./rootfs/${d}/config.ts`)}));`),
+        ].join('\n'),
+      }));
+      pb.onResolve({ filter: /^esbuild$/ }, () => ({ path: pathToFileURL(esbuildPath).href, external: true }));
+    },
+  };
+  const result = await build({
+    stdin: { contents: `import ${JSON.stringify(registry)};\nimport ${JSON.stringify(`./${relative(projectDir, resolve(b.script))}`)};\n`, resolveDir: projectDir, sourcefile: 'launch-entry.ts', loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: `node${process.versions.node.split('.')[0]}`,
+    banner: { js: REQUIRE_SHIM },
+    external: OPTIONAL_EXTERNALS.filter((x) => x !== 'esbuild'),
+    plugins: [loaders, mountedImportMeta(projectDir, projectDir)],
+    sourcemap: 'linked',
+    outfile: b.outFile,
+    write: false,
+    logLevel: 'silent',
+  });
+  for (const out of result.outputFiles) fx.write(out.path, out.contents);
 }

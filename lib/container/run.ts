@@ -95,12 +95,9 @@ export class InnerErrorFilter {
   }
 }
 
-/**
- * The bundler (esbuild) is loaded by a computed URL, so that the stage bundle
- * does not contain it: it only ever runs on the host.
- */
+/** The bundler, loaded on first use: it only ever runs on the host (esbuild is external to every bundle). */
 async function loadBundler(): Promise<typeof import('./bundle.ts')> {
-  return import(new URL('./bundle.ts', import.meta.url).href);
+  return import('./bundle.ts');
 }
 
 /** Run the engine, streaming its output; dies with the inner stage's error. */

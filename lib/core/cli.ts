@@ -20,6 +20,12 @@ export function isMain(importMetaUrl: string): boolean {
   }
 }
 
+/** The command line that runs this script again: through scripts/launch.mjs when it started the script. */
+export function selfCommand(): string[] {
+  const launcher = (globalThis as Record<symbol, unknown>)[Symbol.for('osbuilder-ts.launcher')];
+  return [process.execPath, ...process.execArgv, ...(typeof launcher === 'string' ? [launcher] : []), ...process.argv.slice(1)];
+}
+
 type Cleanup = () => void | Promise<void>;
 const cleanups: Cleanup[] = [];
 

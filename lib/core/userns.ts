@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { selfCommand } from './cli.ts';
 import { undoing } from './exec.ts';
 import { die, info } from './log.ts';
 import { removeTreesWith } from './safe-paths.ts';
@@ -141,7 +142,7 @@ export async function rerunRootless(what: string, env: NodeJS.ProcessEnv = proce
   // The namespace's process stops and cleans up on a signal (it gets ours too): this one only waits for it.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(sig);
   info(`Rootless: ${what} runs in a user namespace as root, mapping uid ${p.uid} to 0 and ${p.user}'s subordinate ids ${p.uids.start}-${p.uids.start + p.uids.count - 1} to 1-${p.uids.count}`);
-  const code = await runInUserns(p, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+  const code = await runInUserns(p, selfCommand(), env);
   process.exit(code);
 }
 

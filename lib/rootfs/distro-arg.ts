@@ -19,7 +19,7 @@ export async function rootfsForArg(arg: string, kind: 'image' | 'initrd'): Promi
   const rootfs = resolve(`${arg}_rootfs`);
   if (!existsSync(rootfs)) {
     await step(`Building the ${arg} rootfs in ${rootfs}`, () =>
-      $({ quiet: false })`${join(projectDir, 'node_modules/.bin/tsx')} ${join(projectDir, 'rootfs.ts')} -r ${rootfs} ${arg}`);
+      $({ quiet: false })`${process.execPath} ${join(projectDir, 'scripts/launch.mjs')} ${join(projectDir, 'rootfs.ts')} -r ${rootfs} ${arg}`);
   }
   return { rootfs, distroOutput: `kata-containers-${kind}-${arg}.img` };
 }

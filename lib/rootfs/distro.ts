@@ -12,6 +12,8 @@ export const distrosDir = new URL('../../rootfs/', import.meta.url).pathname;
 
 /** Configs linked into a bundle (the container stage), found before the folders. */
 export const bundledDistros = new Map<string, DistroConfig>();
+/** Set by a script's host bundle (scripts/launch.mjs): the distro configs it holds, loaded on first use. */
+export const distroLoaders = new Map<string, () => Promise<unknown>>();
 
 /** The distro folders (those holding a config.ts), sorted. */
 export function listDistros(dir = distrosDir): string[] {
@@ -29,7 +31,8 @@ export async function loadDistro(name: string, arch: string, dir = distrosDir): 
   if (!/^[A-Za-z0-9._-]+$/.test(name) || !known.includes(name)) {
     die(`unknown distro "${name}": use one of ${known.join(', ')}`);
   }
-  const mod = (await import(pathToFileURL(join(dir, name, 'config.ts')).href)) as { default?: DistroConfig };
+  const load = dir === distrosDir ? distroLoaders.get(name) : undefined;
+  const mod = (await (load ? load() : import(pathToFileURL(join(dir, name, 'config.ts')).href))) as { default?: DistroConfig };
   const config = mod.default;
   if (!config || typeof config.packages !== 'function') {
     die(`rootfs/${name}/config.ts must export a DistroConfig as its default export`);
