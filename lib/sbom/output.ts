@@ -6,7 +6,7 @@ import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { fx } from '../core/effects.ts';
 import { basename, join } from 'node:path';
 import { stageOutput } from '../core/atomic-write.ts';
-import { sha256OfFile } from '../core/file-read.ts';
+import { sha256OfSparseFile } from '../core/sparse-hash.ts';
 import { info } from '../core/log.ts';
 import { outputSbomPath, ROOTFS_SBOM_PATH } from './paths.ts';
 import { withDerivedSerial } from './serial.ts';
@@ -96,9 +96,8 @@ export function outputSbomJson(rootfsSbom: string, facts: OutputFacts, sha256: s
 export async function stageOutputSbom(rootfs: string, facts: OutputFacts): Promise<{ path: string; commit: () => void }> {
   const path = outputSbomPath(facts.output);
   const staged = await stageOutput(path);
-  // Synchronous 4 MiB reads: the hashing is the cost (bench/image-hash.ts);
-  // reads overlapped with it on the thread pool measured no faster here.
-  const sha256 = facts.sha256 ?? sha256OfFile(facts.file);
+  // The hashing is the cost (bench/image-hash.ts); an image's holes are not read.
+  const sha256 = facts.sha256 ?? (await sha256OfSparseFile(facts.file));
   fx.write(staged.tmp, outputSbomJson(await rootfsSbomText(rootfs, facts.epoch), facts, sha256, statSync(facts.file).size));
   return {
     path,
