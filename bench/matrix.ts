@@ -37,6 +37,8 @@ interface Artifact {
 async function run(what: string, cmd: Promise<{ exitCode: number | null; stdout: string; stderr: string }>): Promise<void> {
   const out = await cmd;
   if (out.exitCode !== 0) throw new Error(`${what} failed:\n${out.stdout.slice(-3000)}\n${out.stderr.slice(-3000)}`);
+  // Each script's own step totals: where an artifact's seconds go.
+  for (const line of `${out.stdout}\n${out.stderr}`.split('\n')) if (/^INFO: total /.test(line)) console.log(`    ${what}: ${line.slice(6)}`);
 }
 
 /** build_image.sh's `make image|initrd` in the osbuilder dir; the image goes to the build dir (IMAGES_BUILD_DEST) rather than being moved there. */
