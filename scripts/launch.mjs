@@ -3,7 +3,7 @@
 // per user (${XDG_CACHE_HOME:-~/.cache}/osbuilder-ts/bundles), keyed by the
 // Node version and every project source file's name, size and mtime. A run
 // from the bundle skips tsx's start-up, which compiles each module on its
-// loader thread (about 0.4 s a script here, see README "Performance").
+// loader thread (about 0.4 s a script here; README "Layout").
 // Where no bundle can be made or kept (no writable cache dir...), the script
 // runs under tsx as before. Plain JavaScript: it runs before any loader.
 // Usage: node scripts/launch.mjs SCRIPT.ts [ARGS...]
