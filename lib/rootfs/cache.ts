@@ -220,8 +220,39 @@ export async function moveIntoPlace(staged: string, rootfsDir: string): Promise<
   dropCleanup();
 }
 
-/** Record the inputs of a completed build beside it (temp + rename). */
+/** Record the inputs of a completed build beside it (temp + rename), and drop the manifests beside it whose trees are gone. */
 export function storeManifest(rootfsDir: string, manifest: RootfsManifest): void {
   const path = manifestPath(rootfsDir);
   writeFileAtomic(path, manifestText({ ...manifest, rootfs: basename(rootfsDir) }));
+  dropOrphanManifests(dirname(rootfsDir));
+}
+
+const MANIFEST_NAME = /^\.(.+)\.manifest\.json$/;
+
+/**
+ * Remove, in `parent`, the manifests of ours whose rootfs directory no
+ * longer exists: a tree removed by hand (kata-deploy's devkit build removes
+ * its `mktemp -d` tree with `rm -rf`) would otherwise leave its hidden
+ * manifest behind for good. A file is removed only when it parses as our
+ * manifest and names that very directory.
+ */
+export function dropOrphanManifests(parent: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const dropped: string[] = [];
+  for (const name of names) {
+    const tree = MANIFEST_NAME.exec(name)?.[1];
+    if (!tree || lstatSync(join(parent, tree), { throwIfNoEntry: false })) continue;
+    const file = join(parent, name);
+    if (!lstatSync(file, { throwIfNoEntry: false })?.isFile()) continue;
+    if (notOursReason(readableText(file), join(parent, tree)) !== undefined) continue;
+    fx.remove(file, { force: true });
+    dropped.push(name);
+  }
+  if (dropped.length) info(`Removed ${dropped.length} manifest(s) of rootfs directories that are gone, in ${parent}: ${dropped.join(', ')}`);
+  return dropped;
 }

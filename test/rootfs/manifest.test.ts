@@ -1,11 +1,11 @@
 // tier: unit
 // The rootfs build manifest (pure): what goes in, what counts as changed, and
 // how a stored manifest is read back.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sourceClosure, treeHash } from '../../lib/rootfs/cache.ts';
+import { dropOrphanManifests, sourceClosure, storeManifest, treeHash } from '../../lib/rootfs/cache.ts';
 import {
   UNKNOWN, changedInputs, describeInputs, distroStageChanges, distroStageKey, manifestFor, manifestPath, manifestText, parseManifest, type RootfsInputs,
 } from '../../lib/rootfs/manifest.ts';
@@ -83,6 +83,28 @@ test('parseManifest reads back manifestText; damaged or foreign text gives undef
 
 test('manifestPath: a hidden file beside the rootfs, never inside it', () => {
   assert.is(manifestPath('/build/debian_rootfs'), '/build/.debian_rootfs.manifest.json');
+});
+
+test('storing a manifest drops those beside it whose trees are gone, and only ours', () => {
+  const dir = mkdtempSync('/var/tmp/osbuilder-orphans-');
+  try {
+    const m = manifestFor(base);
+    for (const name of ['tmp.gone', 'kept_rootfs', 'now_rootfs']) mkdirSync(join(dir, name));
+    storeManifest(join(dir, 'tmp.gone'), m);
+    storeManifest(join(dir, 'kept_rootfs'), m);
+    rmSync(join(dir, 'tmp.gone'), { recursive: true }); // as kata-deploy's devkit build removes its mktemp -d tree
+    // Not ours to remove: a foreign file under our name, a manifest naming another directory, a link.
+    writeFileSync(join(dir, '.notes.manifest.json'), '{"mine": true}\n');
+    writeFileSync(join(dir, '.other.manifest.json'), manifestText({ ...m, rootfs: 'elsewhere' }));
+    symlinkSync(join(dir, '.kept_rootfs.manifest.json'), join(dir, '.link.manifest.json'));
+    storeManifest(join(dir, 'now_rootfs'), m);
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.manifest.json')).sort(),
+      ['.kept_rootfs.manifest.json', '.link.manifest.json', '.notes.manifest.json', '.now_rootfs.manifest.json', '.other.manifest.json']);
+    assert.not.ok(existsSync(join(dir, '.tmp.gone.manifest.json')));
+    assert.equal(dropOrphanManifests(join(dir, 'no-such-dir')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('treeHash covers contents, modes and link targets, not times or location', () => {
