@@ -199,16 +199,20 @@ DESTDIR       := /
 KATADIR       := /usr/libexec/kata-containers
 OSBUILDER_DIR := $(KATADIR)/osbuilder
 INSTALL_DIR   := $(DESTDIR)/$(OSBUILDER_DIR)
-SCRIPTS       := rootfs.ts image.ts initrd.ts
-HELPER_FILES  := package.json package-lock.json tsconfig.json VERSION $(wildcard lib/*/*.ts) \
-                 $(wildcard rootfs/*/config.ts) $(wildcard rootfs/*/Dockerfile*.in)
+SCRIPTS       := rootfs.ts image.ts initrd.ts sbom.ts boot.ts scripts/launch.mjs \
+                 rootfs-builder/rootfs.sh image-builder/image_builder.sh initrd-builder/initrd_builder.sh
+# What the scripts load or read when they run (lib.ts, lib/ with its C and
+# JSON files, every distro folder), and the Makefile whose node-modules
+# target the upstream-path scripts call on first use.
+HELPER_FILES   = Makefile package.json package-lock.json tsconfig.json VERSION lib.ts image-builder/Dockerfile \
+                 $(patsubst $(MK_DIR)/%,%,$(shell find $(MK_DIR)/lib $(MK_DIR)/rootfs -type f))
 
 .PHONY: install-scripts
 install-scripts:
 	@echo "Installing scripts"
-	@$(foreach f,$(SCRIPTS),install -m 755 -D $(f) $(INSTALL_DIR)/$(f);)
+	@$(foreach f,$(SCRIPTS),install -m 755 -D $(MK_DIR)/$(f) $(INSTALL_DIR)/$(f);)
 	@echo "Installing helper files"
-	@$(foreach f,$(HELPER_FILES),install -m 644 -D $(f) $(INSTALL_DIR)/$(f);)
+	@$(foreach f,$(HELPER_FILES),install -m 644 -D $(MK_DIR)/$(f) $(INSTALL_DIR)/$(f);)
 
 # A non-root caller's trees are root's (built in a container): removed through one.
 RM_TREES := $(if $(filter 0,$(shell id -u)),rm -rf,$(TSX) $(MK_DIR)/scripts/remove-trees.ts)
