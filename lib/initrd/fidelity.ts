@@ -24,8 +24,10 @@ export function checkNewcLimits(records: TreeRecord[], sourceDateEpoch?: number)
   if (huge) {
     die(`/${showPath(huge.rel)} is ${huge.size} bytes: a newc initrd holds files below 4 GiB; pack this rootfs as a disk image (image.ts)`);
   }
-  const early = records.filter((r) => r.mtime < 0).map((r) => `/${showPath(r.rel)}`);
-  const late = sourceDateEpoch === undefined ? records.filter((r) => r.mtime > NEWC_MAX).map((r) => `/${showPath(r.rel)}`) : [];
+  // In the archive's order (the scan's order varies from run to run), so the WARNING is the same each time.
+  const paths = (keep: (r: TreeRecord) => boolean) => records.filter(keep).sort((a, b) => Buffer.compare(a.rel, b.rel)).map((r) => `/${showPath(r.rel)}`);
+  const early = paths((r) => r.mtime < 0);
+  const late = sourceDateEpoch === undefined ? paths((r) => r.mtime > NEWC_MAX) : [];
   if (early.length) warn(`a newc initrd cannot hold mtimes before 1970: ${early.length} path(s) get 1970-01-01 (${named(early)})`);
   if (late.length) warn(`a newc initrd cannot hold mtimes after 2106-02-07: ${late.length} path(s) get that date (${named(late)})`);
 }
