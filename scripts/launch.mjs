@@ -77,10 +77,7 @@ async function bundle() {
     tmp = mkdtempSync(join(dir, `.${name}.`));
     await registerTsx();
     const { bundleScript } = await import(pathToFileURL(join(projectDir, 'lib/container/bundle.ts')).href);
-    const distros = readdirSync(join(projectDir, 'rootfs'), { withFileTypes: true })
-      .filter((d) => d.isDirectory() && statSync(join(projectDir, 'rootfs', d.name, 'config.ts'), { throwIfNoEntry: false }))
-      .map((d) => d.name);
-    await bundleScript({ script, projectDir, distros, outFile: join(tmp, name) });
+    await bundleScript({ script, projectDir, outFile: join(tmp, name) });
     // The map first: a bundle in place always has its map.
     renameSync(join(tmp, `${name}.map`), `${file}.map`);
     renameSync(join(tmp, name), file);

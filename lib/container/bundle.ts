@@ -18,6 +18,7 @@ import { fx } from '../core/effects.ts';
 import { basename, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { listDistros } from '../rootfs/distro.ts';
 import type { Plugin } from 'esbuild';
 
 /** Major release of the oldest distro `nodejs` package the stage must run on. */
@@ -123,8 +124,6 @@ export interface ScriptBundle {
   /** The script run (rootfs.ts, image.ts...), a path in projectDir. */
   script: string;
   projectDir: string;
-  /** The distro folder names: their configs are bundled and loaded on first use. */
-  distros: string[];
   outFile: string;
 }
 
@@ -150,7 +149,7 @@ export async function bundleScript(b: ScriptBundle): Promise<void> {
         loader: 'ts',
         contents: [
           "import { distroLoaders } from './lib/rootfs/distro.ts';",
-          ...b.distros.map((d) => `distroLoaders.set(${JSON.stringify(d)}, () => import(${JSON.stringify(`./rootfs/${d}/config.ts`)}));`),
+          ...listDistros(join(projectDir, 'rootfs')).map((d) => `distroLoaders.set(${JSON.stringify(d)}, () => import(${JSON.stringify(`./rootfs/${d}/config.ts`)}));`),
         ].join('\n'),
       }));
       pb.onResolve({ filter: /^esbuild$/ }, () => ({ path: pathToFileURL(esbuildPath).href, external: true }));
