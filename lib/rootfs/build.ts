@@ -20,7 +20,8 @@ import { agentSourceOf, type AgentSource } from './agent.ts';
 import { $, failureSummary, startPlanMode } from '../core/exec.ts';
 import { BuildError, die, info, step, warn } from '../core/log.ts';
 import { buildLine, checkRootfsCache, moveIntoPlace, storeManifest, type CacheDecision } from './cache.ts';
-import { distroStageKey } from './manifest.ts';
+import { distroStageKey, withPackages } from './manifest.ts';
+import { buildOverInitLayer, initLayerOf, type LayerStore } from './init-layer.ts';
 import { beginEntry, commitEntry, entryFilled, fillEntry, hasEntry, restoreTree, storeTree, touchEntry, treeCacheFor, type TreeCache } from './tree-cache.ts';
 import { checkRootfsDir, isEmptyDir, mountsBelow, realPathOf, removeTree } from '../core/safe-paths.ts';
 import { checkBuildVariant, type RootfsSettings } from './settings.ts';
@@ -136,9 +137,12 @@ export function contextFor(
 /**
  * Populate the rootfs with the distro, on the host or in a build container;
  * `agent`: the setup, when it runs in the container too, and `trees` the
- * distro-tree cache it uses there.
+ * distro-tree cache it uses there; `layers`: where an AGENT_INIT=no build on
+ * the host finds and keeps the AGENT_INIT=yes tree it is built over.
  */
-export async function buildRootfsDistro(ctx: RootfsContext, agent?: AgentSource, mode: RunMode = runModeOf(ctx.settings), trees?: StageTreeCache): Promise<void> {
+export async function buildRootfsDistro(
+  ctx: RootfsContext, agent?: AgentSource, mode: RunMode = runModeOf(ctx.settings), trees?: StageTreeCache, layers?: LayerStore,
+): Promise<void> {
   const distro = ctx.distro!;
   if (distro.archExcludeList?.includes(ctx.arch)) die(`${ctx.distroName} cannot be built for ${ctx.arch}: pick another distro`);
   fx.mkdir(ctx.workDir, { recursive: true });
@@ -146,7 +150,9 @@ export async function buildRootfsDistro(ctx: RootfsContext, agent?: AgentSource,
     await runContainerStage(ctx, agent, trees);
     return;
   }
-  await (distro.buildRootfs ?? buildDnfRootfs)(ctx);
+  const layer = initLayerOf(ctx);
+  if (layer && (await distro.buildRootfsOver!.usable(ctx))) await buildOverInitLayer(ctx, layer, layers);
+  else await (distro.buildRootfs ?? buildDnfRootfs)(ctx);
 }
 
 /**
@@ -177,6 +183,8 @@ export interface DistroCache {
   trees?: TreeCache;
   /** The distro stage's key; undefined: the tree is not cached. */
   key?: string;
+  /** The key of the AGENT_INIT=yes tree an AGENT_INIT=no build is made over (init-layer.ts). */
+  layerKey?: string;
   decision?: CacheDecision;
   /** In a non-root caller's build container: the entry dir to fill (the cache itself is read-only there). */
   newEntry?: string;
@@ -190,6 +198,16 @@ async function orWarn<T>(trees: TreeCache, what: () => Promise<T>): Promise<T | 
     warn(`could not keep the distro tree in ${trees.dir} (${errorMessage(e).split('\n')[0]}): the build goes on; set DISTRO_CACHE_DIR=no to stop trying`);
     return undefined;
   }
+}
+
+/** The cache as the AGENT_INIT=yes layer's store; none without a layer key, and -f builds the layer anew. */
+function layerStoreOf(cache: DistroCache, distro: string, force: boolean): LayerStore | undefined {
+  const { trees, layerKey } = cache;
+  if (!trees || !layerKey) return undefined;
+  return {
+    restore: async (dir) => !force && hasEntry(trees, layerKey) && (await restoreTree(trees, layerKey, dir)),
+    keep: (dir) => keepTree({ trees, key: layerKey }, distro, dir),
+  };
 }
 
 /** Keep the distro-stage tree: in the cache, or (in a non-root caller's container) in the entry dir the caller commits. */
@@ -259,7 +277,7 @@ export async function buildDistro(
     const work = withWorkDir(ctx, fromCache ? restoreTo! : ram ?? sibling ?? ctx.rootfsDir);
     if (setupInContainer) await buildInContainer(work, agent, cache, cached, mode);
     else if (!fromCache) {
-      await buildRootfsDistro(work, undefined, mode);
+      await buildRootfsDistro(work, undefined, mode, undefined, layerStoreOf(cache, ctx.distroName, ctx.settings.forceRebuild));
       await keepTree(cache, ctx.distroName, work.workDir);
     }
     if (agent && !setupInContainer) await setupRootfs(work, agent);
@@ -345,7 +363,9 @@ export async function runRootfsBuild(settings: RootfsSettings, distroName: strin
     // What a container build leaves is root's: a non-root caller removes it (an old tree, a failed build's, a cached one) through a container.
     if (mode.kind === 'container-whole' && !mode.plan) useContainerRemoval(mode.engine, [imageName(distroName)], settings.dockerRuntime);
     const trees = cache ? treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries) : undefined;
-    const distroCache = mode.kind === 'container-inner' ? containerTreeCache(settings) : { trees, key: cache && distroStageKey(cache.manifest), decision: cache };
+    const layer = initLayerOf(ctx);
+    const layerKey = cache && layer ? distroStageKey(withPackages(cache.manifest, layer.packages)) : undefined;
+    const distroCache = mode.kind === 'container-inner' ? containerTreeCache(settings) : { trees, key: cache && distroStageKey(cache.manifest), layerKey, decision: cache };
     // Container builds run the same foreign binaries through the host kernel's handler.
     if (!mode.plan && mode.kind !== 'container-inner') await ensureForeignExec(arch);
     if ((await buildDistro(ctx, agent, cache?.replaceable, distroCache, mode)) && cache) storeManifest(rootfsDir, cache.manifest);

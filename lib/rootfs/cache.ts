@@ -95,15 +95,15 @@ function hashed(root: string, files: string[]): Record<string, string> {
 
 /**
  * The distro stage's own sources: the distro's folder, its builder (the
- * config's imports, or lib's dnf builder) and, for container builds, the
- * container stage. The rest of rootfs.ts's sources belong to the setup stage.
+ * config's imports, or lib's dnf builder), the build over the AGENT_INIT=yes
+ * tree and, for container builds, the container stage. The rest of rootfs.ts's sources belong to the setup stage.
  */
 export function distroStageFiles(ctx: RootfsContext, inContainer: boolean): string[] {
   const distroDir = relative(ctx.scriptDir, ctx.configDir);
   const folder = existsSync(ctx.configDir)
     ? readdirSync(ctx.configDir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(distroDir, e.name))
     : [];
-  const builders = [join(distroDir, 'config.ts'), 'lib/rootfs/dnf.ts', ...(inContainer ? ['lib/container/rootfs-stage.ts'] : [])];
+  const builders = [join(distroDir, 'config.ts'), 'lib/rootfs/dnf.ts', 'lib/rootfs/init-layer.ts', ...(inContainer ? ['lib/container/rootfs-stage.ts'] : [])];
   return [...new Set([...sourceClosure(ctx.scriptDir, ...builders), ...folder])].sort();
 }
 

@@ -59,7 +59,16 @@ export interface BootstrapArgs {
   packageCache?: string;
   /** mmdebstrap customize hooks (shell commands, "$1" the target) run after the install. */
   customizeHooks?: string[];
+  /**
+   * mmdebstrap only: instead of a bootstrap, `packages` installed over a copy
+   * of this finished tree (its dev/ aside), mmdebstrap's documented re-use of
+   * a chroot: the custom variant, apt in the chroot, then its usual cleanup.
+   */
+  over?: string;
 }
+
+/** A word for a shell command line, whatever it holds. */
+const shellWord = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
  * mmdebstrap's documented package-cache recipe, narrowed to packages: the
@@ -85,7 +94,8 @@ export const MERGED_USR_HOOK_DIR = '/usr/share/mmdebstrap/hooks/maybe-merged-usr
 /** The bootstrap command line (without the program name). */
 export function bootstrapArgs(a: BootstrapArgs): string[] {
   // The same set under each tool's name: Essential, Priority: required and apt (upstream names mmdebstrap's).
-  const variant = a.tool === 'mmdebstrap' ? 'required' : 'minbase';
+  const variant = a.over ? 'custom' : a.tool === 'mmdebstrap' ? 'required' : 'minbase';
+  if (a.over && a.tool !== 'mmdebstrap') throw new Error('internal: only mmdebstrap installs over an existing tree');
   const args = [`--variant=${variant}`, `--arch=${a.arch}`, `--components=${a.components ?? 'main'}`];
   if (a.keyring) args.push(`--keyring=${a.keyring}`);
   if (a.tool === 'mmdebstrap') {
@@ -93,11 +103,17 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
     // Depends only: no Recommends. Documentation is removed afterwards
     // rather than with dpkg path-excludes, which measured ~20 s slower here.
     args.unshift('--mode=root', '--aptopt=APT::Install-Recommends "false"');
-    args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
+    if (!a.over) args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
     args.push('--dpkgopt=force-unsafe-io');
+    if (a.over) {
+      // The copy goes in after mmdebstrap's setup (which made dev/); the install comes before the package cache is filled from it.
+      args.push(`--setup-hook=find ${shellWord(a.over)} -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +`);
+      args.push(`--customize-hook=chroot "$1" apt-get install --yes -q ${a.packages.join(' ')}`);
+    }
     if (a.packageCache) args.push(...mmdebstrapCacheArgs(a.packageCache));
     for (const hook of a.customizeHooks ?? []) args.push(`--customize-hook=${hook}`);
-    if (a.mergedUsrHookDir) args.push(`--hook-dir=${a.mergedUsrHookDir}`);
+    // The tree is merged already: the hook would add its links for the architectures' other lib dirs.
+    if (a.mergedUsrHookDir && !a.over) args.push(`--hook-dir=${a.mergedUsrHookDir}`);
   } else {
     args.push(`--include=${a.packages.join(',')}`);
     if (a.packageCache) args.push(`--cache-dir=${a.packageCache}`);
@@ -122,6 +138,8 @@ export interface BootstrapOptions {
   tool?: 'mmdebstrap' | 'debootstrap';
   /** mmdebstrap customize hooks. */
   customizeHooks?: string[];
+  /** Install these packages over a copy of the finished tree `layer` rather than bootstrapping (mmdebstrap only). */
+  over?: { layer: string; packages: string[] };
 }
 
 /** `DistroConfig.buildRootfs` of Debian-family distros. */
@@ -130,11 +148,27 @@ export async function buildDebianRootfs(ctx: RootfsContext): Promise<void> {
   await finishDebianTree(ctx.workDir);
 }
 
+/** The tool DEBIAN_BOOTSTRAP (or the options) pick. */
+const toolOf = (ctx: RootfsContext, opts: BootstrapOptions) => chooseBootstrapTool(opts.tool ?? (ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
+
+/**
+ * `DistroConfig.buildRootfsOver` of Debian-family distros: with mmdebstrap,
+ * the packages AGENT_INIT=no adds are installed over the finished
+ * AGENT_INIT=yes tree; debootstrap bootstraps every tree whole.
+ */
+export const buildDebianRootfsOver = {
+  usable: async (ctx: RootfsContext) => (await toolOf(ctx, {})) === 'mmdebstrap',
+  build: async (ctx: RootfsContext, layer: string, packages: string[]) => {
+    await bootstrapDebianTree(ctx, { over: { layer, packages } });
+    await finishDebianTree(ctx.workDir);
+  },
+};
+
 /** The bootstrap of ctx.workDir with the distro's packages and EXTRA_PKGS, through the package cache. */
 export async function bootstrapDebianTree(ctx: RootfsContext, opts: BootstrapOptions = {}): Promise<void> {
   const dir = ctx.workDir;
-  const tool = await chooseBootstrapTool(opts.tool ?? (ctx.distroSettings.bootstrap as BootstrapTool) ?? '');
-  if (opts.customizeHooks?.length && tool !== 'mmdebstrap') die(`${ctx.distroName} is built with mmdebstrap only: install mmdebstrap`);
+  const tool = await toolOf(ctx, opts);
+  if ((opts.customizeHooks?.length || opts.over) && tool !== 'mmdebstrap') die(`${ctx.distroName} is built with mmdebstrap only: install mmdebstrap`);
   fx.mkdir(dir, { recursive: true });
   if (tool === 'mmdebstrap' && !isEmptyDir(dir)) die(`${dir} is not empty: mmdebstrap needs an empty directory`);
   const arch = debianArch(ctx.arch);
@@ -147,17 +181,19 @@ export async function bootstrapDebianTree(ctx: RootfsContext, opts: BootstrapOpt
     suite: ctx.osVersion,
     target: dir,
     arch,
-    packages: ctx.packages,
-    extraPackages: ctx.extraPackages,
+    packages: opts.over?.packages ?? ctx.packages,
+    extraPackages: opts.over ? [] : ctx.extraPackages,
     mirror: ctx.repoUrl,
     components: ctx.distroSettings.components as string | undefined,
     keyring: ctx.settings.aptKeyring ? resolve(ctx.settings.aptKeyring) : undefined,
     mergedUsrHookDir: existsSync(MERGED_USR_HOOK_DIR) ? MERGED_USR_HOOK_DIR : undefined,
     packageCache,
     customizeHooks: opts.customizeHooks,
+    over: opts.over?.layer,
   });
+  const what = opts.over ? `${opts.over.packages.join(' ')} over the AGENT_INIT=yes tree` : ctx.packages.join(' ');
   // A retry starts from an empty target: mmdebstrap needs one, and debootstrap would trust a half-done tree.
-  await step(`${tool} ${ctx.osVersion} (${ctx.packages.join(' ')})`, () =>
+  await step(`${tool} ${ctx.osVersion} (${what})`, () =>
     explainMissingPackages(ctx, () => withDownloadRetries(tool, () => $`${tool} ${args}`, { beforeRetry: () => emptyTarget(dir) })));
   if (tool === 'debootstrap' && ctx.extraPackages.length) {
     await step(`Installing EXTRA_PKGS ${ctx.extraPackages.join(' ')}`, () =>

@@ -1,5 +1,5 @@
 // Small building blocks of the distro configs' package lists and paths.
-import { buildDebianRootfs, debootstrapSettings } from './debootstrap.ts';
+import { buildDebianRootfs, buildDebianRootfsOver, debootstrapSettings } from './debootstrap.ts';
 import type { DistroConfig, PackageInputs } from './types.ts';
 
 /** `pkgs` when `cond` holds, else nothing: `[...ifYes(seccomp === 'yes', 'libseccomp')]`. */
@@ -33,4 +33,5 @@ export const DEBIAN_FAMILY = {
   containerAppArmorUnconfined: true,
   settings: debootstrapSettings,
   buildRootfs: buildDebianRootfs,
+  buildRootfsOver: buildDebianRootfsOver,
 } satisfies Partial<DistroConfig>;

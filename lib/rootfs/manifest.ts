@@ -72,7 +72,7 @@ export function manifestFor(i: RootfsInputs): RootfsManifest {
     distro: i.distro,
     OS_VERSION: i.osVersion,
     REPO_URL: i.repoUrl,
-    packages: [...i.packages].sort().join(' '),
+    packages: packagesInput(i.packages),
     EXTRA_PKGS: [...i.extraPackages].sort().join(' '),
     AGENT_INIT: i.agentInit,
     SECCOMP: i.seccomp,
@@ -99,6 +99,15 @@ export function manifestFor(i: RootfsInputs): RootfsManifest {
     distroStage.push(`${BUILDER_FILE_PREFIX}${file}`);
   }
   return { format: MANIFEST_FORMAT, inputs: sortedKeys(inputs), distroStage: [...new Set(distroStage)].sort() };
+}
+
+function packagesInput(packages: string[]): string {
+  return [...packages].sort().join(' ');
+}
+
+/** The manifest of the same build with another package list (the AGENT_INIT=yes layer's, lib/rootfs/init-layer.ts). */
+export function withPackages(m: RootfsManifest, packages: string[]): RootfsManifest {
+  return { ...m, inputs: { ...m.inputs, packages: packagesInput(packages) } };
 }
 
 /** The distro stage's inputs alone. */

@@ -101,4 +101,14 @@ export interface DistroConfig {
   stageInputs?: (ctx: RootfsContext) => Record<string, string>;
   /** Populate ctx.workDir with the distro; default: lib's dnf-based builder. */
   buildRootfs?: (ctx: RootfsContext) => Promise<void>;
+  /**
+   * A builder that can install packages over a copy of a finished tree: the
+   * AGENT_INIT=no tree is then always the AGENT_INIT=yes tree (built, or
+   * taken from the distro-tree cache) plus what AGENT_INIT=no adds
+   * (lib/rootfs/init-layer.ts). `usable`: whether the settings' tool can.
+   */
+  buildRootfsOver?: {
+    usable: (ctx: RootfsContext) => Promise<boolean>;
+    build: (ctx: RootfsContext, layer: string, packages: string[]) => Promise<void>;
+  };
 }

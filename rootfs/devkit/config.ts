@@ -43,6 +43,8 @@ const devkit: DistroConfig = {
   settings: { components: { ...debootstrapSettings.components, default: 'main,universe' } },
   stageInputs: devkitStageInputs,
   buildRootfs: buildDevkitRootfs,
+  // One package list whatever AGENT_INIT says: no layer to share.
+  buildRootfsOver: undefined,
 };
 
 export default devkit;

@@ -67,6 +67,9 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The distro-tree cache of the shared fixtures (never the user's); room for every fixture's distro inputs. */
+export const FIXTURE_TREE_CACHE = { DISTRO_CACHE_DIR: join(cacheRoot, 'distro-trees'), DISTRO_CACHE_ENTRIES: '12' };
+
 /** Path of a cached Debian rootfs (`-d`: unneeded systemd units pruned) with the test agent (as /sbin/init with agentInit 'yes'). */
 export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
   const foreign = opts.arch && opts.arch !== hostArch() ? opts.arch : undefined;
@@ -82,7 +85,11 @@ export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
   );
   const name = `debian-rootfs-${foreign ? `${foreign}-` : ''}${opts.agentInit}${bootstrap === 'mmdebstrap' ? '' : `-${bootstrap}`}${extraPkgs ? '-extra' : ''}${components ? '-components' : ''}${tarball ? '-tarball' : ''}`;
   const dir = await cached(name, key, async (tmp) => {
-    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], { ...(tarball ? { AGENT_TARBALL: tarball } : { AGENT_SOURCE_BIN: agent }), AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, REPO_COMPONENTS: components, ...(foreign ? { ARCH: foreign } : {}) });
+    const out = await runRootfs(['-d', '-r', join(tmp, 'rootfs'), 'debian'], {
+      ...(tarball ? { AGENT_TARBALL: tarball } : { AGENT_SOURCE_BIN: agent }), AGENT_INIT: opts.agentInit, DEBIAN_BOOTSTRAP: bootstrap, EXTRA_PKGS: extraPkgs, REPO_COMPONENTS: components, ...(foreign ? { ARCH: foreign } : {}),
+      // The fixtures share their distro trees as a user's builds do: AGENT_INIT=no is built over AGENT_INIT=yes's, the agent tarball changes only the setup.
+      ...FIXTURE_TREE_CACHE,
+    });
     if (out.exitCode !== 0) throw new Error(`rootfs.ts debian failed:\n${out.stdout}\n${out.stderr}`);
     statSync(join(tmp, 'rootfs/sbin/init'));
   });

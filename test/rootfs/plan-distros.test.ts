@@ -21,6 +21,14 @@ const mergedUsrHook = '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr';
 const MMDEBSTRAP = `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=required`;
 /** Upstream's Ubuntu list with SECCOMP (default yes) and AGENT_INIT=no; Debian adds kmod. */
 const UBUNTU_LIST = 'chrony,iptables,dbus,init,cryptsetup-bin,e2fsprogs,libseccomp2';
+/** AGENT_INIT=no with mmdebstrap: the AGENT_INIT=yes tree (no init) is bootstrapped at LAYER first (lib/rootfs/init-layer.ts)… */
+const LAYER_LIST = UBUNTU_LIST.replace('init,', '');
+const LAYER = `${R}-layer`;
+const layerCleanup = debCleanup.replaceAll(`${R}/`, `${LAYER}/`);
+/** …then init is installed over a copy of it, into ROOTFS_DIR; `tail`: the suite, the target and the mirror. */
+const overLayer = (arch: string, tail: string, components = '--components=main', cacheArgs = '') =>
+  `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=custom --arch=${arch} ${components} --dpkgopt=force-unsafe-io ` +
+  `$'--setup-hook=find \\'${LAYER}\\' -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +' $'--customize-hook=chroot "$1" apt-get install --yes -q init'${cacheArgs} ${tail}`;
 const hostCaBundle = HOST_CA_BUNDLES.find((f) => existsSync(f));
 
 /** The finishing steps of upstream's Ubuntu builder, as disk writes of the plan. */
@@ -103,10 +111,16 @@ test('cbl-mariner: tdnf first, gnu libc, kata-packages-uvm; PKG_MANAGER override
 test("debian: mmdebstrap (default, Debian's own mirror) and debootstrap with the Debian architecture names; Ubuntu's list plus kmod", async () => {
   const p = ok(await plan('debian', { ARCH: 'x86_64' }));
   assert.equal(p.distroCommands, [
-    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST},kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${R}`,
+    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${LAYER_LIST},kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${LAYER}`,
+    layerCleanup,
+    overLayer('amd64', `bookworm ${R}`),
     debCleanup,
   ]);
+  assert.not.ok(existsSync(LAYER), 'a plan creates no layer dir');
   assertDebianTreeFinish(p);
+  // AGENT_INIT=yes is the layer's build itself, one bootstrap.
+  const yes = ok(await plan('debian', { ARCH: 'x86_64', AGENT_INIT: 'yes' }));
+  assert.equal(yes.distroCommands, [`${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${LAYER_LIST},kmod' --dpkgopt=force-unsafe-io ${mergedUsrHook} bookworm ${R}`, debCleanup]);
   const expected: Record<string, string> = { ppc64le: 'ppc64el' };
   for (const [arch, deb] of Object.entries(expected)) {
     const q = ok(await plan('debian', { ARCH: arch, DEBIAN_BOOTSTRAP: 'debootstrap', SECCOMP: 'no', AGENT_INIT: 'yes', EXTRA_PKGS: 'vim', REPO_URL: 'file:///srv/mirror/debian' }));
@@ -120,12 +134,11 @@ test("debian: mmdebstrap (default, Debian's own mirror) and debootstrap with the
 test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap --cache-dir; the cache dir is the only write outside ROOTFS_DIR', async () => {
   const cache = '/var/cache/pkgs/debian-bookworm-amd64-mmdebstrap';
   const p = ok(await plan('debian', { ARCH: 'x86_64', PACKAGE_CACHE_DIR: '/var/cache/pkgs' }));
-  assert.is(
-    p.distroCommands[0],
-    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST},kmod' --dpkgopt=force-unsafe-io ` +
-      `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=find ${cache} -maxdepth 1 -type f -name \\'*.deb\\' -exec cp -t "$1"/var/cache/apt/archives/ {} +' ` +
-      `$'--customize-hook=find "$1"/var/cache/apt/archives -maxdepth 1 -name \\'*.deb\\' -exec cp -n -t ${cache} {} +' ${mergedUsrHook} bookworm ${R}`,
-  );
+  const cacheArgs = `--skip=download/empty --skip=essential/unlink $'--setup-hook=mkdir -p "$1"/var/cache/apt/archives' $'--setup-hook=find ${cache} -maxdepth 1 -type f -name \\'*.deb\\' -exec cp -t "$1"/var/cache/apt/archives/ {} +' ` +
+    `$'--customize-hook=find "$1"/var/cache/apt/archives -maxdepth 1 -name \\'*.deb\\' -exec cp -n -t ${cache} {} +'`;
+  assert.is(p.distroCommands[0], `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${LAYER_LIST},kmod' --dpkgopt=force-unsafe-io ${cacheArgs} ${mergedUsrHook} bookworm ${LAYER}`);
+  // The packages init brings come from (and go to) the same cache.
+  assert.is(p.distroCommands[2], overLayer('amd64', `bookworm ${R}`, '--components=main', ` ${cacheArgs}`));
   assert.ok(p.fileLines.includes(`# mkdir ${cache}`), p.fileLines.join('\n'));
   const mkdirs = p.fileLines.filter((l) => l.startsWith('# mkdir '));
   assert.equal(mkdirs, [...new Set(mkdirs)], 'each directory is planned once (a second mkdir -p is a no-op)');
@@ -139,7 +152,9 @@ test('debian: PACKAGE_CACHE_DIR gives mmdebstrap its cache hooks and debootstrap
 test("ubuntu resolute: upstream's mirrors (archive on x86_64, ports elsewhere), the release suite alone, variant required; init only without AGENT_INIT; s390x extras", async () => {
   const p = ok(await plan('ubuntu', { ARCH: 'x86_64', OS_VERSION: 'resolute' }));
   assert.equal(p.distroCommands, [
-    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${UBUNTU_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${R} http://archive.ubuntu.com/ubuntu`,
+    `${MMDEBSTRAP} --arch=amd64 --components=main $'--include=${LAYER_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${LAYER} http://archive.ubuntu.com/ubuntu`,
+    layerCleanup,
+    overLayer('amd64', `resolute ${R} http://archive.ubuntu.com/ubuntu`),
     debCleanup,
   ]);
   // An explicit mirror: mmdebstrap adds no -updates/-security suite.
@@ -149,7 +164,8 @@ test("ubuntu resolute: upstream's mirrors (archive on x86_64, ports elsewhere), 
   assert.ok(p.fileLines.includes(`# edit ${R}/lib/systemd/system/chrony.service`));
   for (const [arch, deb] of [['aarch64', 'arm64'], ['ppc64le', 'ppc64el']]) {
     const r = ok(await plan('ubuntu', { ARCH: arch!, OS_VERSION: 'resolute' }));
-    assert.is(r.distroCommands[0], `${MMDEBSTRAP} --arch=${deb} --components=main $'--include=${UBUNTU_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${R} http://ports.ubuntu.com/ubuntu-ports`);
+    assert.is(r.distroCommands[0], `${MMDEBSTRAP} --arch=${deb} --components=main $'--include=${LAYER_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${LAYER} http://ports.ubuntu.com/ubuntu-ports`);
+    assert.is(r.distroCommands[2], overLayer(deb!, `resolute ${R} http://ports.ubuntu.com/ubuntu-ports`));
   }
   const q = ok(await plan('ubuntu', { ARCH: 's390x', AGENT_INIT: 'yes', REPO_URL: 'file:///srv/mirror/ubuntu-ports', OS_VERSION: 'jammy' }));
   assert.is(
@@ -179,8 +195,9 @@ test("ubuntu: REPO_URL_X86_64 before REPO_URL on x86_64, REPO_URL the others' (d
   const amd64 = ok(await plan('ubuntu', { ARCH: 'x86_64', ...mirrors }));
   assert.is(
     amd64.distroCommands[0],
-    `${MMDEBSTRAP} --arch=amd64 $'--components=main,universe,restricted' ${include} --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${R} file:///srv/mirror/ubuntu`,
+    `${MMDEBSTRAP} --arch=amd64 $'--components=main,universe,restricted' $'--include=${LAYER_LIST}' --dpkgopt=force-unsafe-io ${mergedUsrHook} resolute ${LAYER} file:///srv/mirror/ubuntu`,
   );
+  assert.is(amd64.distroCommands[2], overLayer('amd64', `resolute ${R} file:///srv/mirror/ubuntu`, `$'--components=main,universe,restricted'`));
   const onlyRepoUrl = ok(await plan('ubuntu', { ARCH: 'x86_64', OS_VERSION: 'resolute', REPO_URL: 'file:///srv/mirror/ubuntu-private' }));
   assert.match(onlyRepoUrl.distroCommands[0]!, / resolute \S+ file:\/\/\/srv\/mirror\/ubuntu-private$/);
   const arm64 = ok(await plan('ubuntu', { ARCH: 'aarch64', DEBIAN_BOOTSTRAP: 'debootstrap', ...mirrors }));

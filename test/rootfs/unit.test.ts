@@ -11,7 +11,8 @@ import { editChronyConf, editChronyUnit } from '../../lib/rootfs/chrony.ts';
 import { resolveSettings } from '../../lib/core/cli.ts';
 import { bootstrapArgs } from '../../lib/rootfs/debootstrap.ts';
 import { listDistros, loadDistro } from '../../lib/rootfs/distro.ts';
-import type { DistroConfig } from '../../lib/rootfs/types.ts';
+import type { DistroConfig, RootfsContext } from '../../lib/rootfs/types.ts';
+import { initLayerOf } from '../../lib/rootfs/init-layer.ts';
 import { dnfConfigText, dnfInstallArgs } from '../../lib/rootfs/dnf.ts';
 import { dockerfileTemplate, generateDockerfileText } from '../../lib/container/dockerfile.ts';
 import { BuildError } from '../../lib/core/log.ts';
@@ -152,6 +153,31 @@ test('bootstrap command lines', () => {
   assert.ok(mm.includes('--mode=root') && mm.includes('--variant=required') && mm.includes('--include=systemd,init,vim'));
   assert.ok(mm.includes('--dpkgopt=force-unsafe-io'));
   assert.equal(mm.slice(-3), ['bookworm', '/r', 'file:///mirror']);
+  // Over a finished tree: mmdebstrap's custom variant, the tree copied in (dev/ aside) by a setup hook, the
+  // packages installed by apt in the chroot before the package cache is filled, no merged-/usr hook (the tree is merged).
+  const over = bootstrapArgs({ ...a, tool: 'mmdebstrap', packages: ['init'], mergedUsrHookDir: '/hooks/maybe-merged-usr', packageCache: '/pc', over: "/l/it's" });
+  assert.ok(over.includes('--variant=custom') && !over.includes('--variant=required'));
+  assert.not.ok(over.some((x) => x.startsWith('--include') || x.startsWith('--hook-dir')), over.join(' '));
+  assert.ok(over.includes(`--setup-hook=find '/l/it'\\''s' -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +`), over.join('\n'));
+  const install = over.indexOf('--customize-hook=chroot "$1" apt-get install --yes -q init');
+  assert.ok(install > 0 && install < over.findIndex((x) => x.startsWith('--customize-hook=find')), 'installed before the cache is filled');
+  assert.throws(() => bootstrapArgs({ ...a, tool: 'debootstrap', over: '/l' }), /only mmdebstrap/);
+});
+
+test('the AGENT_INIT=yes layer of an AGENT_INIT=no build: what AGENT_INIT=no adds, only where the lists nest and the builder can', async () => {
+  const debian = await loadDistro('debian', 'x86_64');
+  const ctxOf = (distro: DistroConfig | undefined, agentInit: 'yes' | 'no') => {
+    const settings = settingsOf([], { AGENT_INIT: agentInit, SECCOMP: 'yes' });
+    return { settings, arch: 'x86_64', distro, packages: distro ? distro.packages({ agentInit, seccomp: 'yes', arch: 'x86_64' }) : [] } as unknown as RootfsContext;
+  };
+  const layer = initLayerOf(ctxOf(debian, 'no'));
+  assert.equal(layer?.adds, ['init']);
+  assert.equal(layer?.packages, debian.packages({ agentInit: 'yes', seccomp: 'yes', arch: 'x86_64' }));
+  assert.is(initLayerOf(ctxOf(debian, 'yes')), undefined, 'AGENT_INIT=yes is the layer itself');
+  assert.is(initLayerOf(ctxOf(await loadDistro('fedora', 'x86_64'), 'no')), undefined, 'dnf builds each tree whole');
+  assert.is(initLayerOf(ctxOf(await loadDistro('devkit', 'x86_64'), 'no')), undefined, 'one list whatever AGENT_INIT says');
+  const swapped: DistroConfig = { ...debian, packages: ({ agentInit }) => (agentInit === 'yes' ? ['busybox'] : ['init']) };
+  assert.is(initLayerOf(ctxOf(swapped, 'no')), undefined, 'the AGENT_INIT=yes list is not part of the other');
 });
 
 test('Dockerfile generation: placeholders, proxy, arch-specific template wins', () => {
