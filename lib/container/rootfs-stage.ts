@@ -40,12 +40,15 @@ export const STAGE_SCRIPT = 'rootfs-stage.mjs';
  */
 export const CONTAINER_DISTRO_CACHE_DIR = '/var/cache/osbuilder-distro-trees';
 export const CONTAINER_NEW_ENTRY_DIR = '/var/cache/osbuilder-distro-tree-new';
+export const CONTAINER_NEW_LAYER_DIR = '/var/cache/osbuilder-distro-layer-new';
 
 export interface StageTreeCache {
   cache: TreeCache;
   key: string;
   /** Host path of the empty entry dir the container fills when it builds the distro stage. */
   newEntry: string;
+  /** The AGENT_INIT=yes tree an AGENT_INIT=no tree is built over (lib/rootfs/init-layer.ts): its key and the entry dir it is kept in. */
+  layer?: { key: string; newEntry: string };
 }
 
 /** Caps the distro stage needs: mount (SYS_ADMIN), chroot, device nodes (MKNOD). */
@@ -126,6 +129,7 @@ export function stageEnv(ctx: RootfsContext, agent?: AgentSource, trees?: StageT
   if (agent) env.push(...setupInputs(ctx, agent).env);
   else env.push(['STAGE_PREPARE_ROOTFS', '1']);
   if (trees) env.push(['DISTRO_CACHE_DIR', CONTAINER_DISTRO_CACHE_DIR], ['DISTRO_STAGE_KEY', trees.key]);
+  if (trees?.layer) env.push(['DISTRO_LAYER_KEY', trees.layer.key]);
   if (trees && ctx.settings.forceRebuild) env.push(['FORCE_REBUILD', 'yes']);
   const owner = callerOwner(engineFor(ctx.settings) ?? 'docker');
   if (owner) env.push([OWNER_VARIABLE, owner]);
@@ -177,6 +181,7 @@ export function stageRunSpec(ctx: RootfsContext, engine: Engine, facts: HostFact
         ? [
             { source: trees.cache.dir, target: CONTAINER_DISTRO_CACHE_DIR, readOnly: true },
             { source: trees.newEntry, target: CONTAINER_NEW_ENTRY_DIR },
+            ...(trees.layer ? [{ source: trees.layer.newEntry, target: CONTAINER_NEW_LAYER_DIR }] : []),
           ]
         : []),
     ],

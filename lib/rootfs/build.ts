@@ -7,7 +7,7 @@ import { fx } from '../core/effects.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { hostOsId } from '../core/os-release.ts';
 import { errorMessage, onCleanup, resolveSettings } from '../core/cli.ts';
-import { CONTAINER_NEW_ENTRY_DIR, imageName, runContainerStage, type StageTreeCache } from '../container/rootfs-stage.ts';
+import { CONTAINER_NEW_ENTRY_DIR, CONTAINER_NEW_LAYER_DIR, imageName, runContainerStage, type StageTreeCache } from '../container/rootfs-stage.ts';
 import { giveToCaller } from '../container/owner.ts';
 import { useContainerRemoval } from '../container/remove.ts';
 import { failMarker, libcFor, splitWords, targetArch, withWorkDir } from './context.ts';
@@ -188,6 +188,8 @@ export interface DistroCache {
   decision?: CacheDecision;
   /** In a non-root caller's build container: the entry dir to fill (the cache itself is read-only there). */
   newEntry?: string;
+  /** There, the entry dir of the AGENT_INIT=yes tree (layerKey). */
+  newLayerEntry?: string;
 }
 
 /** The cache is a speed-up: a build goes on without it (a full disk, a read-only cache dir). */
@@ -202,11 +204,12 @@ async function orWarn<T>(trees: TreeCache, what: () => Promise<T>): Promise<T | 
 
 /** The cache as the AGENT_INIT=yes layer's store; none without a layer key, and -f builds the layer anew. */
 function layerStoreOf(cache: DistroCache, distro: string, force: boolean): LayerStore | undefined {
-  const { trees, layerKey } = cache;
-  if (!trees || !layerKey) return undefined;
+  const { trees, layerKey, newEntry, newLayerEntry } = cache;
+  // In the build container the layer is kept only where the caller gave an entry dir for it.
+  if (!trees || !layerKey || (newEntry && !newLayerEntry)) return undefined;
   return {
     restore: async (dir) => !force && hasEntry(trees, layerKey) && (await restoreTree(trees, layerKey, dir)),
-    keep: (dir) => keepTree({ trees, key: layerKey }, distro, dir),
+    keep: (dir) => keepTree({ trees, key: layerKey, newEntry: newLayerEntry }, distro, dir),
   };
 }
 
@@ -227,23 +230,34 @@ async function keepTree(cache: DistroCache, distro: string, tree: string): Promi
  * is taken from the cache there, or kept in a new entry that is committed here.
  */
 async function buildInContainer(work: RootfsContext, agent: AgentSource | undefined, cache: DistroCache, cached: boolean, mode: RunMode): Promise<void> {
-  const { trees, key } = cache;
+  const { trees, key, layerKey } = cache;
   const entry = trees && key && (await orWarn(trees, () => beginEntry(trees)));
   if (!trees || !key || !entry) return buildRootfsDistro(work, agent, mode);
+  // The AGENT_INIT=yes tree the container may build first gets an entry dir of its own.
+  const layerEntry = !cached && layerKey ? await orWarn(trees, () => beginEntry(trees, 'layer')) : undefined;
   try {
     if (cached) touchEntry(trees, key);
-    await buildRootfsDistro(work, agent, mode, { cache: trees, key, newEntry: entry.tmp });
-    if (entryFilled(entry.tmp)) await orWarn(trees, () => commitEntry(trees, key, entry.tmp));
+    const layer = layerKey && layerEntry ? { key: layerKey, newEntry: layerEntry.tmp } : undefined;
+    await buildRootfsDistro(work, agent, mode, { cache: trees, key, newEntry: entry.tmp, layer });
+    if (layer && hasEntry(trees, layer.key)) touchEntry(trees, layer.key); // when the container took it from the cache
+    for (const [k, tmp] of [[layerKey, layerEntry?.tmp], [key, entry.tmp]]) {
+      if (k && tmp && entryFilled(tmp)) await orWarn(trees, () => commitEntry(trees, k, tmp));
+    }
   } finally {
-    await removeTree(entry.tmp);
-    entry.dropCleanup();
+    for (const e of [entry, layerEntry]) {
+      if (!e) continue;
+      await removeTree(e.tmp);
+      e.dropCleanup();
+    }
   }
 }
 
-/** The distro-tree cache inside a non-root caller's build container (DISTRO_STAGE_KEY set by the outside). */
+/** The distro-tree cache inside a non-root caller's build container (DISTRO_STAGE_KEY and DISTRO_LAYER_KEY set by the outside). */
 function containerTreeCache(settings: RootfsSettings): DistroCache {
   if (!settings.distroStageKey) return {};
-  return { trees: treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries), key: settings.distroStageKey, newEntry: CONTAINER_NEW_ENTRY_DIR };
+  const trees = treeCacheFor(settings.distroCacheDir, settings.distroCacheEntries);
+  const layer = settings.distroLayerKey ? { layerKey: settings.distroLayerKey, newLayerEntry: CONTAINER_NEW_LAYER_DIR } : {};
+  return { trees, key: settings.distroStageKey, newEntry: CONTAINER_NEW_ENTRY_DIR, ...layer };
 }
 
 /**

@@ -52,6 +52,7 @@ export const rootfsSettings = {
   rootfsOnly: { env: 'ROOTFS_ONLY', container: 'always', default: 'no' as 'yes' | 'no', parse: yesNo, help: 'yes: build the distro tree alone (no agent, no Kata setup, no summary), e.g. for a guest extension image' },
   insideContainer: { env: 'INSIDE_CONTAINER', default: false, parse: truthy, help: 'set by the container stage: running inside the build container' },
   distroStageKey: { env: 'DISTRO_STAGE_KEY', default: '', parse: text, help: "set by a non-root caller's container stage: the key of the distro tree to take from, or keep in, the DISTRO_CACHE_DIR mounted there" },
+  distroLayerKey: { env: 'DISTRO_LAYER_KEY', default: '', parse: text, help: "set by a non-root caller's container stage: the key of the AGENT_INIT=yes tree an AGENT_INIT=no tree is built over, to take from, or keep in, the DISTRO_CACHE_DIR mounted there" },
   stagePrepareRootfs: { env: 'STAGE_PREPARE_ROOTFS', default: false, parse: truthy, help: 'run only the distro stage (no agent setup)' },
   ...containerScriptSettings,
   arch: { ...archSetting, help: `${archSetting.help}; another than the host's runs through qemu-user (see Foreign architectures)` },

@@ -226,12 +226,15 @@ export async function restoreTree(cache: TreeCache, key: string, dest: string): 
   return false;
 }
 
-/** A fresh temporary entry dir in the cache (swept stale ones first); removed by the cleanup if the build dies. */
-export async function beginEntry(cache: TreeCache): Promise<{ tmp: string; dropCleanup: () => void }> {
+/**
+ * A fresh temporary entry dir in the cache (swept stale ones first); removed
+ * by the cleanup if the build dies. `suffix` tells apart two a build fills at once.
+ */
+export async function beginEntry(cache: TreeCache, suffix = ''): Promise<{ tmp: string; dropCleanup: () => void }> {
   claimCacheRoot(rootOf(cache.dir));
   await removeStaleTemps(cache.dir, TMP_PREFIX);
   await removeStaleTemps(cache.dir, EVICT_PREFIX);
-  const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}`);
+  const tmp = join(cache.dir, `${TMP_PREFIX}${process.pid}${suffix && `-${suffix}`}`);
   await removeTree(tmp);
   fx.mkdir(tmp);
   return { tmp, dropCleanup: onCleanup(() => removeTree(tmp)) };

@@ -13,7 +13,7 @@ import { OWNER_VARIABLE, giveToCaller, matchDirOwner } from '../../lib/container
 import { packEntry, packOutputs, packRunSpec } from '../../lib/container/pack.ts';
 import { containerScriptSettings } from '../../lib/core/shared-settings.ts';
 import { pickImage, projectImages, removalRunSpec } from '../../lib/container/remove.ts';
-import { CONTAINER_DISTRO_CACHE_DIR, CONTAINER_NEW_ENTRY_DIR, stageEntry, stageEnv, stageRunSpec, type HostFacts } from '../../lib/container/rootfs-stage.ts';
+import { CONTAINER_DISTRO_CACHE_DIR, CONTAINER_NEW_ENTRY_DIR, CONTAINER_NEW_LAYER_DIR, stageEntry, stageEnv, stageRunSpec, type HostFacts } from '../../lib/container/rootfs-stage.ts';
 import { loadDistro } from '../../lib/rootfs/distro.ts';
 import { rootfsSettings } from '../../lib/rootfs/settings.ts';
 import { contextFor } from '../../rootfs.ts';
@@ -51,7 +51,7 @@ test('setup in the container: its inputs read-only at their paths, named to the 
   assert.not.ok(stageEnv(ctx).some(([k]) => k === OWNER_VARIABLE), 'root (this test) gives nothing back');
 });
 
-test("the distro-tree cache in the container: read-only, one new entry dir to fill, the key named; FORCE_REBUILD passed on", async () => {
+test("the distro-tree cache in the container: read-only, one new entry dir to fill (two with the AGENT_INIT=yes layer), the keys named; FORCE_REBUILD passed on", async () => {
   const agent = { kind: 'tarball' as const, path: '/in/kata-static-agent.tar.zst' };
   const trees = { cache: { dir: '/home/u/.cache/osbuilder-ts/distro-trees', maxEntries: 3 }, key: 'ab'.repeat(16), newEntry: '/home/u/.cache/osbuilder-ts/distro-trees/.tmp-42' };
   const run = stageRunSpec(await ctxFor(ENV), 'docker', facts, agent, trees);
@@ -67,6 +67,13 @@ test("the distro-tree cache in the container: read-only, one new entry dir to fi
   assert.is(inner.distroStageKey, trees.key);
   assert.ok(inner.forceRebuild && inner.insideContainer);
   assert.not.ok(new Map(stageRunSpec(await ctxFor(ENV), 'docker', facts, agent).env).has('DISTRO_STAGE_KEY'), 'no cache: no key');
+  assert.not.ok(env.has('DISTRO_LAYER_KEY') || run.mounts.some((m) => m.target === CONTAINER_NEW_LAYER_DIR), 'no layer: no key, no second entry dir');
+  // An AGENT_INIT=no build: the AGENT_INIT=yes tree it is built over gets its key and an entry dir of its own.
+  const layer = { key: 'cd'.repeat(16), newEntry: '/home/u/.cache/osbuilder-ts/distro-trees/.tmp-42-layer' };
+  const layered = stageRunSpec(await ctxFor(ENV), 'docker', facts, agent, { ...trees, layer });
+  assert.is(new Map(layered.env).get('DISTRO_LAYER_KEY'), layer.key);
+  assert.ok(layered.mounts.some((m) => m.source === layer.newEntry && m.target === CONTAINER_NEW_LAYER_DIR && !m.readOnly), 'the layer\'s entry writable');
+  assert.is(resolveSettings(rootfsSettings, Object.fromEntries(layered.env), {} as never).distroLayerKey, layer.key);
 });
 
 test('stage and pack entries: the owner given back only for a non-root caller', () => {
