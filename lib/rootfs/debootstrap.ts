@@ -62,7 +62,7 @@ export interface BootstrapArgs {
   /**
    * mmdebstrap only: instead of a bootstrap, `packages` installed over a copy
    * of this finished tree (its dev/ aside), mmdebstrap's documented re-use of
-   * a chroot: the custom variant, apt in the chroot, then its usual cleanup.
+   * a chroot: the custom variant, then its usual cleanup.
    */
   over?: string;
 }
@@ -103,13 +103,12 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
     // Depends only: no Recommends. Documentation is removed afterwards
     // rather than with dpkg path-excludes, which measured ~20 s slower here.
     args.unshift('--mode=root', '--aptopt=APT::Install-Recommends "false"');
-    if (!a.over) args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
+    args.push(`--include=${[...a.packages, ...a.extraPackages].join(',')}`);
     args.push('--dpkgopt=force-unsafe-io');
-    if (a.over) {
-      // The copy goes in after mmdebstrap's setup (which made dev/); the install comes before the package cache is filled from it.
-      args.push(`--setup-hook=find ${shellWord(a.over)} -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +`);
-      args.push(`--customize-hook=chroot "$1" apt-get install --yes -q ${a.packages.join(' ')}`);
-    }
+    // The copy goes in after mmdebstrap's setup (which made dev/). mmdebstrap's apt then downloads, against
+    // the copy's dpkg status, what the packages need beyond it, and dpkg in the chroot installs that: the
+    // tree needs no apt of its own (Ubuntu's required set has none).
+    if (a.over) args.push(`--setup-hook=find ${shellWord(a.over)} -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +`);
     if (a.packageCache) args.push(...mmdebstrapCacheArgs(a.packageCache));
     for (const hook of a.customizeHooks ?? []) args.push(`--customize-hook=${hook}`);
     // The tree is merged already: the hook would add its links for the architectures' other lib dirs.

@@ -27,8 +27,8 @@ const LAYER = `${R}-layer`;
 const layerCleanup = debCleanup.replaceAll(`${R}/`, `${LAYER}/`);
 /** …then init is installed over a copy of it, into ROOTFS_DIR; `tail`: the suite, the target and the mirror. */
 const overLayer = (arch: string, tail: string, components = '--components=main', cacheArgs = '') =>
-  `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=custom --arch=${arch} ${components} --dpkgopt=force-unsafe-io ` +
-  `$'--setup-hook=find \\'${LAYER}\\' -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +' $'--customize-hook=chroot "$1" apt-get install --yes -q init'${cacheArgs} ${tail}`;
+  `mmdebstrap --mode=root $'--aptopt=APT::Install-Recommends "false"' --variant=custom --arch=${arch} ${components} --include=init --dpkgopt=force-unsafe-io ` +
+  `$'--setup-hook=find \\'${LAYER}\\' -mindepth 1 -maxdepth 1 ! -name dev -exec cp -a -t "$1" {} +'${cacheArgs} ${tail}`;
 const hostCaBundle = HOST_CA_BUNDLES.find((f) => existsSync(f));
 
 /** The finishing steps of upstream's Ubuntu builder, as disk writes of the plan. */
