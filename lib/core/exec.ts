@@ -2,6 +2,7 @@
 // goes through it, so quoting, errors and the DEBUG echo are uniform.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { $, ProcessOutput } from 'zx/core';
 import { fx, realEffects, useEffects } from './effects.ts';
 import { planEffects, planSpawn, type PlanPrinter } from './plan.ts';
@@ -30,10 +31,43 @@ export function undoing<T>(fn: () => T): T {
   return undoScope.run(true, fn);
 }
 
-/** Stop the build's commands: the running ones get `signal` (a kill of our pid alone reaches no child), later ones die at once. */
+/** `pid` and every process below it (found by their parent pids in /proc), `pid` first. */
+export function processTree(pid: number, proc = '/proc'): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync(proc)) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`${proc}/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // After the command's name in parentheses: state, then the parent's pid.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
+/**
+ * Stop the build's commands: the running ones and the processes they started
+ * get `signal` (a kill of our pid alone reaches none of them; mmdebstrap, for
+ * one, ignores it while its worker goes on), later ones die at once.
+ */
 export function interruptCommands(signal: NodeJS.Signals): void {
   stopSignal = signal;
-  for (const child of running) child.kill(signal);
+  for (const child of running) {
+    if (child.pid === undefined) continue;
+    for (const pid of processTree(child.pid)) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
 }
 
 function interruptible(realSpawn: typeof spawn): typeof spawn {

@@ -10,7 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { firstDifference, treeListing } from '../../lib/rootfs/tree-listing.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
-import { runRootfs } from '../helpers/rootfs-fixture.ts';
+import { $ } from '../../lib/core/exec.ts';
+import { cacheRoot } from '../helpers/cache.ts';
+import { cleanEnv, repoRoot, runRootfs } from '../helpers/rootfs-fixture.ts';
 
 const scratch = mkdtempSync('/var/tmp/osbuilder-init-layer-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -71,6 +73,30 @@ test('AGENT_INIT=no first: the AGENT_INIT=yes tree it was built over serves an A
   assert.is(bootstraps(yes).length, 0, yes);
   const diff = firstDifference(treeListing(join(scratch, 'yes2')), treeListing(join(scratch, 'yes')));
   assert.is(diff, undefined, `the AGENT_INIT=yes trees differ at ${diff}`);
+});
+
+test('SIGINT while init goes in over the layer: exit 130, no stage, no layer copy, no cache temporary; the next build completes', async () => {
+  const cache = join(scratch, 'interrupted-trees');
+  const dest = join(scratch, 'interrupted');
+  const inShm = () => readdirSync('/dev/shm').filter((n) => n.startsWith('osbuilder-rootfs-'));
+  const before = inShm();
+  // Through the launcher, as make runs it: the signal reaches rootfs.ts itself (tsx's relay kills a child busy hashing).
+  const run = $({ cwd: repoRoot, env: { ...cleanEnv(), PACKAGE_CACHE_DIR: join(cacheRoot, 'packages'), AGENT_SOURCE_BIN: await testAgentBinary(), DISTRO_CACHE_DIR: cache }, nothrow: true })`node scripts/launch.mjs rootfs.ts -r ${dest} debian`;
+  const started = Date.now();
+  // The second step has begun when the stage beside the layer is no longer empty (mmdebstrap's setup wrote it).
+  const overRunning = () => inShm().some((n) => !before.includes(n) && n.endsWith('-layer') && readdirSync(join('/dev/shm', n.slice(0, -'-layer'.length)), { withFileTypes: true }).length > 0);
+  while (!overRunning() && Date.now() - started < 120_000) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(overRunning(), 'the install over the layer started');
+  run.kill('SIGINT');
+  const r = await run;
+  assert.is(r.exitCode, 130, r.stderr);
+  assert.equal(inShm().filter((n) => !before.includes(n)), [], `the RAM stage and the layer copy removed:\n${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}`);
+  assert.equal(readdirSync(scratch).filter((n) => n.startsWith('.interrupted')), [], 'no disk stage');
+  assert.not.ok(existsSync(dest));
+  assert.equal(readdirSync(cache).filter((n) => n.startsWith('.tmp-') || n.startsWith('.evict-')), [], 'no cache temporary');
+  const again = await runRootfs(['-r', dest, 'debian'], { AGENT_SOURCE_BIN: await testAgentBinary(), DISTRO_CACHE_DIR: cache });
+  assert.is(again.exitCode, 0, again.stderr);
+  assert.is(readlinkSync(join(dest, 'sbin/init')), '/lib/systemd/systemd');
 });
 
 test.run();

@@ -9,7 +9,7 @@ import { mountTable } from '../../lib/core/fs-checks.ts';
 import { installedVersions, packageCacheDir, supersededDebs } from '../../lib/rootfs/package-cache.ts';
 import { userCacheDir } from '../../lib/core/user-cache.ts';
 import { RAM_DIR } from '../../lib/core/safe-paths.ts';
-import { processAlive } from '../../lib/core/stale-temps.ts';
+import { processAlive, tempOwner } from '../../lib/core/stale-temps.ts';
 import { mountOptionsOf, ramStagingParent, ramUnusableReason } from '../../lib/rootfs/ram-staging.ts';
 import { unsafeRootfsReason } from '../../lib/core/safe-paths.ts';
 import { testAgentBinary } from '../helpers/agent.ts';
@@ -78,7 +78,7 @@ const scratch = mkdtempSync('/var/tmp/osbuilder-staging-test-');
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
 const ramStages = () => readdirSync(RAM_DIR).filter((n) => n.startsWith('osbuilder-rootfs-'));
 /** Stages of dead processes: a build running beside the tests (its PID alive) owns its own. */
-const leftStages = () => ramStages().filter((n) => !processAlive(Number(n.slice('osbuilder-rootfs-'.length))));
+const leftStages = () => ramStages().filter((n) => !processAlive(tempOwner(n, 'osbuilder-rootfs-') ?? 0));
 const listing = async (root: string) => (await $`cd ${root} && find . -printf '%p %y %m %u %g %s %l\n' | sort`).stdout;
 
 test('a build in RAM gives the same tree as one on the disk, and leaves nothing in /dev/shm or beside ROOTFS_DIR', async () => {
@@ -88,6 +88,8 @@ test('a build in RAM gives the same tree as one on the disk, and leaves nothing 
   const dead = (await $`sh -c 'echo $$'`).stdout.trim();
   const stale = join(RAM_DIR, `osbuilder-rootfs-${dead}`);
   mkdirSync(join(stale, 'usr'), { recursive: true });
+  // And the AGENT_INIT=yes tree such a run was building beside its stage (lib/rootfs/init-layer.ts).
+  mkdirSync(join(`${stale}-layer`, 'usr'), { recursive: true });
   const trees: string[] = [];
   for (const mode of ['yes', 'no']) {
     const parent = join(scratch, `in-ram-${mode}`);
@@ -100,7 +102,7 @@ test('a build in RAM gives the same tree as one on the disk, and leaves nothing 
   }
   assert.ok(trees[0]!.includes('./usr/bin/kata-agent f 755 root root'), trees[0]);
   assert.fixture(trees[0]!, trees[1]!);
-  assert.equal(leftStages(), [], `${stale} swept, nothing else left`);
+  assert.equal(leftStages(), [], `${stale} and ${stale}-layer swept, nothing else left`);
 });
 
 test('SIGINT during a build in RAM: exit 130, the RAM and disk stages removed, no ROOTFS_DIR', async () => {
